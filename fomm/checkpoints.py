@@ -1,0 +1,333 @@
+"""Reading and writing FOMM checkpoints.
+
+Formats read: the original ``.pth.tar`` dict (``generator``, ``kp_detector``, ``discriminator``,
+optimizers, ``epoch``), the same with ``module.`` / ``_orig_mod.`` prefixes (DataParallel, DDP,
+``torch.compile``), a plain ``{generator, kp_detector}`` pair, a flat state dict with
+``generator.*`` / ``kp_detector.*`` keys, and ``.safetensors``. Every torch file is read with
+``weights_only=True``: a checkpoint that carries code is refused, never executed.
+
+The model config is taken from the checkpoint (ours store it), else inferred from tensor shapes,
+so the checkpoint alone is enough to rebuild the networks.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import pickle
+import re
+import tempfile
+import zipfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import torch
+import yaml
+
+from .config import (
+    CommonParams,
+    Config,
+    ConfigError,
+    DenseMotionParams,
+    DiscriminatorParams,
+    GeneratorParams,
+    KPDetectorParams,
+    ModelParams,
+    parse_config,
+)
+
+NETWORKS = ("generator", "kp_detector", "discriminator")
+OPTIMIZERS = ("optimizer_generator", "optimizer_kp_detector", "optimizer_discriminator")
+_PREFIXES = ("module.", "_orig_mod.")
+
+
+class CheckpointError(ValueError):
+    """A checkpoint cannot be used; the message names the file, the problem and the fix."""
+
+
+@dataclasses.dataclass
+class Checkpoint:
+    """The contents of a checkpoint file, normalized."""
+
+    state_dicts: dict[str, dict[str, torch.Tensor]]  # network name -> state dict
+    config: Config | None = None  # stored with the weights (our files), else None
+    epoch: int | None = None
+    optimizers: dict[str, Any] = dataclasses.field(default_factory=dict)
+    extra: dict[str, Any] = dataclasses.field(default_factory=dict)  # scheduler state and such
+
+
+# ------------------------------------------------------------------------------------ reading
+def _torch_load(path: Path) -> Any:
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        if "weights only" in str(exc).lower() or "weights_only" in str(exc):
+            raise CheckpointError(
+                f"{path}: refused to load: the file holds Python objects other than tensors and plain "
+                "data (a pickle that can run code). fomm only reads weights; re-save the state dicts "
+                "with torch.save({'generator': ..., 'kp_detector': ...}) or convert to .safetensors."
+            ) from None
+        raise CheckpointError(f"{path}: not a readable checkpoint ({exc}); the file may be truncated "
+                              "or not a PyTorch file: download or copy it again.") from None
+    except (RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError) as exc:
+        if isinstance(exc, FileNotFoundError):
+            raise
+        raise CheckpointError(f"{path}: cannot read the checkpoint ({str(exc).splitlines()[0]}); the file is "
+                              "truncated or not a PyTorch checkpoint: download or copy it again.") from None
+
+
+def _safetensors_load(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+    from safetensors import SafetensorError, safe_open
+
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            metadata = f.metadata() or {}
+            tensors = {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118 (safe_open has no iterator)
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise CheckpointError(f"{path}: cannot read the safetensors file ({exc}); it is truncated or "
+                              "not a safetensors file.") from None
+    return tensors, metadata
+
+
+def _strip_prefixes(state_dict: Mapping[str, Any]) -> dict[str, Any]:
+    out = {}
+    for key, value in state_dict.items():
+        changed = True
+        while changed:
+            changed = False
+            for prefix in _PREFIXES:
+                if key.startswith(prefix):
+                    key, changed = key[len(prefix):], True
+        out[key] = value
+    return out
+
+
+def _split_flat(flat: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    nets: dict[str, dict[str, Any]] = {}
+    for key, value in _strip_prefixes(flat).items():
+        head, _, rest = key.partition(".")
+        if head in NETWORKS and rest:
+            nets.setdefault(head, {})[rest] = value
+    return nets
+
+
+def _config_from_text(text: str | None, path: Path) -> Config | None:
+    if not text:
+        return None
+    try:
+        return parse_config(yaml.safe_load(text))
+    except (ConfigError, yaml.YAMLError) as exc:
+        raise CheckpointError(f"{path}: the config stored in the checkpoint is invalid: {exc}") from None
+
+
+def read_checkpoint(path: str | Path) -> Checkpoint:
+    """Read any supported checkpoint file into a :class:`Checkpoint`."""
+    path = Path(path)
+    if not path.exists():
+        raise CheckpointError(f"checkpoint not found: {path}")
+    if path.is_dir():
+        raise CheckpointError(f"{path} is a folder; give the checkpoint file (e.g. 00000099-checkpoint.pth.tar)")
+    if path.suffix == ".safetensors":
+        tensors, metadata = _safetensors_load(path)
+        nets = _split_flat(tensors)
+        config = _config_from_text(metadata.get("config"), path)
+        epoch = int(metadata["epoch"]) if metadata.get("epoch", "").isdigit() else None
+        ckpt = Checkpoint(nets, config, epoch)
+    else:
+        obj = _torch_load(path)
+        if not isinstance(obj, Mapping):
+            raise CheckpointError(f"{path} is not a FOMM checkpoint: it holds a {type(obj).__name__}, "
+                                  "not a dict with 'generator' and 'kp_detector' state dicts.")
+        obj = _strip_prefixes(obj)
+        if any(name in obj and isinstance(obj[name], Mapping) for name in NETWORKS):
+            nets = {n: _strip_prefixes(obj[n]) for n in NETWORKS if isinstance(obj.get(n), Mapping)}
+        else:
+            nets = _split_flat(obj)
+        config = _config_from_text(obj.get("config") if isinstance(obj.get("config"), str) else None, path)
+        epoch = obj.get("epoch") if isinstance(obj.get("epoch"), int) else None
+        optimizers = {k: obj[k] for k in OPTIMIZERS if k in obj}
+        extra = {k: v for k, v in obj.items() if k not in NETWORKS + OPTIMIZERS + ("epoch", "config")}
+        ckpt = Checkpoint(nets, config, epoch, optimizers, extra)
+    missing = [n for n in ("generator", "kp_detector") if n not in ckpt.state_dicts]
+    if missing:
+        raise CheckpointError(
+            f"{path} is not a FOMM checkpoint: no {' or '.join(missing)} weights found (expected keys "
+            "'generator' and 'kp_detector', as in vox-cpk.pth.tar).")
+    for name, sd in ckpt.state_dicts.items():
+        bad = [k for k, v in sd.items() if not isinstance(v, torch.Tensor)]
+        if bad:
+            raise CheckpointError(f"{path}: '{name}' holds non-tensor entries ({bad[0]}, ...): not a state dict.")
+    return ckpt
+
+
+# ------------------------------------------------------------------------------ config inference
+def _count(sd: Mapping[str, torch.Tensor], pattern: str) -> int:
+    rx = re.compile(pattern)
+    return len({m.group(1) for k in sd for m in [rx.match(k)] if m})
+
+
+def _max_features(widths: list[int], unsaturated: int, default: int) -> int:
+    """max_features is visible only when a block reaches it; otherwise keep the published default
+    when it is consistent with the shapes (any value >= the widest block builds the same network)."""
+    deepest = max(widths)
+    if deepest < unsaturated:
+        return deepest
+    return default if default >= deepest else deepest
+
+
+def _infer_scale(sd: Mapping[str, torch.Tensor], key: str) -> float:
+    if key not in sd:
+        return 1
+    from .models.blocks import AntiAliasInterpolation2d
+
+    kernel = sd[key]
+    for inv in range(2, 65):
+        candidate = AntiAliasInterpolation2d(1, 1 / inv).weight
+        if candidate.shape[-1] == kernel.shape[-1] and torch.allclose(candidate[0], kernel[0].float(), atol=1e-5):
+            return 1 / inv
+    raise CheckpointError(f"cannot infer the scale factor from '{key}' (kernel {tuple(kernel.shape)})")
+
+
+def _hourglass(sd: Mapping[str, torch.Tensor], prefix: str) -> tuple[int, list[int]]:
+    n = _count(sd, rf"{re.escape(prefix)}encoder\.down_blocks\.(\d+)\.conv\.weight")
+    widths = [sd[f"{prefix}encoder.down_blocks.{i}.conv.weight"].shape[0] for i in range(n)]
+    return n, widths
+
+
+def infer_model_params(state_dicts: Mapping[str, Mapping[str, torch.Tensor]]) -> ModelParams:
+    """Rebuild ``model_params`` from tensor shapes (what a bare published checkpoint needs).
+
+    Values that leave no trace in the weights (temperature, kp_variance, pad) take the published
+    defaults.
+    """
+    kp, gen = state_dicts["kp_detector"], state_dicts["generator"]
+    try:
+        num_kp, kp_in = kp["kp.weight"].shape[:2]
+        num_channels = gen["first.conv.weight"].shape[1]
+        kp_blocks, kp_widths = _hourglass(kp, "predictor.")
+        kp_be = kp_in - num_channels
+        jac = kp.get("jacobian.weight")
+        common = CommonParams(num_kp=int(num_kp), num_channels=int(num_channels), estimate_jacobian=jac is not None)
+        kp_params = KPDetectorParams(
+            block_expansion=int(kp_be), num_blocks=kp_blocks,
+            max_features=_max_features(kp_widths, kp_be * 2**kp_blocks, KPDetectorParams.max_features),
+            scale_factor=_infer_scale(kp, "down.weight"),
+            single_jacobian_map=jac is not None and jac.shape[0] == 4 and num_kp != 1)
+        gen_be = gen["first.conv.weight"].shape[0]
+        n_down = _count(gen, r"down_blocks\.(\d+)\.conv\.weight")
+        down_widths = [gen[f"down_blocks.{i}.conv.weight"].shape[0] for i in range(n_down)]
+        dense = None
+        if "dense_motion_network.mask.weight" in gen:
+            dm_blocks, dm_widths = _hourglass(gen, "dense_motion_network.hourglass.")
+            dm_be = gen["dense_motion_network.mask.weight"].shape[1] - (num_kp + 1) * (num_channels + 1)
+            dense = DenseMotionParams(
+                block_expansion=int(dm_be), num_blocks=dm_blocks,
+                max_features=_max_features(dm_widths, dm_be * 2**dm_blocks, DenseMotionParams.max_features),
+                scale_factor=_infer_scale(gen, "dense_motion_network.down.weight"))
+        gen_params = GeneratorParams(
+            block_expansion=int(gen_be), num_down_blocks=n_down,
+            max_features=_max_features(down_widths, gen_be * 2**n_down, GeneratorParams.max_features),
+            num_bottleneck_blocks=_count(gen, r"bottleneck\.r(\d+)\.conv1\.weight"),
+            estimate_occlusion_map="dense_motion_network.occlusion.weight" in gen,
+            dense_motion_params=dense)
+        disc_params = DiscriminatorParams()
+        if "discriminator" in state_dicts:
+            disc_params = _infer_discriminator(state_dicts["discriminator"], int(num_channels))
+    except KeyError as exc:
+        raise CheckpointError(f"the weights lack {exc}: not a FOMM keypoint detector/generator") from None
+    return ModelParams(common, kp_params, gen_params, disc_params)
+
+
+def _infer_discriminator(sd: Mapping[str, torch.Tensor], num_channels: int) -> DiscriminatorParams:
+    scale_names = sorted({k.split(".")[1] for k in sd if k.startswith("discs.")})
+    scales = [float(s.replace("-", ".")) if "-" in s else int(s) for s in scale_names]
+    scales.sort(reverse=True)
+    first = scale_names[0]
+    sn = f"discs.{first}.down_blocks.0.conv.weight_orig" in sd
+    wkey = "weight_orig" if sn else "weight"
+    n = _count(sd, rf"discs\.{re.escape(first)}\.down_blocks\.(\d+)\.conv\.{wkey}")
+    widths = [sd[f"discs.{first}.down_blocks.{i}.conv.{wkey}"].shape[0] for i in range(n)]
+    be = widths[0] // 2
+    in_ch = sd[f"discs.{first}.down_blocks.0.conv.{wkey}"].shape[1]
+    return DiscriminatorParams(scales=scales, block_expansion=be, num_blocks=n, sn=sn,
+                               use_kp=in_ch > num_channels,
+                               max_features=_max_features(widths, be * 2**n, DiscriminatorParams.max_features))
+
+
+# ------------------------------------------------------------------------------------ matching
+def describe_mismatch(model: torch.nn.Module, state_dict: Mapping[str, torch.Tensor], name: str) -> list[str]:
+    """Differences between a network and a state dict: missing, unexpected and reshaped keys."""
+    own = model.state_dict()
+    lines = []
+    for key in own:
+        if key not in state_dict:
+            lines.append(f"{name}.{key}: in the config's network, missing from the checkpoint")
+        elif tuple(own[key].shape) != tuple(state_dict[key].shape):
+            lines.append(f"{name}.{key}: config gives {tuple(own[key].shape)}, checkpoint has "
+                         f"{tuple(state_dict[key].shape)}")
+    lines += [f"{name}.{key}: in the checkpoint, not in the config's network" for key in state_dict if key not in own]
+    return lines
+
+
+def load_state_dicts(networks: Mapping[str, torch.nn.Module], ckpt: Checkpoint, source: str = "checkpoint") -> None:
+    """Strictly load each network present in both; raise one message listing every difference."""
+    problems = []
+    for name, net in networks.items():
+        if name in ckpt.state_dicts:
+            problems += describe_mismatch(net, ckpt.state_dicts[name], name)
+    if problems:
+        shown = "\n  ".join(problems[:20]) + (f"\n  ... and {len(problems) - 20} more" if len(problems) > 20 else "")
+        raise CheckpointError(f"the config and {source} disagree:\n  {shown}\nDrop --config to build the "
+                              "networks from the checkpoint itself, or pass the config it was trained with.")
+    for name, net in networks.items():
+        if name in ckpt.state_dicts:
+            net.load_state_dict(ckpt.state_dicts[name], strict=True)
+
+
+# ------------------------------------------------------------------------------------ writing
+def _atomic_write(path: Path, write) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)
+    os.close(fd)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def save_checkpoint(path: str | Path, networks: Mapping[str, torch.nn.Module], config: Config | None = None,
+                    epoch: int | None = None, optimizers: Mapping[str, Any] | None = None,
+                    extra: Mapping[str, Any] | None = None) -> Path:
+    """Write a checkpoint atomically.
+
+    ``.safetensors``: flat ``<network>.<key>`` tensors, config and epoch in the metadata.
+    Anything else: the original dict format (which the authors' code loads), plus ``config`` as
+    YAML text so that the file alone rebuilds the model. Optimizer states go under
+    ``optimizer_<network>`` as in the original.
+    """
+    path = Path(path)
+    if path.suffix == ".safetensors":
+        from safetensors.torch import save_file
+
+        flat = {f"{n}.{k}": v.detach().cpu().contiguous() for n, net in networks.items()
+                for k, v in net.state_dict().items()}
+        metadata = {"format": "fomm"}
+        if config is not None:
+            metadata["config"] = config.to_yaml()
+        if epoch is not None:
+            metadata["epoch"] = str(epoch)
+        _atomic_write(path, lambda tmp: save_file(flat, tmp, metadata=metadata))
+        return path
+    payload: dict[str, Any] = {n: net.state_dict() for n, net in networks.items()}
+    for name, opt in (optimizers or {}).items():
+        payload[f"optimizer_{name}" if not name.startswith("optimizer_") else name] = opt.state_dict()
+    if epoch is not None:
+        payload["epoch"] = epoch
+    if config is not None:
+        payload["config"] = config.to_yaml()
+    payload.update(extra or {})
+    _atomic_write(path, lambda tmp: torch.save(payload, tmp))
+    return path

@@ -1,0 +1,5 @@
+"""The ``fomm`` command line: one module per subcommand."""
+
+from .main import main
+
+__all__ = ["main"]

@@ -1,0 +1,24 @@
+"""Shared fixtures. The golden fixtures computed by the authors' code live in ``../shared/golden``
+(override with FOMM_GOLDEN_DIR). Tests that need them fail, not skip, when they are missing."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def golden_dir() -> Path:
+    return Path(os.environ.get("FOMM_GOLDEN_DIR", REPO.parent / "shared" / "golden"))
+
+
+@pytest.fixture(scope="session")
+def golden() -> Path:
+    path = golden_dir()
+    if not (path / "tiny-io.npz").exists():
+        pytest.fail(f"golden fixtures not found in {path}: put ../shared beside the repository or set "
+                    "FOMM_GOLDEN_DIR", pytrace=False)
+    return path
