@@ -17,7 +17,6 @@ import os
 import pickle
 import re
 import tempfile
-import zipfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -70,9 +69,7 @@ def _torch_load(path: Path) -> Any:
             ) from None
         raise CheckpointError(f"{path}: not a readable checkpoint ({exc}); the file may be truncated "
                               "or not a PyTorch file: download or copy it again.") from None
-    except (RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError) as exc:
-        if isinstance(exc, FileNotFoundError):
-            raise
+    except Exception as exc:  # torch raises many types for damaged files (RuntimeError, EOFError, KeyError...)
         raise CheckpointError(f"{path}: cannot read the checkpoint ({str(exc).splitlines()[0]}); the file is "
                               "truncated or not a PyTorch checkpoint: download or copy it again.") from None
 
@@ -177,16 +174,13 @@ def _max_features(widths: list[int], unsaturated: int, default: int) -> int:
 
 
 def _infer_scale(sd: Mapping[str, torch.Tensor], key: str) -> float:
+    """The anti-alias kernel of scale 1/n has size 2*round(4 * (n - 1) / 2) + 1 = 4n - 3."""
     if key not in sd:
         return 1
-    from .models.blocks import AntiAliasInterpolation2d
-
-    kernel = sd[key]
-    for inv in range(2, 65):
-        candidate = AntiAliasInterpolation2d(1, 1 / inv).weight
-        if candidate.shape[-1] == kernel.shape[-1] and torch.allclose(candidate[0], kernel[0].float(), atol=1e-5):
-            return 1 / inv
-    raise CheckpointError(f"cannot infer the scale factor from '{key}' (kernel {tuple(kernel.shape)})")
+    size = sd[key].shape[-1]
+    if (size + 3) % 4:
+        raise CheckpointError(f"cannot infer the scale factor from '{key}' (kernel {tuple(sd[key].shape)})")
+    return 1 / ((size + 3) // 4)
 
 
 def _hourglass(sd: Mapping[str, torch.Tensor], prefix: str) -> tuple[int, list[int]]:

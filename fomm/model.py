@@ -37,8 +37,9 @@ class FOMM(nn.Module):
     def __init__(self, config: Config, with_discriminator: bool = False):
         super().__init__()
         self.config = config
-        self.kp_detector = build_kp_detector(config.model_params)
+        # Registration order = the published checkpoints' key order.
         self.generator = build_generator(config.model_params)
+        self.kp_detector = build_kp_detector(config.model_params)
         self.discriminator = build_discriminator(config.model_params) if with_discriminator else None
 
     @property

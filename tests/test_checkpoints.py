@@ -1,0 +1,151 @@
+"""Checkpoint formats read and written, and every refusal."""
+
+from __future__ import annotations
+
+import io
+import pickle
+import zipfile
+from pathlib import Path
+
+import pytest
+import torch
+
+import fomm
+from fomm.checkpoints import CheckpointError, read_checkpoint, save_checkpoint
+from fomm.model import FOMM
+
+
+@pytest.fixture(scope="module")
+def original(golden) -> dict:
+    return torch.load(golden / "tiny-cpk.pth.tar", weights_only=True)
+
+
+def _same_weights(a: FOMM, b: FOMM) -> None:
+    sa, sb = a.state_dict(), b.state_dict()
+    assert sa.keys() == sb.keys()
+    for key in sa:
+        torch.testing.assert_close(sa[key], sb[key], rtol=0, atol=0)
+
+
+def test_original_checkpoint_loads_without_config(golden):
+    model = fomm.load_model(golden / "tiny-cpk.pth.tar", device="cpu")
+    reference = fomm.load_model(golden / "tiny-cpk.pth.tar", config=golden / "tiny.yaml", device="cpu")
+    _same_weights(model, reference)
+    assert not model.training and model.align_corners
+
+
+def test_module_prefix_and_plain_pair(tmp_path, golden, original):
+    prefixed = {k: ({f"module.{n}": t for n, t in v.items()} if k in ("generator", "kp_detector") else v)
+                for k, v in original.items()}
+    torch.save(prefixed, tmp_path / "ddp.pth.tar")
+    torch.save({"generator": original["generator"], "kp_detector": original["kp_detector"]}, tmp_path / "pair.pth")
+    flat = {f"module.{n}.{k}": t for n in ("generator", "kp_detector") for k, t in original[n].items()}
+    torch.save(flat, tmp_path / "flat.pt")
+    reference = fomm.load_model(golden / "tiny-cpk.pth.tar", device="cpu")
+    for name in ("ddp.pth.tar", "pair.pth", "flat.pt"):
+        _same_weights(fomm.load_model(tmp_path / name, device="cpu"), reference)
+
+
+def test_legacy_torch_1_0_format(tmp_path, golden, original):
+    """The published checkpoints predate the zip format."""
+    pair = {"generator": original["generator"], "kp_detector": original["kp_detector"]}
+    torch.save(pair, tmp_path / "legacy.pth.tar", _use_new_zipfile_serialization=False)
+    _same_weights(fomm.load_model(tmp_path / "legacy.pth.tar", device="cpu"),
+                  fomm.load_model(golden / "tiny-cpk.pth.tar", device="cpu"))
+
+
+@pytest.mark.parametrize("suffix", [".pth.tar", ".safetensors"])
+def test_save_and_reload_round_trip(tmp_path, golden, suffix):
+    model = fomm.load_model(golden / "tiny-cpk.pth.tar", config=golden / "tiny.yaml", with_discriminator=True)
+    path = save_checkpoint(tmp_path / f"model{suffix}", model.networks(), model.config, epoch=3)
+    ckpt = read_checkpoint(path)
+    assert ckpt.epoch == 3 and ckpt.config == model.config
+    assert set(ckpt.state_dicts) == {"generator", "kp_detector", "discriminator"}
+    _same_weights(fomm.load_model(path, with_discriminator=True), model)
+    assert not list(tmp_path.glob("*.partial"))
+
+
+def test_saved_file_reads_as_the_original_format(tmp_path, golden):
+    model = fomm.load_model(golden / "tiny-cpk.pth.tar", with_discriminator=True)
+    path = save_checkpoint(tmp_path / "00000001-checkpoint.pth.tar", model.networks(), model.config, epoch=1)
+    raw = torch.load(path, weights_only=True)
+    assert {"generator", "kp_detector", "discriminator", "epoch"} <= set(raw)
+    assert raw["generator"].keys() == model.generator.state_dict().keys()
+
+
+class _Evil:
+    def __reduce__(self):
+        return (print, ("pwned",))
+
+
+def test_pickle_carrying_code_is_refused(tmp_path, original):
+    path = tmp_path / "evil.pth.tar"
+    torch.save({"generator": original["generator"], "kp_detector": original["kp_detector"], "x": _Evil()}, path)
+    with pytest.raises(CheckpointError, match="refused to load.*can run code"):
+        read_checkpoint(path)
+
+
+def test_truncated_file_is_refused(tmp_path, golden):
+    data = (golden / "tiny-cpk.pth.tar").read_bytes()
+    path = tmp_path / "cut.pth.tar"
+    path.write_bytes(data[: len(data) // 2])
+    with pytest.raises(CheckpointError, match="truncated"):
+        read_checkpoint(path)
+    path = tmp_path / "cut.safetensors"
+    path.write_bytes(b"\x10\x00\x00\x00\x00\x00\x00\x00{}")
+    with pytest.raises(CheckpointError, match="truncated or not a safetensors"):
+        read_checkpoint(path)
+
+
+def test_not_a_fomm_checkpoint(tmp_path):
+    torch.save({"model": {"fc.weight": torch.zeros(2, 2)}}, tmp_path / "resnet.pth")
+    with pytest.raises(CheckpointError, match="not a FOMM checkpoint.*generator"):
+        read_checkpoint(tmp_path / "resnet.pth")
+    torch.save([1, 2, 3], tmp_path / "list.pth")
+    with pytest.raises(CheckpointError, match="not a FOMM checkpoint"):
+        read_checkpoint(tmp_path / "list.pth")
+    (tmp_path / "text.pth").write_text("hello")
+    with pytest.raises(CheckpointError, match="truncated or not a PyTorch"):
+        read_checkpoint(tmp_path / "text.pth")
+    with pytest.raises(CheckpointError, match="checkpoint not found"):
+        read_checkpoint(tmp_path / "missing.pth.tar")
+
+
+def test_config_that_disagrees_names_keys_and_shapes(golden):
+    with pytest.raises(CheckpointError, match=r"disagree:\n  generator\.dense_motion_network\.hourglass\.encoder"
+                                              r"\.down_blocks\.0\.conv\.weight: config gives \(128, 44, 3, 3\), "
+                                              r"checkpoint has \(16, 44, 3, 3\)[\s\S]*and \d+ more"):
+        fomm.load_model(golden / "tiny-cpk.pth.tar", config="vox-256")
+
+
+def test_preset_name_gives_untrained_architecture():
+    with torch.device("meta"):
+        model = fomm.load_model("taichi-256", device="meta")
+    assert model.config.model_params.generator_params.num_bottleneck_blocks == 6
+
+
+def test_unknown_name(tmp_path):
+    with pytest.raises(CheckpointError, match="checkpoint not found: nope"):
+        fomm.load_model("nope")
+
+
+def _zip_names(path: Path) -> list[str]:
+    with zipfile.ZipFile(path) as z:
+        return z.namelist()
+
+
+def test_weights_only_is_used(monkeypatch, tmp_path, original):
+    """Loading goes through torch.load(weights_only=True), never the unsafe path."""
+    seen = {}
+    real = torch.load
+
+    def spy(*args, **kwargs):
+        seen.update(kwargs)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(torch, "load", spy)
+    torch.save({"generator": original["generator"], "kp_detector": original["kp_detector"]}, tmp_path / "a.pth")
+    read_checkpoint(tmp_path / "a.pth")
+    assert seen.get("weights_only") is True
+    assert _zip_names(tmp_path / "a.pth")
+    assert pickle.HIGHEST_PROTOCOL and io  # modules used above for clarity of intent

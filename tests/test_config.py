@@ -1,0 +1,82 @@
+"""Reading the original YAML schema into typed configs, and refusing bad ones by key."""
+
+from __future__ import annotations
+
+import pytest
+import yaml
+
+from fomm.config import PRESETS, Config, ConfigError, available_configs, load_config, parse_config
+
+
+def test_presets_are_bundled_and_load():
+    assert set(PRESETS) <= set(available_configs())
+    for name in PRESETS:
+        config = load_config(name)
+        assert isinstance(config, Config)
+        assert config.model_params.common_params.num_kp == 10
+    assert load_config("mgif-256").model_params.kp_detector_params.single_jacobian_map
+    assert load_config("vox-adv-256").model_params.discriminator_params.use_kp
+    assert load_config("vox-256").model_params.discriminator_params.sn
+
+
+def test_original_yaml_reads_unchanged(golden):
+    config = load_config(golden / "tiny.yaml")
+    assert config.model_params.generator_params.dense_motion_params.block_expansion == 8
+    assert config.train_params.loss_weights.feature_matching == [10, 10, 10, 10]
+    assert config.dataset_params.augmentation_params.jitter_param.hue == 0.1
+    assert config.model_params.align_corners is True
+
+
+def test_round_trip_through_yaml(golden):
+    config = load_config(golden / "tiny.yaml")
+    assert parse_config(yaml.safe_load(config.to_yaml())) == config
+
+
+def _tiny(golden) -> dict:
+    return yaml.safe_load((golden / "tiny.yaml").read_text())
+
+
+def test_misspelt_key_is_named_with_a_suggestion(golden):
+    data = _tiny(golden)
+    data["model_params"]["kp_detector_params"]["temprature"] = 0.1
+    with pytest.raises(ConfigError, match=r"model_params\.kp_detector_params\.temprature.*did you mean 'temperature'"):
+        parse_config(data)
+
+
+def test_unknown_section_is_refused(golden):
+    data = _tiny(golden)
+    data["model_parameters"] = {}
+    with pytest.raises(ConfigError, match="unknown config key 'model_parameters'"):
+        parse_config(data)
+
+
+@pytest.mark.parametrize(("section", "key", "value", "expected"), [
+    ("kp_detector_params", "num_blocks", "five", "must be an integer"),
+    ("kp_detector_params", "temperature", "hot", "must be a number"),
+    ("common_params", "estimate_jacobian", "yes please", "must be true or false"),
+    ("discriminator_params", "scales", 1, "must be a list"),
+])
+def test_wrong_type_names_the_key(golden, section, key, value, expected):
+    data = _tiny(golden)
+    data["model_params"][section][key] = value
+    with pytest.raises(ConfigError, match=rf"model_params\.{section}\.{key}.*{expected}"):
+        parse_config(data)
+
+
+def test_frame_size_the_architecture_cannot_divide(golden):
+    data = _tiny(golden)
+    data["dataset_params"]["frame_shape"] = [100, 100, 3]
+    expected = r"frame size 100 does not fit 'model_params\.kp_detector_params'.*multiple of 128"
+    with pytest.raises(ConfigError, match=expected):
+        parse_config(data)
+
+
+def test_unknown_preset_and_missing_file(tmp_path):
+    with pytest.raises(ConfigError, match="unknown config 'vox-512'.*vox-256"):
+        load_config("vox-512")
+    with pytest.raises(ConfigError, match="not found"):
+        load_config(str(tmp_path / "nope.yaml"))
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("model_params: [unclosed")
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        load_config(bad)
