@@ -1,0 +1,20 @@
+"""Animation: keypoint normalization, the best starting frame, and the streaming animator."""
+
+from .animator import (
+    AnimatedFrame,
+    AnimationError,
+    Animator,
+    BackgroundWriter,
+    BestFrame,
+    FrameKeypoints,
+    animate,
+    detect_keypoints,
+    keypoints_to_pixels,
+)
+from .best_frame import pose_distance
+from .normalize import movement_scale, normalize_kp
+
+__all__ = [
+    "AnimatedFrame", "AnimationError", "Animator", "BackgroundWriter", "BestFrame", "FrameKeypoints", "animate",
+    "detect_keypoints", "keypoints_to_pixels", "movement_scale", "normalize_kp", "pose_distance",
+]

@@ -57,7 +57,8 @@ class OcclusionAwareGenerator(nn.Module):
         _, h_old, w_old, _ = deformation.shape
         _, _, h, w = inp.shape
         if (h_old, w_old) != (h, w):
-            deformation = F.interpolate(deformation.permute(0, 3, 1, 2), size=(h, w), mode="bilinear")
+            deformation = F.interpolate(deformation.permute(0, 3, 1, 2), size=(h, w), mode="bilinear",
+                                        align_corners=False)
             deformation = deformation.permute(0, 2, 3, 1)
         return warp(inp, deformation, self.align_corners)
 
@@ -90,7 +91,8 @@ class OcclusionAwareGenerator(nn.Module):
             occlusion_map = motion.occlusion_map
             if occlusion_map is not None:
                 if out.shape[2:] != occlusion_map.shape[2:]:
-                    occlusion_map = F.interpolate(occlusion_map, size=out.shape[2:], mode="bilinear")
+                    occlusion_map = F.interpolate(occlusion_map, size=out.shape[2:], mode="bilinear",
+                                                  align_corners=False)
                 out = out * occlusion_map
             result.mask = motion.mask
             result.sparse_deformed = motion.sparse_deformed
