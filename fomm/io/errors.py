@@ -1,0 +1,10 @@
+"""The one error type of ``fomm.io``."""
+
+from __future__ import annotations
+
+
+class MediaError(ValueError):
+    """A media path is missing, unreadable or of the wrong kind.
+
+    The message names the file, the problem and the fix, so the CLI can show it as is.
+    """

@@ -1,0 +1,53 @@
+"""Still images: read any common format as (H, W, 3) uint8 RGB."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from .errors import MediaError
+from .paths import IMAGE_EXTENSIONS, is_video_path, require_exists
+
+
+def read_image(path: str | Path) -> np.ndarray:
+    """Read a still image as (H, W, 3) uint8 RGB.
+
+    The EXIF orientation is applied (phone photos are stored sideways); transparency is composited on
+    white; grayscale, palette, CMYK and 16-bit images are converted to 8-bit RGB.
+    """
+    path = Path(path)
+    require_exists(path)
+    if path.is_dir():
+        raise MediaError(f"{path} is a folder; give a still image ({', '.join(IMAGE_EXTENSIONS)}) as the source")
+    if is_video_path(path):
+        raise MediaError(f"{path} is a video; give a still image as the source (e.g. one frame saved as .png)")
+    try:
+        with Image.open(path) as image:
+            image.load()  # decode now, so a truncated file fails here and not later
+            image = ImageOps.exif_transpose(image)
+            return _to_rgb(image)
+    except (UnidentifiedImageError, OSError, SyntaxError, Image.DecompressionBombError) as error:
+        raise MediaError(
+            f"cannot read {path} as an image ({error}); check that it is a complete "
+            f"{'/'.join(e.lstrip('.') for e in IMAGE_EXTENSIONS)} file"
+        ) from error
+
+
+def _to_rgb(image: Image.Image) -> np.ndarray:
+    """(H, W, 3) uint8 RGB from any Pillow mode."""
+    if image.mode in ("I;16", "I;16L", "I;16B", "I"):
+        # 16-bit grayscale: Pillow's own conversion to 8 bits clips instead of scaling.
+        gray = np.asarray(image, dtype=np.float64)
+        gray = np.clip(np.round(gray / 257.0), 0, 255).astype(np.uint8)
+        return np.repeat(gray[..., None], 3, axis=2)
+    if image.mode == "F":
+        gray = np.clip(np.round(np.asarray(image, dtype=np.float64) * 255.0), 0, 255).astype(np.uint8)
+        return np.repeat(gray[..., None], 3, axis=2)
+    has_alpha = image.mode in ("RGBA", "LA", "PA", "La", "RGBa") or "transparency" in image.info
+    if has_alpha:
+        rgba = image.convert("RGBA")
+        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        image = Image.alpha_composite(white, rgba)
+    return np.array(image.convert("RGB"), dtype=np.uint8)

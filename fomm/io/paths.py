@@ -1,0 +1,38 @@
+"""What a path holds, judged by its name: still image, video, or a folder of frames."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from .errors import MediaError
+
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".bmp")
+# GIF counts as video: an animated GIF is a common driving clip, and a single-frame GIF is rare as a source.
+VIDEO_EXTENSIONS = (".mp4", ".mov", ".avi", ".mkv", ".webm", ".gif", ".m4v")
+
+
+def is_image_path(path: str | Path) -> bool:
+    """True if ``path`` names a still image by its extension (case-insensitive)."""
+    return Path(path).suffix.lower() in IMAGE_EXTENSIONS
+
+
+def is_video_path(path: str | Path) -> bool:
+    """True if ``path`` names a video file (mp4, mov, avi, mkv, webm, gif, m4v) by its extension."""
+    return Path(path).suffix.lower() in VIDEO_EXTENSIONS
+
+
+def natural_key(name: str) -> tuple:
+    """Sort key that orders ``frame2.png`` before ``frame10.png``."""
+    return tuple(int(part) if part.isdigit() else part.lower() for part in re.split(r"(\d+)", name))
+
+
+def list_frames(folder: Path) -> list[Path]:
+    """The image files of a frame folder in natural order; hidden files are skipped."""
+    files = [p for p in folder.iterdir() if p.is_file() and is_image_path(p) and not p.name.startswith(".")]
+    return sorted(files, key=lambda p: natural_key(p.name))
+
+
+def require_exists(path: Path) -> None:
+    if not path.exists():
+        raise MediaError(f"{path} not found; check the path (relative paths start at {Path.cwd()})")

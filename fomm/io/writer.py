@@ -1,0 +1,248 @@
+"""Video output that never leaves a half-written file: H.264 video, GIF, or a folder of PNG frames."""
+
+from __future__ import annotations
+
+import logging
+import math
+import numbers
+import os
+import shutil
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+from PIL import Image
+
+from .audio import AudioCopy, open_audio
+from .errors import MediaError
+from .frames import check_frame
+from .paths import require_exists
+
+logger = logging.getLogger(__name__)
+
+H264_SUFFIXES = (".mp4", ".mov", ".mkv")
+SUPPORTED = ".mp4, .mov, .mkv (H.264), .gif, or a folder of PNG frames (a path without extension or ending in /)"
+GIF_MAX_FPS = 50  # GIF delays are whole centiseconds, and browsers slow down anything under 2
+
+
+class VideoWriter:
+    """Write (H, W, 3) uint8 RGB frames to a video chosen by the path.
+
+    ``.mp4``/``.mov``/``.mkv``: H.264 (libx264, yuv420p, quality ``crf``) at exactly ``fps``
+    (29.97 stays 30000/1001); ``.gif``: a palette per frame; no extension or a trailing ``/``: a folder
+    of ``000000.png``, ``000001.png``, ...
+
+    ``audio_from`` carries the audio track of that file (usually the driving video) into an H.264
+    output, cut at the video's end; a file without audio gives a silent output.
+
+    The output appears only when the writer closes without error: frames go to a hidden temporary
+    ``.<name>.partial<ext>`` beside it, which an exception (or Ctrl-C) inside the ``with`` block removes.
+    An existing output is never replaced unless ``overwrite=True``.
+
+        with VideoWriter("result.mp4", fps=reader.fps, audio_from="driving.mp4") as out:
+            for frame in frames:
+                out.write(frame)
+    """
+
+    def __init__(
+        self,
+        path: str | Path,
+        fps: float,
+        size: tuple[int, int] | None = None,
+        audio_from: str | Path | None = None,
+        overwrite: bool = False,
+        crf: int = 18,
+    ):
+        self.path = Path(path)
+        self.kind = _output_kind(path)
+        if not (isinstance(fps, numbers.Real) and math.isfinite(fps) and fps > 0):
+            raise ValueError(f"fps must be a positive number, got {fps!r}")
+        if not (isinstance(crf, int) and 0 <= crf <= 51):
+            raise ValueError(f"crf must be an integer from 0 (lossless) to 51, got {crf!r}")
+        if size is not None and not (len(size) == 2 and all(isinstance(s, numbers.Integral) and s > 0 for s in size)):
+            raise ValueError(f"size must be (width, height) in pixels, got {size!r}")
+        self.fps = float(fps)
+        # The exact rational rate: 29.97002997... (30000 / 1001 as a float) -> 30000/1001, 29.97 -> 2997/100.
+        self.rate = Fraction(fps if isinstance(fps, numbers.Rational) else float(fps)).limit_denominator(1001 * 1000)
+        self.size = (int(size[0]), int(size[1])) if size is not None else None
+        self.crf = crf
+        self.frames_written = 0
+        self._check_target(overwrite)
+        if audio_from is not None and self.kind != "h264":
+            raise MediaError(f"cannot add audio to {self.path}: only {', '.join(H264_SUFFIXES)} outputs carry "
+                             "sound; drop audio_from or write a video file")
+        if self.kind == "gif" and self.fps > GIF_MAX_FPS:
+            logger.warning("%s: GIF cannot show %g fps (browsers slow frames shorter than 20 ms down); "
+                           "write an .mp4 for full speed", self.path, self.fps)
+        self._audio: AudioCopy | None = None
+        if audio_from is not None:
+            require_exists(Path(audio_from))
+            self._audio = open_audio(Path(audio_from), self.path.suffix.lower())
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        suffix = "" if self.kind == "folder" else self.path.suffix
+        self._partial = self.path.parent / f".{self.path.name}.partial{suffix}"
+        _remove(self._partial)  # left by a crashed run
+        self._container: av.container.OutputContainer | None = None
+        self._stream = None
+        self._pad = (0, 0)
+        self._started = self._closed = False
+
+    def _check_target(self, overwrite: bool) -> None:
+        path = self.path
+        if not (path.exists() or path.is_symlink()):
+            return
+        if self.kind == "folder" and path.is_dir() and not any(path.iterdir()):
+            return  # an empty folder holds nothing to lose
+        if not overwrite:
+            raise MediaError(f"{path} exists; pass --overwrite to replace it")
+        if self.kind == "folder" and not path.is_dir():
+            raise MediaError(f"{path} is a file, not a folder of frames; remove it or choose another output path")
+        if self.kind != "folder" and path.is_dir():
+            raise MediaError(f"{path} is a folder; remove it or choose another output path")
+
+    def write(self, frame: np.ndarray) -> None:
+        """Append one (H, W, 3) uint8 RGB frame; every frame must have the same size."""
+        if self._closed:
+            raise ValueError(f"the writer for {self.path} is closed")
+        check_frame(frame)
+        height, width = frame.shape[:2]
+        if self.size is None:
+            self.size = (width, height)
+        elif (width, height) != self.size:
+            raise ValueError(f"frame is {width}x{height} but {self.path} is being written at "
+                             f"{self.size[0]}x{self.size[1]}; give frames of one size")
+        if not self._started:
+            self._start()
+        if self.kind == "folder":
+            Image.fromarray(frame).save(self._partial / f"{self.frames_written:06d}.png")
+        elif self.kind == "gif":
+            self._container.mux(self._stream.encode(self._gif_frame(frame)))
+        else:
+            self._container.mux(self._stream.encode(self._h264_frame(frame)))
+        self.frames_written += 1
+        if self._audio is not None:
+            self._audio.pump(self.frames_written / self.rate)
+
+    def write_batch(self, frames: np.ndarray) -> None:
+        """Append (N, H, W, 3) uint8 RGB frames."""
+        if not isinstance(frames, np.ndarray) or frames.ndim != 4:
+            raise ValueError(f"write_batch expects a (N, H, W, 3) uint8 array, got {getattr(frames, 'shape', frames)}")
+        for frame in frames:
+            self.write(frame)
+
+    def _start(self) -> None:
+        self._started = True
+        width, height = self.size
+        if self.kind == "folder":
+            self._partial.mkdir()
+            return
+        options = {"movflags": "+faststart"} if self.path.suffix.lower() in (".mp4", ".mov") else {}
+        self._container = av.open(str(self._partial), "w", options=options)
+        if self.kind == "gif":
+            self._stream = self._container.add_stream("gif", rate=self.rate)
+            self._stream.pix_fmt = "pal8"
+        else:
+            self._stream = self._container.add_stream("libx264", rate=self.rate, options={"crf": str(self.crf)})
+            self._stream.pix_fmt = "yuv420p"
+            # yuv420p halves the chroma resolution, so H.264 needs even sides: repeat the last row/column.
+            self._pad = (height % 2, width % 2)
+            if any(self._pad):
+                logger.info("%s: %dx%d has an odd side; padding to %dx%d for yuv420p", self.path,
+                            width, height, width + self._pad[1], height + self._pad[0])
+            # Tag the BT.601 limited-range conversion swscale applies, so players decode the same colors.
+            context = self._stream.codec_context
+            context.colorspace = context.color_primaries = context.color_trc = 6  # SMPTE 170M (BT.601)
+            context.color_range = 1  # limited ("MPEG")
+        self._stream.width, self._stream.height = width + self._pad[1], height + self._pad[0]
+        if self._audio is not None:
+            self._audio.attach(self._container)
+
+    def _h264_frame(self, frame: np.ndarray) -> av.VideoFrame:
+        if any(self._pad):
+            frame = np.pad(frame, ((0, self._pad[0]), (0, self._pad[1]), (0, 0)), mode="edge")
+        video_frame = av.VideoFrame.from_ndarray(frame, format="rgb24")
+        video_frame.pts, video_frame.time_base = self.frames_written, 1 / self.rate
+        return video_frame
+
+    def _gif_frame(self, frame: np.ndarray) -> av.VideoFrame:
+        """A palette of this frame's own 256 colors (median cut) with Floyd-Steinberg dithering."""
+        quantized = Image.fromarray(frame).quantize(256, method=Image.Quantize.MEDIANCUT,
+                                                    dither=Image.Dither.FLOYDSTEINBERG)
+        colors = np.asarray(quantized.getpalette(), np.uint8).reshape(-1, 3)[:256]
+        palette = np.zeros((256, 4), np.uint8)  # ARGB rows, as PyAV's pal8 expects
+        palette[:, 0] = 255
+        palette[: len(colors), 1:] = colors
+        video_frame = av.VideoFrame.from_ndarray((np.asarray(quantized, np.uint8), palette), format="pal8")
+        video_frame.pts, video_frame.time_base = self.frames_written, 1 / self.rate
+        return video_frame
+
+    def close(self) -> None:
+        """Finish the file and move it onto ``path``. With no frames written, nothing is saved (MediaError)."""
+        if self._closed:
+            return
+        try:
+            if self.frames_written == 0:
+                raise MediaError(f"no frames were written to {self.path}; nothing was saved")
+            if self._container is not None:
+                self._container.mux(self._stream.encode(None))
+                if self._audio is not None:
+                    self._audio.finish(self.frames_written / self.rate)
+                self._container.close()
+            self._publish()
+        except BaseException:
+            self.abort()
+            raise
+        self._closed = True
+        logger.info("wrote %d frames to %s", self.frames_written, self.path)
+
+    def abort(self) -> None:
+        """Stop writing and delete the partial output; the final path is left untouched."""
+        self._closed = True
+        for resource in (self._container, self._audio):
+            if resource is not None:
+                try:
+                    resource.close()
+                except Exception as error:  # the file is being thrown away; keep the original error
+                    logger.debug("ignoring %r while discarding %s", error, self._partial)
+        _remove(self._partial)
+
+    def _publish(self) -> None:
+        if self.kind == "folder" and self.path.is_dir():
+            # os.replace cannot replace a non-empty folder: move the old one aside first.
+            old = self.path.parent / f".{self.path.name}.old"
+            _remove(old)
+            os.replace(self.path, old)
+            os.replace(self._partial, self.path)
+            _remove(old)
+        else:
+            os.replace(self._partial, self.path)
+
+    def __enter__(self) -> VideoWriter:
+        return self
+
+    def __exit__(self, exc_type, exc, traceback) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort()
+
+
+def _output_kind(path: str | Path) -> str:
+    """'h264', 'gif' or 'folder', from the path's spelling."""
+    text = os.fspath(path)
+    suffix = Path(text).suffix.lower()
+    if text.endswith(("/", os.sep)) or not suffix:
+        return "folder"
+    if suffix in H264_SUFFIXES:
+        return "h264"
+    if suffix == ".gif":
+        return "gif"
+    raise MediaError(f"cannot write {text}: unsupported extension {suffix!r}; use {SUPPORTED}")
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    elif path.exists() or path.is_symlink():
+        path.unlink()
