@@ -27,3 +27,28 @@ __all__ = [
     "part_position_error",
     "save_tracks",
 ]
+
+# Datasets and augmentation (fomm/data/datasets.py, fomm/data/augmentation.py).
+from fomm.data.augmentation import Augmentation  # noqa: E402
+from fomm.data.datasets import (  # noqa: E402
+    DatasetError,
+    DatasetRepeater,
+    DatasetSummary,
+    FramesDataset,
+    PairedDataset,
+    VideoFrames,
+    make_dataset,
+    validate_dataset,
+)
+
+__all__ += [
+    "Augmentation",
+    "DatasetError",
+    "DatasetRepeater",
+    "DatasetSummary",
+    "FramesDataset",
+    "PairedDataset",
+    "VideoFrames",
+    "make_dataset",
+    "validate_dataset",
+]
