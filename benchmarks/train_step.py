@@ -1,0 +1,160 @@
+"""Benchmark: seconds per training step of ``fomm.training`` against a transcription of the authors' step.
+
+    python benchmarks/train_step.py                  # tiny, anchor and vox-256 (batch 2 at 256 px: slow)
+    python benchmarks/train_step.py --quick          # fewer steps, vox-256 at 128 px
+    python benchmarks/train_step.py --threads 1 --steps 10 --configs anchor
+
+A step is the forward and backward of the generator side (keypoint detector, generator, losses) and,
+when ``generator_gan`` is non-zero, of the discriminator, with the Adam updates. Both sides use the
+same networks (``fomm.models``), weights (seed 0), frames and transform noise, and a VGG-19 with
+random weights (the cost does not depend on the values); so the comparison isolates the loss side:
+
+- naive: ``tests/training/original_step.py``, the authors' ``GeneratorFullModel`` /
+  ``DiscriminatorFullModel`` / ``train.py`` loop: VGG-19 to relu5_1 on generated and real frames
+  separately, both under autograd; ``torch.inverse``; discriminator weight gradients computed in the
+  generator step and discarded; image pyramids computed again for the discriminator; the deformed
+  source (for visualization) computed every step;
+- ours: ``Trainer.train_step``: VGG only up to the last weighted layer and real features under
+  ``no_grad``; the discriminator's weights frozen during the generator step and its real-frame pass
+  under ``no_grad``; pyramids reused; closed-form 2x2 inverses.
+
+Configurations: ``tiny`` (``../shared/golden/tiny.yaml``: 128 px, GAN on), ``anchor`` (the issue's:
+64 px, 5 keypoints, widths 16, 3-block hourglasses, scale factors 0.5, 2 bottleneck blocks,
+perceptual scales [1, 0.5, 0.25], no GAN, batch 8; the original code takes 0.70 s per step on the
+project's 2-core CPU) and ``vox-256`` (the published architecture, batch 2). Steps of both sides
+alternate, so that load from other processes hits both alike; the median of ``--steps`` after
+``--warmup`` is reported.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from fomm.config import Config, load_config  # noqa: E402
+from fomm.training.trainer import Trainer  # noqa: E402
+from fomm.training.vgg import Vgg19  # noqa: E402
+from tests.training.original_step import (  # noqa: E402
+    OriginalDiscriminatorFullModel,
+    OriginalGeneratorFullModel,
+    original_step,
+)
+
+GOLDEN = Path(os.environ.get("FOMM_GOLDEN_DIR", REPO.parent / "shared" / "golden"))
+
+
+def anchor_config() -> Config:
+    """The issue's anchor: 64x64, 5 keypoints, widths 16, 3-block hourglasses, scale factors 0.5,
+    2 bottleneck blocks, perceptual scales [1, 0.5, 0.25], no GAN, batch 8."""
+    config = load_config("vox-256")
+    config.dataset_params.frame_shape = [64, 64, 3]
+    mp = config.model_params
+    mp.common_params.num_kp = 5
+    mp.kp_detector_params.block_expansion = 16
+    mp.kp_detector_params.num_blocks = 3
+    mp.kp_detector_params.scale_factor = 0.5
+    mp.generator_params.block_expansion = 16
+    mp.generator_params.num_bottleneck_blocks = 2
+    mp.generator_params.dense_motion_params.block_expansion = 16
+    mp.generator_params.dense_motion_params.num_blocks = 3
+    mp.generator_params.dense_motion_params.scale_factor = 0.5
+    tp = config.train_params
+    tp.scales = [1, 0.5, 0.25]
+    tp.batch_size = 8
+    tp.loss_weights.generator_gan = 0
+    return config
+
+
+def configs(vox_size: int) -> dict[str, Config]:
+    tiny = load_config(GOLDEN / "tiny.yaml")
+    vox = load_config("vox-256")
+    vox.train_params.batch_size = 2
+    vox.dataset_params.frame_shape = [vox_size, vox_size, 3]
+    return {"tiny": tiny, "anchor": anchor_config(), "vox-256": vox}
+
+
+class _Frames(torch.utils.data.Dataset):
+    def __init__(self, n: int, size: int):
+        self.n, self.size = n, size
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __getitem__(self, i: int) -> dict:
+        return {"source": torch.rand(3, self.size, self.size), "driving": torch.rand(3, self.size, self.size)}
+
+
+def bench(name: str, config: Config, steps: int, warmup: int, vgg: Vgg19) -> dict:
+    size = config.frame_size
+    batch = config.train_params.batch_size
+    gan = config.train_params.loss_weights.generator_gan != 0
+    torch.manual_seed(0)
+    trainer = Trainer(config, _Frames(batch, size), "unused", device="cpu", vgg=vgg, tensorboard=False)
+    naive = copy.deepcopy(trainer.model)
+    optimizers = {n: torch.optim.Adam(net.parameters(), lr=2e-4, betas=(0.5, 0.999))
+                  for n, net in naive.networks().items()}
+    gen_full = OriginalGeneratorFullModel(naive.kp_detector, naive.generator, naive.discriminator,
+                                          config.train_params, vgg, config.model_params.align_corners)
+    disc_full = OriginalDiscriminatorFullModel(naive.discriminator, config.train_params)
+    g = torch.Generator().manual_seed(1)
+    x = {key: torch.rand(batch, 3, size, size, generator=g) for key in ("source", "driving")}
+
+    times: dict[str, list[float]] = {"naive": [], "ours": []}
+    difference = 0.0
+    for i in range(warmup + steps):
+        torch.manual_seed(100 + i)  # the same transform noise for both
+        start = time.perf_counter()
+        naive_losses = original_step(gen_full, disc_full, optimizers, x, gan)
+        middle = time.perf_counter()
+        torch.manual_seed(100 + i)
+        ours_losses, _ = trainer.train_step(x["source"], x["driving"])
+        end = time.perf_counter()
+        if i == 0:  # same weights, frames and noise: the same losses
+            difference = max(abs(float(naive_losses[k]) - float(ours_losses[k])) for k in ours_losses)
+        if i >= warmup:
+            times["naive"].append(middle - start)
+            times["ours"].append(end - middle)
+        print(f"  {name} step {i}: naive {middle - start:.3f} s, ours {end - middle:.3f} s", file=sys.stderr)
+    return {"config": name, "size": size, "batch": batch, "gan": gan,
+            "naive": statistics.median(times["naive"]), "ours": statistics.median(times["ours"]),
+            "loss_difference": difference}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--configs", default="tiny,anchor,vox-256", help="comma-separated: tiny, anchor, vox-256")
+    parser.add_argument("--steps", type=int, default=5, help="timed steps per side (median reported)")
+    parser.add_argument("--warmup", type=int, default=1)
+    parser.add_argument("--threads", type=int, default=2, help="torch.set_num_threads (default 2)")
+    parser.add_argument("--vox-size", type=int, default=256, help="frame size for vox-256 (default 256)")
+    parser.add_argument("--quick", action="store_true", help="3 steps, vox-256 at 128 px")
+    args = parser.parse_args()
+    if args.quick:
+        args.steps, args.vox_size = 3, 128
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+    vgg = Vgg19()
+    available = configs(args.vox_size)
+    print(f"torch {torch.__version__}, {args.threads} threads, load average {os.getloadavg()[0]:.1f} at start, "
+          f"median of {args.steps} steps after {args.warmup} warm-up", flush=True)
+    rows = [bench(name, available[name], args.steps, args.warmup, vgg) for name in args.configs.split(",")]
+    print(f"{'config':<9} {'frames':>9} {'GAN':>4} {'naive s/step':>13} {'ours s/step':>12} {'speed-up':>9} "
+          f"{'|Δ loss|':>9}")
+    for r in rows:
+        print(f"{r['config']:<9} {r['batch']:>3}x{r['size']:<5} {'on' if r['gan'] else 'off':>4} {r['naive']:>13.3f} "
+              f"{r['ours']:>12.3f} {r['naive'] / r['ours']:>8.2f}x {r['loss_difference']:>9.1e}")
+    print(f"load average {os.getloadavg()[0]:.1f} at the end")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,228 @@
+"""``fomm train --config NAME|PATH --data DIR --out DIR``: train (or resume, or fine-tune) a model.
+
+Under ``torchrun --nproc_per_node N -m fomm train ...`` the same command trains with
+DistributedDataParallel; only rank 0 writes files and shows progress.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+from pathlib import Path
+
+import torch
+import yaml
+from tqdm import tqdm
+
+from ..api import select_device
+from ..checkpoints import Checkpoint, read_checkpoint
+from ..config import Config, ConfigError, load_config, parse_config
+from ..data.datasets import DatasetError, make_dataset
+from ..training import distributed
+from ..training.trainer import Trainer, TrainingError, TrainResult, format_log_line, latest_checkpoint
+from ..training.vgg import VGGWeightsError, load_vgg19
+from .common import CLIError, register_user_error, user_errors
+
+for _error in (DatasetError, TrainingError, VGGWeightsError):
+    register_user_error(_error)
+
+# What a previous run leaves in its output folder (removed by --overwrite; nothing else is touched).
+RUN_FILES = ("log.txt", "config.yaml", "*-checkpoint.pth.tar", "events.out.tfevents.*", "train-vis")
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser(
+        "train", help="train a model on a dataset of videos",
+        description="Train FOMM on DATA (train/ and test/ folders of videos) and write checkpoints, log.txt, "
+                    "train-vis/ pictures and TensorBoard logs to OUT. Ctrl-C stops cleanly with a checkpoint; "
+                    "resume with --checkpoint OUT.")
+    p.add_argument("--config", metavar="NAME|PATH",
+                   help="config preset (vox-256, ...) or YAML; default: the config stored in --checkpoint")
+    p.add_argument("--data", metavar="DIR", help="dataset root (sets dataset_params.root_dir)")
+    p.add_argument("--out", "-o", required=True, metavar="DIR", help="output folder for the run")
+    start = p.add_mutually_exclusive_group()
+    start.add_argument("--checkpoint", metavar="PATH",
+                       help="resume: networks, optimizers, schedulers and epoch from this checkpoint (or the "
+                            "latest one in a run folder); training goes on from the next epoch")
+    start.add_argument("--finetune", metavar="PATH",
+                       help="start from the weights of this checkpoint whose names and shapes match the config "
+                            "(fresh optimizers, epoch 0); the skipped ones are listed")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="overrides",
+                   help="override a config value, e.g. --set train_params.num_repeats=10 --set "
+                        "train_params.scales='[1, 0.5]' (YAML values; repeatable)")
+    p.add_argument("--epochs", type=_positive_int, metavar="N", help="train_params.num_epochs")
+    p.add_argument("--batch-size", type=_positive_int, metavar="N",
+                   help="train_params.batch_size (the global batch; split among torchrun processes)")
+    p.add_argument("--max-steps", type=_positive_int, metavar="N", help="stop after N steps with a checkpoint")
+    p.add_argument("--max-minutes", type=_positive_float, metavar="M",
+                   help="stop after M minutes with a checkpoint")
+    p.add_argument("--device", help="cpu, cuda, cuda:1, mps; default: CUDA, then MPS, then CPU")
+    p.add_argument("--workers", type=_non_negative_int, default=2, metavar="N",
+                   help="data loader worker processes (default 2; 0 loads in the main process)")
+    p.add_argument("--threads", type=_positive_int, metavar="N",
+                   help="CPU threads per process (torch.set_num_threads); default: PyTorch's choice. On a busy "
+                        "machine fewer threads can be much faster")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("--amp", choices=("bf16", "fp16"),
+                   help="mixed precision autocast: bf16 (CUDA or CPU) or fp16 (CUDA only)")
+    vgg = p.add_mutually_exclusive_group()
+    vgg.add_argument("--vgg", metavar="PATH",
+                     help="torchvision's ImageNet VGG-19 weights (vgg19-dcbb9e9d.pth) for the perceptual loss; "
+                          "default: the torch hub cache, else a download")
+    vgg.add_argument("--vgg-random", action="store_true",
+                     help="allow a randomly initialized VGG-19 when no weights are found (smoke tests, synthetic "
+                          "data); no download is tried")
+    p.add_argument("--overwrite", action="store_true",
+                   help="reuse a non-empty OUT, deleting the previous run's checkpoints, logs and pictures")
+    p.set_defaults(func=run)
+
+
+def _checked(kind, text: str, ok, what: str):
+    try:
+        value = kind(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}") from None
+    if not ok(value):
+        raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}")
+    return value
+
+
+def _positive_int(text: str) -> int:
+    return _checked(int, text, lambda v: v > 0, "a positive integer")
+
+
+def _non_negative_int(text: str) -> int:
+    return _checked(int, text, lambda v: v >= 0, "an integer >= 0")
+
+
+def _positive_float(text: str) -> float:
+    return _checked(float, text, lambda v: v > 0, "a positive number")
+
+
+# ------------------------------------------------------------------------------ configuration
+def apply_overrides(data: dict, overrides: list[str]) -> dict:
+    """Apply ``key.path=value`` overrides (YAML values) to a config given as plain data.
+
+    Keys are validated afterwards by :func:`fomm.config.parse_config`, which names unknown keys.
+    """
+    for item in overrides:
+        key, sep, text = item.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise ConfigError(f"--set expects KEY=VALUE (e.g. train_params.num_epochs=3), got {item!r}")
+        try:
+            value = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"--set {item}: the value is not valid YAML ({exc})") from None
+        node = data
+        parts = key.split(".")
+        for depth, part in enumerate(parts[:-1]):
+            child = node.get(part)
+            if child is None:
+                child = node[part] = {}
+            if not isinstance(child, dict):
+                raise ConfigError(f"--set {item}: '{'.'.join(parts[:depth + 1])}' is a value, not a section")
+            node = child
+        node[parts[-1]] = value
+    return data
+
+
+def build_config(args: argparse.Namespace, checkpoint: Checkpoint | None) -> Config:
+    """The run's config: --config (else the checkpoint's), then --set, --data, --epochs, --batch-size."""
+    if args.config is not None:
+        base = load_config(args.config)
+    elif checkpoint is not None and checkpoint.config is not None:
+        base = checkpoint.config
+    else:
+        what = "the checkpoint stores none" if checkpoint is not None else "no --checkpoint to take it from"
+        raise CLIError(f"give --config (a preset such as vox-256, or a YAML file); {what}")
+    data = apply_overrides(base.to_dict(), args.overrides)
+    if args.data is not None:
+        data["dataset_params"]["root_dir"] = str(args.data)
+    if args.epochs is not None:
+        data["train_params"]["num_epochs"] = args.epochs
+    if args.batch_size is not None:
+        data["train_params"]["batch_size"] = args.batch_size
+    try:
+        return parse_config(data)
+    except ConfigError as exc:
+        if args.overrides:
+            raise ConfigError(f"{exc} (after --set {' --set '.join(args.overrides)})") from None
+        raise
+
+
+def _prepare_out(out: Path, resuming: bool, overwrite: bool) -> None:
+    if out.exists() and not out.is_dir():
+        raise CLIError(f"--out {out} is a file; give a folder")
+    if not out.exists() or not any(out.iterdir()) or resuming:
+        return
+    if not overwrite:
+        raise CLIError(f"--out {out} is not empty: give a new folder, resume with --checkpoint {out}, or pass "
+                       "--overwrite to replace the previous run")
+    for pattern in RUN_FILES:
+        for path in out.glob(pattern):
+            shutil.rmtree(path) if path.is_dir() else path.unlink()
+
+
+# ------------------------------------------------------------------------------ running
+def train_from_args(args: argparse.Namespace) -> tuple[Trainer, TrainResult]:
+    """Build everything from the parsed arguments and train (also used by the distributed tests)."""
+    out = Path(args.out)
+    try:
+        device = select_device(args.device)
+    except RuntimeError as exc:  # unavailable or misspelt device
+        raise CLIError(f"--device {args.device}: {str(exc).splitlines()[0]}") from None
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
+    ctx = distributed.init_from_env(device.type)
+    checkpoint = None
+    if args.checkpoint is not None:
+        path = Path(args.checkpoint)
+        checkpoint = read_checkpoint(latest_checkpoint(path) if path.is_dir() else path)
+    config = build_config(args, checkpoint)
+    if ctx.is_main:
+        _prepare_out(out, resuming=checkpoint is not None, overwrite=args.overwrite)
+    dataset = make_dataset(config, is_train=True)
+    vgg = None
+    if any(config.train_params.loss_weights.perceptual):
+        vgg = load_vgg19(args.vgg, allow_random=args.vgg_random, download=not args.vgg_random)
+    trainer = Trainer(config, dataset, out, device=args.device, vgg=vgg, num_workers=args.workers, seed=args.seed,
+                      amp=args.amp, max_steps=args.max_steps, max_minutes=args.max_minutes)
+    if checkpoint is not None:
+        trainer.resume(checkpoint)
+    if args.finetune is not None:
+        skipped = trainer.finetune(args.finetune)
+        if skipped and trainer.ctx.is_main:
+            print(f"fine-tune: {len(skipped)} tensors of {args.finetune} did not fit the config and were skipped",
+                  file=sys.stderr)
+    main = trainer.ctx.is_main
+    bar = tqdm(total=trainer.planned_steps, unit="step", dynamic_ncols=True, disable=not main)
+
+    def on_step(step: int, losses: dict[str, float]) -> None:
+        bar.set_description(f"epoch {trainer.epoch}", refresh=False)
+        bar.update(1)
+        bar.set_postfix({k: f"{v:.3g}" for k, v in losses.items()}, refresh=False)
+
+    def on_epoch_end(epoch_index: int, losses: dict[str, float], path: Path | None) -> None:
+        bar.write(format_log_line(epoch_index, losses), file=sys.stderr)
+
+    try:
+        result = trainer.fit(on_step=on_step, on_epoch_end=on_epoch_end)
+    finally:
+        bar.close()
+    return trainer, result
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        with user_errors():
+            trainer, result = train_from_args(args)
+    finally:
+        distributed.shutdown()
+    if trainer.ctx.is_main:
+        rate = result.steps / result.seconds if result.seconds > 0 else float("inf")
+        stopped = f", stopped by {result.stop_reason.replace('_', '-')}" if result.stop_reason else ""
+        print(f"{result.steps} steps in {result.seconds:.1f} s ({rate:.2f} steps/s, epoch {result.epoch}{stopped}) "
+              f"-> {result.checkpoint}")
+    return 130 if result.stop_reason == "interrupted" else 0

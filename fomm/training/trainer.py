@@ -1,0 +1,543 @@
+"""The training loop (paper Sec. 3.5; the authors' ``train.py`` and ``logger.py``).
+
+Per step: the keypoint detector and generator take one Adam step on the generator-side losses, then
+(only when ``generator_gan`` is non-zero, as the original) the discriminator takes one on the LSGAN
+discriminator loss. Learning rates drop x0.1 at ``epoch_milestones``; an epoch is the dataset
+repeated ``num_repeats`` times. Files written in ``out_dir`` (rank 0 only), as the original:
+``<epoch:08d>-checkpoint.pth.tar`` every ``checkpoint_freq`` epochs and at the end, ``log.txt`` with
+one line of mean losses per epoch, ``train-vis/<epoch:08d>-rec.png``; plus ``config.yaml`` and
+TensorBoard event files.
+
+The library never prints: progress goes to the ``on_step`` / ``on_epoch_end`` callbacks.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import math
+import os
+import random
+import signal
+import threading
+import time
+import warnings
+from bisect import bisect_right
+from collections import Counter
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, Dataset, DistributedSampler
+
+from ..api import select_device
+from ..checkpoints import (
+    Checkpoint,
+    CheckpointError,
+    describe_mismatch,
+    load_state_dicts,
+    read_checkpoint,
+    save_checkpoint,
+)
+from ..config import Config
+from ..data.datasets import DatasetRepeater
+from ..model import FOMM
+from . import distributed
+from .losses import DiscriminatorLoss, GeneratorLoss, GeneratorStep, check_train_params
+from .vgg import Vgg19, load_vgg19
+from .visualize import save_png, training_grid
+
+logger = logging.getLogger(__name__)
+
+# The order of the columns of log.txt: the original's, then our extension.
+LOSS_ORDER = ("perceptual", "gen_gan", "feature_matching", "equivariance_value", "equivariance_jacobian",
+              "reconstruction_l1", "disc_gan")
+AMP_MODES = ("bf16", "fp16")
+NETWORK_NAMES = ("generator", "kp_detector", "discriminator")
+
+
+class TrainingError(RuntimeError):
+    """Training cannot start or go on as asked; the message says why and what to change."""
+
+
+def checkpoint_name(epoch: int) -> str:
+    """The original file name: ``00000099-checkpoint.pth.tar``."""
+    return f"{epoch:08d}-checkpoint.pth.tar"
+
+
+def format_log_line(epoch: int, losses: Mapping[str, float]) -> str:
+    """One line of ``log.txt`` as the original logger writes it:
+    ``00000003) perceptual - 81.23456; equivariance_value - 0.12345; ...``."""
+    names = sorted(losses, key=lambda n: (LOSS_ORDER.index(n) if n in LOSS_ORDER else len(LOSS_ORDER), n))
+    return f"{epoch:08d}) " + "; ".join(f"{name} - {losses[name]:.5f}" for name in names)
+
+
+def load_matching_weights(networks: Mapping[str, nn.Module], state_dicts: Mapping[str, Mapping[str, torch.Tensor]]
+                          ) -> list[str]:
+    """Copy every tensor of ``state_dicts`` whose name and shape match into ``networks`` (fine-tuning
+    with a changed config); return the differences that were skipped, one line each."""
+    skipped = []
+    for name, net in networks.items():
+        if name not in state_dicts:
+            skipped.append(f"{name}: not in the checkpoint, kept freshly initialized")
+            continue
+        source = state_dicts[name]
+        own = net.state_dict()
+        matching = {k: v for k, v in source.items() if k in own and tuple(v.shape) == tuple(own[k].shape)}
+        net.load_state_dict(matching, strict=False)
+        skipped += describe_mismatch(net, source, name)
+    return skipped
+
+
+def latest_checkpoint(run_dir: str | Path) -> Path:
+    """The checkpoint of the highest epoch in a run folder (to resume a run by its folder)."""
+    run_dir = Path(run_dir)
+    found = sorted(run_dir.glob("*-checkpoint.pth.tar"))
+    if not found:
+        raise CheckpointError(f"no *-checkpoint.pth.tar in {run_dir}; give the checkpoint file")
+    return found[-1]
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def _derived_seed(*parts: int) -> int:
+    return int(np.random.SeedSequence(list(parts)).generate_state(1, dtype=np.uint64)[0] % 2**63)
+
+
+def _scheduler_state(scheduler: torch.optim.lr_scheduler.MultiStepLR) -> dict[str, Any]:
+    # MultiStepLR keeps its milestones in a Counter, which weights_only loading refuses: store a dict.
+    state = scheduler.state_dict()
+    state["milestones"] = dict(state["milestones"])
+    return state
+
+
+def _load_scheduler_state(scheduler: torch.optim.lr_scheduler.MultiStepLR, state: Mapping[str, Any]) -> None:
+    state = dict(state)
+    state["milestones"] = Counter(state["milestones"])
+    scheduler.load_state_dict(state)
+
+
+def _set_requires_grad(module: nn.Module | None, flag: bool) -> None:
+    if module is not None:
+        for p in module.parameters():
+            p.requires_grad_(flag)
+
+
+class _InterruptFlag:
+    """The first Ctrl-C asks for a clean stop after the current step; a second one aborts.
+
+    A second SIGINT within ``DEBOUNCE_S`` counts as the same Ctrl-C: under torchrun each worker gets
+    the terminal's SIGINT and then the one the launcher forwards.
+    """
+
+    DEBOUNCE_S = 2.0
+
+    def __init__(self):
+        self.requested = False
+        self._first = 0.0
+        self._previous = None
+        self._pid = os.getpid()
+
+    def _handle(self, signum, frame):
+        if os.getpid() != self._pid:
+            return  # a DataLoader worker forked with this handler: the main process does the stopping
+        if self.requested:
+            if time.monotonic() - self._first < self.DEBOUNCE_S:
+                return
+            raise KeyboardInterrupt
+        self.requested = True
+        self._first = time.monotonic()
+        logger.warning("interrupted: stopping after this step and writing a checkpoint (Ctrl-C again to abort)")
+
+    def __enter__(self) -> _InterruptFlag:
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+
+
+@dataclass
+class TrainResult:
+    """What :meth:`Trainer.fit` did."""
+
+    steps: int  # optimization steps in this run
+    global_step: int  # steps since the start of training (across resumes)
+    epoch: int  # the last epoch trained (0-based), -1 when none
+    seconds: float
+    checkpoint: Path | None  # the last checkpoint written
+    losses: dict[str, float] = field(default_factory=dict)  # mean losses of the last epoch
+    stop_reason: str | None = None  # None (all epochs), "max_steps", "max_minutes" or "interrupted"
+
+
+StepCallback = Callable[[int, dict[str, float]], None]
+EpochCallback = Callable[[int, dict[str, float], Path | None], None]
+_STOP_REASONS = (None, "max_steps", "max_minutes", "interrupted")
+
+
+class Trainer:
+    """Trains a :class:`~fomm.model.FOMM` on a dataset of frame pairs.
+
+    ``dataset`` items are dicts with ``source`` and ``driving`` (3, H, W) float tensors in [0, 1]
+    (:class:`fomm.data.datasets.FramesDataset`); it is repeated ``train_params.num_repeats`` times.
+    ``vgg``: the perceptual loss network; by default :func:`~fomm.training.vgg.load_vgg19` (ImageNet
+    weights). ``amp``: ``"bf16"`` (CUDA or CPU) or ``"fp16"`` (CUDA) autocast. ``max_steps`` /
+    ``max_minutes`` end training early (this run) with a checkpoint. Under ``torchrun`` each process
+    takes ``batch_size / world_size`` samples, so the global batch stays ``batch_size``.
+    """
+
+    def __init__(self, config: Config, dataset: Dataset, out_dir: str | Path, *,
+                 device: str | torch.device | None = None, vgg: Vgg19 | None = None, num_workers: int = 0,
+                 seed: int = 0, amp: str | None = None, max_steps: int | None = None,
+                 max_minutes: float | None = None, visualize: bool = True, tensorboard: bool = True,
+                 batched_vgg: bool = False):
+        self.config = config
+        self.train_params = tp = config.train_params
+        check_train_params(tp, config.model_params)
+        weights = tp.loss_weights
+        if not (any(weights.perceptual) or weights.generator_gan or weights.equivariance_value
+                or weights.equivariance_jacobian or weights.reconstruction_l1):
+            raise TrainingError("every generator-side loss weight in train_params.loss_weights is 0: nothing to train")
+        self.out_dir = Path(out_dir)
+        try:
+            device = select_device(device)
+        except RuntimeError as exc:  # unavailable or misspelt device
+            raise TrainingError(str(exc).splitlines()[0]) from None
+        self.ctx = distributed.init_from_env(device.type)
+        if self.ctx.enabled and device.type == "cuda":
+            device = torch.device("cuda", self.ctx.local_rank)
+        self.device = device
+        if amp not in (None, *AMP_MODES):
+            raise ValueError(f"amp must be one of {', '.join(AMP_MODES)} or None, got {amp!r}")
+        if amp == "fp16" and device.type != "cuda":
+            raise TrainingError(f"--amp fp16 needs a CUDA GPU (the device is {device.type}); "
+                                "use --amp bf16 on CPU, or no --amp")
+        if amp is not None and device.type not in ("cuda", "cpu"):
+            raise TrainingError(f"--amp is supported on cuda and cpu, not on {device.type}")
+        self.amp = amp
+        self.seed = seed
+        self.max_steps = max_steps
+        self.max_minutes = max_minutes
+        self.visualize = visualize
+        self.gan = weights.generator_gan != 0
+
+        seed_everything(seed)
+        self.model = FOMM(config, with_discriminator=True)
+        if self.ctx.enabled:
+            self.model.kp_detector = distributed.sync_batchnorm(self.model.kp_detector, device)
+            self.model.generator = distributed.sync_batchnorm(self.model.generator, device)
+            if device.type != "cuda":
+                logger.info("distributed on %s: plain BatchNorm per process (SyncBatchNorm needs CUDA)", device.type)
+        self.model.to(device).train()
+
+        if any(weights.perceptual) and vgg is None:
+            vgg = load_vgg19()
+        self.generator_loss = GeneratorLoss(
+            self.model.kp_detector, self.model.generator, tp, vgg=vgg,
+            num_channels=config.model_params.common_params.num_channels,
+            align_corners=config.model_params.align_corners, batched_vgg=batched_vgg).to(device)
+        self.generator_step = distributed.wrap(self.generator_loss, self.ctx, device)
+        self.discriminator_step = None
+        if self.gan:
+            self.discriminator_step = distributed.wrap(
+                DiscriminatorLoss(self.model.discriminator, weights.discriminator_gan).to(device), self.ctx, device)
+
+        betas = (0.5, 0.999)
+        self.optimizers = {
+            "generator": torch.optim.Adam(self.model.generator.parameters(), lr=tp.lr_generator, betas=betas),
+            "kp_detector": torch.optim.Adam(self.model.kp_detector.parameters(), lr=tp.lr_kp_detector, betas=betas),
+            "discriminator": torch.optim.Adam(self.model.discriminator.parameters(), lr=tp.lr_discriminator,
+                                              betas=betas),
+        }
+        self.schedulers = {name: torch.optim.lr_scheduler.MultiStepLR(opt, tp.epoch_milestones, gamma=0.1)
+                           for name, opt in self.optimizers.items()}
+        self.scalers = {name: torch.amp.GradScaler(device.type, enabled=amp == "fp16")
+                        for name in ("generator", "discriminator")}
+
+        self.start_epoch = 0
+        self.epoch = 0  # the epoch being trained
+        self.global_step = 0
+        self.loader, self.sampler, self._loader_generator = self._make_loader(dataset, num_workers)
+        self._writer = None
+        self._tensorboard = tensorboard
+
+    # ------------------------------------------------------------------------------ setup
+    def _make_loader(self, dataset: Dataset, num_workers: int):
+        tp = self.train_params
+        if self.ctx.enabled and tp.batch_size % self.ctx.world_size:
+            raise TrainingError(f"train_params.batch_size {tp.batch_size} is not divisible by the "
+                                f"{self.ctx.world_size} processes; the global batch is split evenly among them")
+        batch_size = tp.batch_size // self.ctx.world_size
+        if tp.num_repeats != 1:
+            dataset = DatasetRepeater(dataset, tp.num_repeats)
+        generator = torch.Generator()
+        sampler = None
+        if self.ctx.enabled:
+            sampler = DistributedSampler(dataset, num_replicas=self.ctx.world_size, rank=self.ctx.rank,
+                                         shuffle=True, seed=self.seed, drop_last=True)
+        loader = DataLoader(dataset, batch_size=batch_size, shuffle=sampler is None, sampler=sampler,
+                            drop_last=True, num_workers=num_workers, pin_memory=self.device.type == "cuda",
+                            generator=generator, persistent_workers=False)
+        if len(loader) == 0:
+            raise TrainingError(
+                f"an epoch has {len(dataset)} pairs (videos x train_params.num_repeats {tp.num_repeats}) "
+                f"for {self.ctx.world_size} process(es), fewer than train_params.batch_size {tp.batch_size}: "
+                "raise num_repeats or lower batch_size")
+        return loader, sampler, generator
+
+    @property
+    def steps_per_epoch(self) -> int:
+        return len(self.loader)
+
+    @property
+    def num_epochs(self) -> int:
+        return self.train_params.num_epochs
+
+    @property
+    def planned_steps(self) -> int:
+        """Steps this run will take if nothing stops it early."""
+        steps = max(0, self.num_epochs - self.start_epoch) * self.steps_per_epoch
+        return min(steps, self.max_steps) if self.max_steps is not None else steps
+
+    def resume(self, checkpoint: str | Path | Checkpoint) -> Checkpoint:
+        """Continue a run: restore networks (strictly), optimizers, schedulers and the epoch; training
+        goes on from the epoch after the checkpoint's. ``checkpoint``: a file, or one already read."""
+        if isinstance(checkpoint, Checkpoint):
+            ckpt, name = checkpoint, "the checkpoint"
+        else:
+            ckpt, name = read_checkpoint(checkpoint), Path(checkpoint).name
+        try:
+            load_state_dicts(self.model.networks(), ckpt, f"checkpoint {name}")
+        except CheckpointError as exc:
+            raise CheckpointError(f"{exc}\nTo start from the matching weights of a different architecture, "
+                                  "use --finetune instead of --checkpoint.") from None
+        missing = [n for n in NETWORK_NAMES if n not in ckpt.state_dicts]
+        if missing:
+            logger.warning("%s has no %s weights: they start fresh", name, " or ".join(missing))
+        for opt_name, optimizer in self.optimizers.items():
+            state = ckpt.optimizers.get(f"optimizer_{opt_name}")
+            if state is None:
+                logger.warning("%s has no optimizer_%s: the optimizer starts fresh", name, opt_name)
+                continue
+            optimizer.load_state_dict(state)
+            for group, base in zip(optimizer.param_groups, self.schedulers[opt_name].base_lrs, strict=True):
+                group.setdefault("initial_lr", base)  # absent from the original's files
+        epoch = ckpt.epoch if ckpt.epoch is not None else -1
+        self.start_epoch = epoch + 1
+        self.global_step = int(ckpt.extra.get("global_step", self.start_epoch * self.steps_per_epoch))
+        for opt_name, scheduler in self.schedulers.items():
+            state = ckpt.extra.get(f"scheduler_{opt_name}")
+            if state is not None:
+                _load_scheduler_state(scheduler, state)
+                configured = getattr(self.train_params, f"lr_{opt_name}")
+                if not math.isclose(scheduler.base_lrs[0], configured):
+                    logger.warning("resuming keeps the checkpoint's lr_%s schedule (from %g); the config's %g "
+                                   "applies with --finetune", opt_name, scheduler.base_lrs[0], configured)
+            else:  # an original checkpoint: put the scheduler where epoch-wise stepping would have it
+                scheduler.last_epoch = self.start_epoch
+                gamma_power = bisect_right(sorted(self.train_params.epoch_milestones), self.start_epoch)
+                groups = self.optimizers[opt_name].param_groups
+                for group, base in zip(groups, scheduler.base_lrs, strict=True):
+                    group["lr"] = base * 0.1**gamma_power
+                scheduler._last_lr = [g["lr"] for g in groups]
+        logger.info("resuming %s at epoch %d", name, self.start_epoch)
+        return ckpt
+
+    def finetune(self, path: str | Path) -> list[str]:
+        """Start from the weights of ``path`` whose names and shapes match this config (fresh
+        optimizers, epoch 0); return the skipped differences, which are also logged."""
+        ckpt = read_checkpoint(path)
+        skipped = load_matching_weights(self.model.networks(), ckpt.state_dicts)
+        for line in skipped:
+            logger.warning("fine-tune: skipped %s", line)
+        return skipped
+
+    # ------------------------------------------------------------------------------ one step
+    def _autocast(self):
+        if self.amp is None:
+            return contextlib.nullcontext()
+        dtype = torch.bfloat16 if self.amp == "bf16" else torch.float16
+        return torch.autocast(self.device.type, dtype=dtype)
+
+    def train_step(self, source: torch.Tensor, driving: torch.Tensor) -> tuple[dict[str, torch.Tensor], GeneratorStep]:
+        """One generator + keypoint detector step, then one discriminator step when the GAN is on."""
+        discriminator = self.model.discriminator if self.gan else None
+        _set_requires_grad(discriminator, False)  # its gradients from this step are discarded anyway
+        with self._autocast():
+            losses, step = self.generator_step(source, driving, discriminator)
+        for name in ("generator", "kp_detector"):
+            self.optimizers[name].zero_grad(set_to_none=True)
+        scaler = self.scalers["generator"]
+        scaler.scale(sum(losses.values())).backward()
+        scaler.step(self.optimizers["generator"])
+        scaler.step(self.optimizers["kp_detector"])
+        scaler.update()
+        if self.gan:
+            _set_requires_grad(discriminator, True)
+            self.optimizers["discriminator"].zero_grad(set_to_none=True)
+            with self._autocast():
+                disc_losses = self.discriminator_step(step.pyramid_real, step.pyramid_generated, step.kp_driving.value)
+            scaler = self.scalers["discriminator"]
+            scaler.scale(sum(disc_losses.values())).backward()
+            scaler.step(self.optimizers["discriminator"])
+            scaler.update()
+            losses.update(disc_losses)
+        return {k: v.detach() for k, v in losses.items()}, step
+
+    # ------------------------------------------------------------------------------ the loop
+    def fit(self, on_step: StepCallback | None = None, on_epoch_end: EpochCallback | None = None) -> TrainResult:
+        """Train from ``start_epoch`` to ``num_epochs`` (or until ``max_steps``/``max_minutes``/Ctrl-C).
+
+        ``on_step(global_step, losses)`` and ``on_epoch_end(epoch, mean_losses, checkpoint_or_None)``
+        are called on rank 0 only.
+        """
+        if self.start_epoch >= self.num_epochs:
+            raise TrainingError(f"the checkpoint ends at epoch {self.start_epoch - 1} and train_params.num_epochs "
+                                f"is {self.num_epochs}: raise it (e.g. --epochs {self.start_epoch + 1}) to train on")
+        main = self.ctx.is_main
+        if main:
+            self.out_dir.mkdir(parents=True, exist_ok=True)
+            (self.out_dir / "config.yaml").write_text(self.config.to_yaml())
+            if self._tensorboard:
+                from torch.utils.tensorboard import SummaryWriter
+
+                self._writer = SummaryWriter(log_dir=str(self.out_dir))
+        start = time.monotonic()
+        steps = 0
+        stop_reason = None
+        last_checkpoint = None
+        epoch = self.start_epoch - 1
+        means: dict[str, float] = {}
+        try:
+            with _InterruptFlag() as interrupt:
+                for epoch in range(self.start_epoch, self.num_epochs):
+                    self.epoch = epoch
+                    self._seed_epoch(epoch)
+                    sums: dict[str, float] = {}
+                    count = 0
+                    last = None
+                    for batch in self.loader:
+                        source = batch["source"].to(self.device, non_blocking=True)
+                        driving = batch["driving"].to(self.device, non_blocking=True)
+                        losses, step = self.train_step(source, driving)
+                        values = {k: float(v) for k, v in losses.items()}
+                        for k, v in values.items():
+                            sums[k] = sums.get(k, 0.0) + v
+                        count += 1
+                        steps += 1
+                        self.global_step += 1
+                        last = (source, driving, step)
+                        if main:
+                            self._log_step(values)
+                            if on_step is not None:
+                                on_step(self.global_step, values)
+                        stop_reason = self._stop_reason(steps, start, interrupt.requested)
+                        if stop_reason is not None:
+                            break
+                    final = stop_reason is not None or epoch == self.num_epochs - 1
+                    means, checkpoint = self._end_epoch(epoch, sums, count, last, final)
+                    last_checkpoint = checkpoint or last_checkpoint
+                    if main and on_epoch_end is not None:
+                        on_epoch_end(epoch, means, checkpoint)
+                    if stop_reason is not None:
+                        break
+        finally:
+            if self._writer is not None:
+                self._writer.close()
+                self._writer = None
+        return TrainResult(steps, self.global_step, epoch, time.monotonic() - start, last_checkpoint, means,
+                           stop_reason)
+
+    def _seed_epoch(self, epoch: int) -> None:
+        # Seeding per epoch from (seed, epoch, rank) makes a resumed run draw what an uninterrupted one would.
+        seed_everything(_derived_seed(self.seed, epoch, self.ctx.rank))
+        self._loader_generator.manual_seed(_derived_seed(self.seed, epoch))
+        if self.sampler is not None:
+            self.sampler.set_epoch(epoch)
+
+    def _stop_reason(self, steps: int, start: float, interrupted: bool) -> str | None:
+        code = 0
+        if self.max_steps is not None and steps >= self.max_steps:
+            code = 1
+        if self.max_minutes is not None and time.monotonic() - start >= self.max_minutes * 60:
+            code = max(code, 2)
+        if interrupted:
+            code = 3
+        if self.ctx.enabled:  # every rank stops at the same step, or DDP would wait forever
+            code = distributed.max_over_ranks(code, self.ctx, self.device)
+        return _STOP_REASONS[code]
+
+    def _log_step(self, values: dict[str, float]) -> None:
+        if self._writer is not None:
+            for name, value in values.items():
+                self._writer.add_scalar(f"loss/{name}", value, self.global_step)
+
+    def _end_epoch(self, epoch: int, sums: dict[str, float], count: int, last, final: bool):
+        means = {k: v / max(count, 1) for k, v in sums.items()}
+        means = distributed.mean_over_ranks(means, self.ctx, self.device)
+        with warnings.catch_warnings():
+            # Without the GAN the discriminator's optimizer never steps; its schedule still advances (as
+            # the original) so that a later adversarial fine-tune starts from the right learning rate.
+            warnings.filterwarnings("ignore", message=r"Detected call of `lr_scheduler.step\(\)` before")
+            for scheduler in self.schedulers.values():
+                scheduler.step()
+        if final:
+            distributed.broadcast_buffers(list(self.model.networks().values()), self.ctx)
+        checkpoint = None
+        if self.ctx.is_main:
+            with (self.out_dir / "log.txt").open("a") as log:
+                print(format_log_line(epoch, means), file=log)
+            if self._writer is not None:
+                for name, value in means.items():
+                    self._writer.add_scalar(f"epoch/{name}", value, epoch)
+                for name, optimizer in self.optimizers.items():
+                    self._writer.add_scalar(f"lr/{name}", optimizer.param_groups[0]["lr"], epoch)
+            if self.visualize and last is not None:
+                source, driving, step = last
+                image = training_grid(source, driving, step, self.model.generator)
+                save_png(self.out_dir / "train-vis" / f"{epoch:08d}-rec.png", image)
+                if self._writer is not None:
+                    self._writer.add_image("train-vis", image, epoch, dataformats="HWC")
+            if final or (epoch + 1) % self.train_params.checkpoint_freq == 0:
+                checkpoint = self.save(epoch)
+            if self._writer is not None:
+                self._writer.flush()
+        return means, checkpoint
+
+    def save(self, epoch: int) -> Path:
+        """Write ``<epoch:08d>-checkpoint.pth.tar`` in the original format (+ config, schedulers)."""
+        extra = {f"scheduler_{name}": _scheduler_state(s) for name, s in self.schedulers.items()}
+        extra["global_step"] = self.global_step
+        path = self.out_dir / checkpoint_name(epoch)
+        save_checkpoint(path, self.model.networks(), self.config, epoch, self.optimizers, extra)
+        logger.info("checkpoint %s", path)
+        return path
+
+
+def train(config: Config, dataset: Dataset, out_dir: str | Path, *, checkpoint: str | Path | None = None,
+          finetune: str | Path | None = None, on_step: StepCallback | None = None,
+          on_epoch_end: EpochCallback | None = None, **options) -> TrainResult:
+    """Train ``config`` on ``dataset`` into ``out_dir``; ``checkpoint`` resumes a run, ``finetune``
+    starts from the matching weights of another. ``options`` are :class:`Trainer`'s keywords."""
+    if checkpoint is not None and finetune is not None:
+        raise ValueError("give either checkpoint (resume) or finetune, not both")
+    trainer = Trainer(config, dataset, out_dir, **options)
+    if checkpoint is not None:
+        trainer.resume(checkpoint)
+    if finetune is not None:
+        trainer.finetune(finetune)
+    return trainer.fit(on_step=on_step, on_epoch_end=on_epoch_end)
+
+
+__all__ = ["LOSS_ORDER", "TrainResult", "Trainer", "TrainingError", "checkpoint_name", "format_log_line",
+           "latest_checkpoint", "load_matching_weights", "train"]

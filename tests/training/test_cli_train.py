@@ -1,0 +1,111 @@
+"""``fomm train``: the parser, config overrides, the output-folder rules, and short end-to-end runs."""
+
+from __future__ import annotations
+
+import pytest
+import yaml
+
+from fomm.cli.main import build_parser, main
+from fomm.cli.train import apply_overrides, build_config
+from fomm.config import ConfigError
+
+from .helpers import tiny_config_dict
+
+
+@pytest.fixture
+def config_file(tmp_path):
+    path = tmp_path / "tiny.yaml"
+    path.write_text(yaml.safe_dump(tiny_config_dict()))
+    return path
+
+
+def _args(*argv: str):
+    return build_parser().parse_args(["train", *argv])
+
+
+def test_parser_defaults_and_exclusive_options():
+    args = _args("--config", "vox-256", "--out", "o")
+    assert (args.workers, args.seed, args.amp, args.vgg, args.vgg_random, args.overrides) == (2, 0, None, None,
+                                                                                              False, [])
+    for bad in (["--vgg", "w.pth", "--vgg-random"], ["--checkpoint", "a", "--finetune", "b"], ["--max-steps", "0"],
+                ["--max-minutes", "0"], ["--amp", "fp8"], ["--workers", "-1"], ["--threads", "0"], []):
+        with pytest.raises(SystemExit):
+            _args(*bad) if bad == [] else _args("--out", "o", *bad)
+
+
+def test_overrides_set_nested_yaml_values():
+    data = {"train_params": {"num_epochs": 100, "scales": [1], "transform_params": None}}
+    apply_overrides(data, ["train_params.num_epochs=3", "train_params.scales=[1, 0.5]",
+                           "train_params.transform_params.sigma_affine=0.1", "model_params.align_corners=false"])
+    assert data == {"train_params": {"num_epochs": 3, "scales": [1, 0.5], "transform_params": {"sigma_affine": 0.1}},
+                    "model_params": {"align_corners": False}}
+    with pytest.raises(ConfigError, match="KEY=VALUE"):
+        apply_overrides({}, ["train_params.num_epochs"])
+    with pytest.raises(ConfigError, match="'train_params.num_epochs' is a value, not a section"):
+        apply_overrides({"train_params": {"num_epochs": 1}}, ["train_params.num_epochs.x=1"])
+
+
+def test_build_config_applies_every_override(config_file, tmp_path):
+    args = _args("--config", str(config_file), "--out", "o", "--data", str(tmp_path), "--epochs", "7",
+                 "--batch-size", "4", "--set", "train_params.num_repeats=3",
+                 "--set", "train_params.loss_weights.reconstruction_l1=2.5")
+    config = build_config(args, None)
+    assert config.dataset_params.root_dir == str(tmp_path)
+    tp = config.train_params
+    assert (tp.num_epochs, tp.batch_size, tp.num_repeats, tp.loss_weights.reconstruction_l1) == (7, 4, 3, 2.5)
+
+
+@pytest.mark.parametrize("override, message", [
+    ("train_params.num_epoch=3", "unknown config key 'train_params.num_epoch' (did you mean 'num_epochs'?)"),
+    ("trian_params.num_epochs=3", "unknown config key 'trian_params' (did you mean 'train_params'?)"),
+    ("train_params.num_epochs=three", "'train_params.num_epochs' must be an integer"),
+])
+def test_bad_overrides_fail_with_one_clear_line(config_file, tmp_path, capsys, override, message):
+    code = main(["train", "--config", str(config_file), "--out", str(tmp_path / "out"), "--set", override])
+    err = capsys.readouterr().err
+    assert code == 2 and message in err and err.startswith("fomm train: error:")
+    assert not (tmp_path / "out").exists()
+
+
+def test_config_is_required_without_a_checkpoint(tmp_path, capsys):
+    assert main(["train", "--out", str(tmp_path / "out")]) == 2
+    assert "give --config" in capsys.readouterr().err
+
+
+def test_dataset_and_vgg_problems_are_reported_before_training(config_file, tmp_path, capsys, hub_dir):
+    (tmp_path / "empty" / "train").mkdir(parents=True)
+    assert main(["train", "--config", str(config_file), "--data", str(tmp_path / "empty"),
+                 "--out", str(tmp_path / "o1"), "--vgg-random"]) == 2
+    assert "0 videos found" in capsys.readouterr().err
+
+
+def test_missing_vgg_weights_are_reported(config_file, dataset_dir, tmp_path, capsys, hub_dir):
+    assert main(["train", "--config", str(config_file), "--data", str(dataset_dir), "--out", str(tmp_path / "o"),
+                 "--device", "cpu"]) == 2
+    err = capsys.readouterr().err
+    assert "vgg19-dcbb9e9d.pth" in err and "--vgg-random" in err
+
+
+def test_train_refuse_nonempty_out_overwrite_and_resume(config_file, dataset_dir, tmp_path, capsys):
+    out = tmp_path / "run"
+    base = ["train", "--config", str(config_file), "--data", str(dataset_dir), "--out", str(out), "--vgg-random",
+            "--workers", "0", "--device", "cpu", "--max-steps", "3", "--threads", "1"]
+    assert main(base) == 0
+    captured = capsys.readouterr()
+    assert captured.out.startswith("3 steps in ") and "stopped by max-steps" in captured.out
+    assert captured.out.strip().endswith(str(out / "00000000-checkpoint.pth.tar"))
+    assert "00000000) perceptual - " in captured.err  # the epoch's log line, beside the progress bar
+
+    assert main(base) == 2
+    assert "is not empty" in capsys.readouterr().err
+
+    (out / "notes.txt").write_text("keep me")
+    assert main([*base, "--overwrite", "--max-steps", "2"]) == 0
+    capsys.readouterr()
+    assert (out / "notes.txt").exists() and len((out / "log.txt").read_text().splitlines()) == 1
+
+    # Resume from the run folder, with the config stored in the checkpoint.
+    assert main(["train", "--checkpoint", str(out), "--data", str(dataset_dir), "--out", str(out), "--vgg-random",
+                 "--workers", "0", "--device", "cpu", "--epochs", "2", "--max-steps", "1"]) == 0
+    assert "epoch 1" in capsys.readouterr().out
+    assert [line[:9] for line in (out / "log.txt").read_text().splitlines()] == ["00000000)", "00000001)"]
