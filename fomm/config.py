@@ -144,7 +144,8 @@ class LossWeights:
     perceptual: list[float] = field(default_factory=lambda: [10.0] * 5)
     equivariance_value: float = 10.0
     equivariance_jacobian: float = 10.0
-    # Our extension (0 = off, as published): a plain L1 term on the full-resolution prediction.
+    # Our extension (0 = off, as published): L1 between prediction and driving, summed over the
+    # pyramid scales of train_params.scales (for training without ImageNet VGG-19 weights).
     reconstruction_l1: float = 0.0
 
 

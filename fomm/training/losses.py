@@ -215,7 +215,9 @@ class GeneratorLoss(nn.Module):
                     kp_driving, step.transformed_kp, transform)
 
         if w.reconstruction_l1 != 0:
-            losses["reconstruction_l1"] = w.reconstruction_l1 * _l1(generated.prediction, driving)
+            # Multi-scale like the perceptual term: coarse levels pull large motions into place.
+            losses["reconstruction_l1"] = w.reconstruction_l1 * sum(
+                _l1(pyramid_generated[s], pyramid_real[s]) for s in self.train_params.scales)
         return losses, step
 
 
