@@ -13,10 +13,8 @@ so the checkpoint alone is enough to rebuild the networks.
 from __future__ import annotations
 
 import dataclasses
-import os
 import pickle
 import re
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -35,6 +33,7 @@ from .config import (
     ModelParams,
     parse_config,
 )
+from .io.paths import atomic_path
 
 NETWORKS = ("generator", "kp_detector", "discriminator")
 OPTIMIZERS = ("optimizer_generator", "optimizer_kp_detector", "optimizer_discriminator")
@@ -281,15 +280,8 @@ def load_state_dicts(networks: Mapping[str, torch.nn.Module], ckpt: Checkpoint, 
 
 # ------------------------------------------------------------------------------------ writing
 def _atomic_write(path: Path, write) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_path(path) as tmp:
+        write(str(tmp))
 
 
 def save_checkpoint(path: str | Path, networks: Mapping[str, torch.nn.Module], config: Config | None = None,

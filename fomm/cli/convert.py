@@ -16,6 +16,8 @@ def add_parser(sub) -> None:
     p.add_argument("input", help="checkpoint to read")
     p.add_argument("output", help="file to write: .safetensors or .pth.tar")
     p.add_argument("--config", help="config name or YAML, when the checkpoint's own is not wanted")
+    p.add_argument("--inference-only", action="store_true",
+                   help="leave out the discriminator (only training needs it)")
     p.add_argument("--overwrite", action="store_true", help="replace OUTPUT if it exists")
     p.set_defaults(func=run)
 
@@ -25,7 +27,7 @@ def run(args: argparse.Namespace) -> int:
     if out.exists() and not args.overwrite:
         raise CLIError(f"{out} exists; pass --overwrite to replace it")
     with user_errors():
-        model = load_model(args.input, config=args.config, device="cpu", with_discriminator=True)
+        model = load_model(args.input, config=args.config, device="cpu", with_discriminator=not args.inference_only)
         save_checkpoint(out, model.networks(), model.config)
     print(f"wrote {out} ({', '.join(model.networks())})")
     return 0

@@ -9,7 +9,7 @@ from .draw import draw_keypoints, keypoint_colors
 from .errors import MediaError
 from .frames import prepare_frame, to_tensor, to_uint8
 from .image import read_image
-from .paths import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, is_image_path, is_video_path
+from .paths import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, atomic_path, is_image_path, is_video_path
 from .reader import VideoInfo, VideoReader, probe_video, read_video
 from .writer import VideoWriter
 
@@ -20,6 +20,7 @@ __all__ = [
     "VideoInfo",
     "VideoReader",
     "VideoWriter",
+    "atomic_path",
     "draw_keypoints",
     "is_image_path",
     "is_video_path",

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import re
+from collections.abc import Iterator
 from pathlib import Path
 
 from .errors import MediaError
@@ -36,3 +39,17 @@ def list_frames(folder: Path) -> list[Path]:
 def require_exists(path: Path) -> None:
     if not path.exists():
         raise MediaError(f"{path} not found; check the path (relative paths start at {Path.cwd()})")
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | Path) -> Iterator[Path]:
+    """A temporary path beside ``path`` (same suffix) that replaces ``path`` when the block succeeds
+    and is removed when it fails, so an interrupted write never leaves a half-written file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.parent / f".{path.name}.partial{path.suffix}"
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
