@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import argparse
 from contextlib import contextmanager
 
+from ..animation import AnimationError
 from ..checkpoints import CheckpointError
 from ..config import ConfigError
+from ..data.datasets import DatasetError
+from ..io import MediaError
+from ..training.trainer import TrainingError
+from ..training.vgg import VGGWeightsError
 
 
 class CLIError(Exception):
@@ -13,13 +19,9 @@ class CLIError(Exception):
 
 
 # Library errors whose message is already written for the user.
-USER_ERRORS: tuple[type[BaseException], ...] = (CheckpointError, ConfigError, FileNotFoundError,
-                                                FileExistsError)
-
-
-def register_user_error(exc_type: type[BaseException]) -> None:
-    global USER_ERRORS
-    USER_ERRORS = (*USER_ERRORS, exc_type)
+USER_ERRORS: tuple[type[BaseException], ...] = (
+    AnimationError, CheckpointError, ConfigError, DatasetError, MediaError, TrainingError, VGGWeightsError,
+    FileNotFoundError, FileExistsError)
 
 
 @contextmanager
@@ -37,3 +39,28 @@ def summary(frames: int, seconds: float, path) -> str:
     """The one-line summary that ends every long job."""
     fps = frames / seconds if seconds > 0 else float("inf")
     return f"{frames} frames in {seconds:.1f} s ({fps:.1f} fps) -> {path}"
+
+
+def _checked(kind, text: str, ok, what: str):
+    try:
+        value = kind(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}") from None
+    if not ok(value):
+        raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}")
+    return value
+
+
+def positive_int(text: str) -> int:
+    """argparse type: an integer >= 1."""
+    return _checked(int, text, lambda v: v > 0, "a positive integer")
+
+
+def non_negative_int(text: str) -> int:
+    """argparse type: an integer >= 0."""
+    return _checked(int, text, lambda v: v >= 0, "an integer >= 0")
+
+
+def positive_float(text: str) -> float:
+    """argparse type: a number > 0."""
+    return _checked(float, text, lambda v: v > 0, "a positive number")

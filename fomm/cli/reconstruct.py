@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from .common import CLIError, register_user_error, summary, user_errors
+from .common import CLIError, summary, user_errors
 
 HELP = "score a checkpoint by reconstructing test videos from their first frame (L1, PSNR, SSIM)"
 
@@ -35,12 +35,8 @@ def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from ..api import load_model
-    from ..data.datasets import DatasetError
     from ..evaluation.reconstruct import reconstruct
-    from ..io import MediaError
 
-    register_user_error(DatasetError)
-    register_user_error(MediaError)
     if args.save_videos and args.out is None:
         raise CLIError("--save-videos needs --out DIR")
     if args.batch_size < 1:

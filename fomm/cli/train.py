@@ -18,14 +18,11 @@ from tqdm import tqdm
 from ..api import select_device
 from ..checkpoints import Checkpoint, read_checkpoint
 from ..config import Config, ConfigError, load_config, parse_config
-from ..data.datasets import DatasetError, make_dataset
+from ..data.datasets import make_dataset
 from ..training import distributed
-from ..training.trainer import Trainer, TrainingError, TrainResult, format_log_line, latest_checkpoint
-from ..training.vgg import VGGWeightsError, load_vgg19
-from .common import CLIError, register_user_error, user_errors
-
-for _error in (DatasetError, TrainingError, VGGWeightsError):
-    register_user_error(_error)
+from ..training.trainer import Trainer, TrainResult, format_log_line, latest_checkpoint
+from ..training.vgg import load_vgg19
+from .common import CLIError, non_negative_int, positive_float, positive_int, user_errors
 
 # What a previous run leaves in its output folder (removed by --overwrite; nothing else is touched).
 RUN_FILES = ("log.txt", "config.yaml", "*-checkpoint.pth.tar", "events.out.tfevents.*", "train-vis")
@@ -51,16 +48,16 @@ def add_parser(sub) -> None:
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="overrides",
                    help="override a config value, e.g. --set train_params.num_repeats=10 --set "
                         "train_params.scales='[1, 0.5]' (YAML values; repeatable)")
-    p.add_argument("--epochs", type=_positive_int, metavar="N", help="train_params.num_epochs")
-    p.add_argument("--batch-size", type=_positive_int, metavar="N",
+    p.add_argument("--epochs", type=positive_int, metavar="N", help="train_params.num_epochs")
+    p.add_argument("--batch-size", type=positive_int, metavar="N",
                    help="train_params.batch_size (the global batch; split among torchrun processes)")
-    p.add_argument("--max-steps", type=_positive_int, metavar="N", help="stop after N steps with a checkpoint")
-    p.add_argument("--max-minutes", type=_positive_float, metavar="M",
+    p.add_argument("--max-steps", type=positive_int, metavar="N", help="stop after N steps with a checkpoint")
+    p.add_argument("--max-minutes", type=positive_float, metavar="M",
                    help="stop after M minutes with a checkpoint")
     p.add_argument("--device", help="cpu, cuda, cuda:1, mps; default: CUDA, then MPS, then CPU")
-    p.add_argument("--workers", type=_non_negative_int, default=2, metavar="N",
+    p.add_argument("--workers", type=non_negative_int, default=2, metavar="N",
                    help="data loader worker processes (default 2; 0 loads in the main process)")
-    p.add_argument("--threads", type=_positive_int, metavar="N",
+    p.add_argument("--threads", type=positive_int, metavar="N",
                    help="CPU threads per process (torch.set_num_threads); default: PyTorch's choice. On a busy "
                         "machine fewer threads can be much faster")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
@@ -76,28 +73,6 @@ def add_parser(sub) -> None:
     p.add_argument("--overwrite", action="store_true",
                    help="reuse a non-empty OUT, deleting the previous run's checkpoints, logs and pictures")
     p.set_defaults(func=run)
-
-
-def _checked(kind, text: str, ok, what: str):
-    try:
-        value = kind(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}") from None
-    if not ok(value):
-        raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}")
-    return value
-
-
-def _positive_int(text: str) -> int:
-    return _checked(int, text, lambda v: v > 0, "a positive integer")
-
-
-def _non_negative_int(text: str) -> int:
-    return _checked(int, text, lambda v: v >= 0, "an integer >= 0")
-
-
-def _positive_float(text: str) -> float:
-    return _checked(float, text, lambda v: v > 0, "a positive number")
 
 
 # ------------------------------------------------------------------------------ configuration

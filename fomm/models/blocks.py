@@ -77,8 +77,10 @@ class UpBlock2d(nn.Module):
         self.norm = nn.BatchNorm2d(out_features, affine=True)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out = F.interpolate(x, scale_factor=2)
-        return F.relu(self.norm(self.conv(out)))
+        # The upsampled map is the largest tensor of the generator (4x its input): nothing keeps it
+        # once the conv has read it, and the ReLU reuses the norm's output, which lowers peak memory.
+        out = self.conv(F.interpolate(x, scale_factor=2))
+        return F.relu(self.norm(out), inplace=True)
 
 
 class DownBlock2d(nn.Module):

@@ -1,0 +1,175 @@
+"""``fomm keypoints IMAGE|VIDEO``: the model's keypoints per frame, in pixels of the input, as CSV or
+JSON, and optionally drawn over the input.
+
+Coordinates are pixels of the original frame (not of the model's square crop): integer x is the
+center of pixel column x, so a frame W pixels wide spans -0.5 .. W - 0.5. Keypoints outside the part
+of the frame the model saw (``--fit crop``) or in the padding (``--fit pad``) can fall outside it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import csv
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+from tqdm import tqdm
+
+from ..animation.animator import FrameKeypoints, detect_keypoints
+from ..io import (
+    IMAGE_EXTENSIONS,
+    VideoReader,
+    VideoWriter,
+    atomic_path,
+    draw_keypoints,
+    is_image_path,
+    read_image,
+)
+from .animate import add_model_arguments, load_model_from_args
+from .common import CLIError, summary, user_errors
+
+FORMATS = (".csv", ".json")
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser(
+        "keypoints", help="export (and draw) the keypoints of an image or video",
+        description="Detect the model's keypoints in every frame of INPUT and write them in pixel coordinates of "
+                    "INPUT (integer x = center of pixel column x): CSV rows 'frame,kp,x,y' or JSON.")
+    p.add_argument("input", help="still image, video, or a folder of frames")
+    p.add_argument("-o", "--output", metavar="OUT.csv|OUT.json",
+                   help="where to write the coordinates; default: CSV on standard output")
+    p.add_argument("--overlay", metavar="PATH",
+                   help="also draw the keypoints over the input: an image path for an image input, a video "
+                        "(.mp4, .gif, or a folder) for a video")
+    add_model_arguments(p)
+    p.add_argument("--overwrite", action="store_true", help="replace existing output files")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    with user_errors():
+        _check_output(args.output, args.overwrite)
+        still = Path(args.input).is_file() and is_image_path(args.input)
+        if still:
+            image = read_image(args.input)
+            frames, reader, fps = [image], None, None
+        else:
+            reader = VideoReader(args.input)  # fails now on a missing or unreadable input
+            frames, fps = reader, reader.fps
+        try:
+            overlay = _open_overlay(args, still, fps)
+            model = load_model_from_args(args)
+            start = time.perf_counter()
+            results = detect_keypoints(model, frames, size=args.size, fit=args.fit,
+                                       batch_size=args.batch_size,
+                                       keep_frames=overlay is not None)
+            total = 1 if still else reader.num_frames
+            results = tqdm(results, total=total, unit="frame", desc="keypoints", disable=still)
+            try:
+                count = _write(args, results, overlay, model.config.model_params.common_params.num_kp)
+            except BrokenPipeError:  # standard output closed early (``| head``): not an error
+                sys.stdout = open(os.devnull, "w")  # noqa: SIM115 (keeps Python from failing again at exit)
+                return 0
+            seconds = time.perf_counter() - start
+        finally:
+            if reader is not None:
+                reader.close()
+    if reader is not None and reader.truncated:
+        print(f"fomm keypoints: warning: {args.input} is truncated or damaged: used the {count} frames that "
+              "decode", file=sys.stderr)
+    if args.output:
+        print(summary(count, seconds, args.output))
+    return 0
+
+
+def _check_output(path: str | None, overwrite: bool) -> None:
+    if path is None:
+        return
+    suffix = Path(path).suffix.lower()
+    if suffix not in FORMATS:
+        raise CLIError(f"cannot write keypoints to {path}: unsupported extension {suffix or '(none)'}; use .csv "
+                       "or .json")
+    if Path(path).exists() and not overwrite:
+        raise CLIError(f"{path} exists; pass --overwrite to replace it")
+
+
+class _ImageOverlay:
+    """An image written atomically (temporary file, then rename) when the block ends without error."""
+
+    def __init__(self, path: str, overwrite: bool):
+        self.path = Path(path)
+        if self.path.suffix.lower() not in IMAGE_EXTENSIONS:
+            raise CLIError(f"--overlay {path}: the input is an image, so the overlay must be one too "
+                           f"({', '.join(IMAGE_EXTENSIONS)})")
+        if self.path.exists() and not overwrite:
+            raise CLIError(f"{path} exists; pass --overwrite to replace it")
+        self.image: np.ndarray | None = None
+
+    def write(self, frame: np.ndarray) -> None:
+        self.image = frame
+
+    def __enter__(self) -> _ImageOverlay:
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is None and self.image is not None:
+            with atomic_path(self.path) as tmp:
+                Image.fromarray(self.image).save(tmp, format=Image.registered_extensions()[self.path.suffix.lower()])
+
+
+def _open_overlay(args: argparse.Namespace, still: bool, fps: float | None):
+    if args.overlay is None:
+        return None
+    if still:
+        return _ImageOverlay(args.overlay, args.overwrite)
+    if is_image_path(args.overlay):
+        raise CLIError(f"--overlay {args.overlay}: the input is a video, so the overlay must be one too "
+                       "(.mp4, .gif, or a folder)")
+    return VideoWriter(args.overlay, fps=fps, overwrite=args.overwrite)
+
+
+def _write(args: argparse.Namespace, results, overlay, num_kp: int) -> int:
+    """Stream the coordinates (and the overlay); nothing is left at the output paths on failure."""
+    count = 0
+    as_json = bool(args.output) and Path(args.output).suffix.lower() == ".json"
+    with contextlib.ExitStack() as stack:
+        if overlay is not None:
+            stack.enter_context(overlay)
+        if args.output:
+            text = stack.enter_context(open(stack.enter_context(atomic_path(Path(args.output))), "w", newline=""))
+        else:
+            text = sys.stdout
+        if as_json:  # one frame per line, so that long videos stay readable and stream out
+            header = {"input": str(args.input), "num_kp": num_kp, "fit": args.fit,
+                      "coordinates": "pixels of the input frame; integer x is the center of pixel column x"}
+            text.write(json.dumps(header)[:-1] + ', "frames": [\n')
+        else:
+            rows = csv.writer(text)
+            rows.writerow(["frame", "kp", "x", "y"])
+        for item in results:
+            if as_json:
+                text.write((",\n" if count else "") + json.dumps(_frame_json(item)))
+            else:
+                for k, (x, y) in enumerate(item.pixels):
+                    rows.writerow([item.index, k, f"{x:.3f}", f"{y:.3f}"])
+            if overlay is not None:
+                overlay.write(draw_keypoints(item.frame, item.pixels))
+            count += 1
+        if as_json:
+            text.write("\n]}\n")
+    return count
+
+
+def _frame_json(item: FrameKeypoints) -> dict:
+    out = {"frame": item.index, "width": item.shape[1], "height": item.shape[0],
+           "keypoints": [[round(float(x), 3), round(float(y), 3)] for x, y in item.pixels]}
+    if item.jacobian is not None:
+        out["jacobians"] = np.round(item.jacobian.astype(np.float64), 5).tolist()
+    return out
