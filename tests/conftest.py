@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 
 import pytest
+import torch
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -22,3 +23,13 @@ def golden() -> Path:
         pytest.fail(f"golden fixtures not found in {path}: put ../shared beside the repository or set "
                     "FOMM_GOLDEN_DIR", pytrace=False)
     return path
+
+
+@pytest.fixture(scope="session", autouse=True)
+def one_thread():
+    """The test networks are tiny: one intra-op thread is as fast, and on a busy machine OpenMP threads
+    that wait for each other at every op make them a hundred times slower."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

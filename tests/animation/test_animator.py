@@ -17,14 +17,6 @@ from .helpers import SIZE, random_frames, reference, tiny_model
 ATOL = 1e-5  # float32: batching changes only the summation order
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """The models are tiny: one thread is as fast, and much faster on a busy machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
 
 @pytest.fixture(scope="module")
 def model(golden):

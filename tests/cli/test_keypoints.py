@@ -21,15 +21,6 @@ from tests.animation.helpers import SIZE, tiny_checkpoint, tiny_model
 from tests.media import make_image, make_video
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """The models are tiny: one thread is as fast, and much faster on a busy machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.fixture(scope="module")
 def model(golden):
     return tiny_model(golden)

@@ -25,15 +25,6 @@ from fomm.models import GeneratorOutput
 S = 32
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    # Tiny convolutions run far faster on one thread, above all on a shared machine.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def tiny_config(size: int = S):
     config = load_config("vox-256")
     config.dataset_params.frame_shape = [size, size, 3]

@@ -12,16 +12,6 @@ from fomm.training.vgg import Vgg19
 from .helpers import write_dataset
 
 
-@pytest.fixture(scope="session", autouse=True)
-def _one_thread():
-    # One intra-op thread: these networks are tiny, and on a shared machine OpenMP threads that wait for
-    # each other at every op make a step a hundred times slower.
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
-
 @pytest.fixture(scope="session")
 def vgg() -> Vgg19:
     torch.manual_seed(0)
