@@ -15,21 +15,11 @@ import fomm.cli.animate as animate_cli
 from fomm.animation import Animator, animate
 from fomm.cli import main
 from fomm.io import VideoReader, read_image
-from tests.animation.helpers import SIZE, tiny_checkpoint, tiny_model
+from tests.animation.helpers import SIZE
 from tests.media import make_frame_folder, make_gif, make_image, make_video, truncate
 
 pytestmark = pytest.mark.slow
 
-
-
-@pytest.fixture(scope="module")
-def model(golden):
-    return tiny_model(golden)
-
-
-@pytest.fixture(scope="module")
-def checkpoint(golden, tmp_path_factory) -> Path:
-    return tiny_checkpoint(golden, tmp_path_factory.mktemp("checkpoint"))
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-from pathlib import Path
 
 import av
 import numpy as np
@@ -17,18 +16,8 @@ import fomm.cli.animate as animate_cli
 from fomm.animation import keypoints_to_pixels
 from fomm.cli import main
 from fomm.io import prepare_frame, read_image, to_tensor
-from tests.animation.helpers import SIZE, tiny_checkpoint, tiny_model
+from tests.animation.helpers import SIZE
 from tests.media import make_image, make_video
-
-
-@pytest.fixture(scope="module")
-def model(golden):
-    return tiny_model(golden)
-
-
-@pytest.fixture(scope="module")
-def checkpoint(golden, tmp_path_factory) -> Path:
-    return tiny_checkpoint(golden, tmp_path_factory.mktemp("checkpoint"))
 
 
 def _run(*argv) -> int:
