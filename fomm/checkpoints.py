@@ -279,11 +279,6 @@ def load_state_dicts(networks: Mapping[str, torch.nn.Module], ckpt: Checkpoint, 
 
 
 # ------------------------------------------------------------------------------------ writing
-def _atomic_write(path: Path, write) -> None:
-    with atomic_path(path) as tmp:
-        write(str(tmp))
-
-
 def save_checkpoint(path: str | Path, networks: Mapping[str, torch.nn.Module], config: Config | None = None,
                     epoch: int | None = None, optimizers: Mapping[str, Any] | None = None,
                     extra: Mapping[str, Any] | None = None) -> Path:
@@ -305,7 +300,8 @@ def save_checkpoint(path: str | Path, networks: Mapping[str, torch.nn.Module], c
             metadata["config"] = config.to_yaml()
         if epoch is not None:
             metadata["epoch"] = str(epoch)
-        _atomic_write(path, lambda tmp: save_file(flat, tmp, metadata=metadata))
+        with atomic_path(path) as tmp:
+            save_file(flat, str(tmp), metadata=metadata)
         return path
     payload: dict[str, Any] = {n: net.state_dict() for n, net in networks.items()}
     for name, opt in (optimizers or {}).items():
@@ -315,5 +311,6 @@ def save_checkpoint(path: str | Path, networks: Mapping[str, torch.nn.Module], c
     if config is not None:
         payload["config"] = config.to_yaml()
     payload.update(extra or {})
-    _atomic_write(path, lambda tmp: torch.save(payload, tmp))
+    with atomic_path(path) as tmp:
+        torch.save(payload, tmp)
     return path

@@ -16,11 +16,11 @@ import numpy as np
 from tqdm import tqdm
 
 from ..animation.animator import AnimatedFrame, Animator, BackgroundWriter, keypoints_to_pixels
-from ..api import DEFAULT_MODEL, load_model, select_device
+from ..api import DEFAULT_MODEL, load_model
 from ..io import VideoReader, VideoWriter, draw_keypoints, read_image
 from ..io.writer import H264_SUFFIXES
 from ..model import FOMM
-from .common import CLIError, positive_int, summary, user_errors
+from .common import CLIError, device_from_arg, positive_int, summary, user_errors
 
 LAYOUTS = ("result", "side-by-side")
 
@@ -86,10 +86,7 @@ def _best_frame(text: str) -> str | int:
 
 
 def load_model_from_args(args: argparse.Namespace) -> FOMM:
-    try:
-        device = select_device(args.device)
-    except RuntimeError as exc:
-        raise CLIError(f"--device {args.device}: {str(exc).splitlines()[0]}") from None
+    device = device_from_arg(args.device)
     return load_model(args.checkpoint, config=args.config, device=device, align_corners=args.align_corners)
 
 

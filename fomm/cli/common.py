@@ -6,6 +6,7 @@ import argparse
 from contextlib import contextmanager
 
 from ..animation import AnimationError
+from ..api import select_device
 from ..checkpoints import CheckpointError
 from ..config import ConfigError
 from ..data.datasets import DatasetError
@@ -33,6 +34,14 @@ def user_errors():
         raise
     except USER_ERRORS as exc:
         raise CLIError(str(exc)) from exc
+
+
+def device_from_arg(text: str | None):
+    """The torch device for ``--device`` (None or 'auto': CUDA, then MPS, then CPU), or a CLIError."""
+    try:
+        return select_device(text)
+    except RuntimeError as exc:  # unavailable or misspelt device
+        raise CLIError(f"--device {text}: {str(exc).splitlines()[0]}") from None
 
 
 def summary(frames: int, seconds: float, path) -> str:

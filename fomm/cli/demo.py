@@ -12,10 +12,10 @@ from PIL import Image
 from tqdm import tqdm
 
 from ..animation import Animator
-from ..api import DEFAULT_MODEL, load_model, select_device
+from ..api import DEFAULT_MODEL, load_model
 from ..io import VideoReader, VideoWriter, atomic_path
 from .animate import compose
-from .common import CLIError, summary, user_errors
+from .common import CLIError, device_from_arg, summary, user_errors
 
 DISPLAY_SCALE = 4  # the bundled model runs at 64x64; frames are enlarged for viewing
 
@@ -47,10 +47,7 @@ def run(args: argparse.Namespace) -> int:
     for path in (video_path, still_path):
         if path.exists() and not args.overwrite:
             raise CLIError(f"{path} exists; pass --overwrite to replace it")
-    try:
-        device = select_device(args.device)
-    except RuntimeError as exc:
-        raise CLIError(f"--device {args.device}: {exc}") from None
+    device = device_from_arg(args.device)
     with user_errors(), VideoReader(asset("driving.mp4")) as reader:
         model = load_model(DEFAULT_MODEL, device=device)
         animator = Animator(model, asset("source.png"))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from .common import CLIError, summary, user_errors
+from .common import CLIError, device_from_arg, positive_int, summary, user_errors
 
 HELP = "score a checkpoint by reconstructing test videos from their first frame (L1, PSNR, SSIM)"
 
@@ -24,8 +24,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     parser.add_argument("--save-videos", nargs="?", const="side-by-side", choices=("side-by-side", "prediction"),
                         help="also write each reconstruction to OUT/videos/: real | generated side by side "
                         "(default) or the generated frames only")
-    parser.add_argument("--max-videos", type=int, metavar="N", help="evaluate only the first N videos")
-    parser.add_argument("--batch-size", type=int, default=16, help="driving frames per forward pass (default: 16)")
+    parser.add_argument("--max-videos", type=positive_int, metavar="N", help="evaluate only the first N videos")
+    parser.add_argument("--batch-size", type=positive_int, default=16,
+                        help="driving frames per forward pass (default: 16)")
     parser.add_argument("--device", default="auto", help="cpu, cuda, cuda:1, mps or auto (default)")
     parser.set_defaults(func=run)
     return parser
@@ -39,15 +40,8 @@ def run(args: argparse.Namespace) -> int:
 
     if args.save_videos and args.out is None:
         raise CLIError("--save-videos needs --out DIR")
-    if args.batch_size < 1:
-        raise CLIError(f"--batch-size must be >= 1, got {args.batch_size}")
-    if args.max_videos is not None and args.max_videos < 1:
-        raise CLIError(f"--max-videos must be >= 1, got {args.max_videos}")
     with user_errors():
-        try:
-            model = load_model(args.checkpoint, config=args.config, device=args.device)
-        except RuntimeError as exc:  # an unavailable --device
-            raise CLIError(str(exc)) from exc
+        model = load_model(args.checkpoint, config=args.config, device=device_from_arg(args.device))
         with tqdm(unit="frame", desc="reconstruct", leave=False) as bar:
             def progress(done: int, total: int) -> None:
                 bar.total = total

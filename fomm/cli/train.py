@@ -15,14 +15,13 @@ import torch
 import yaml
 from tqdm import tqdm
 
-from ..api import select_device
 from ..checkpoints import Checkpoint, read_checkpoint
 from ..config import Config, ConfigError, load_config, parse_config
 from ..data.datasets import make_dataset
 from ..training import distributed
 from ..training.trainer import Trainer, TrainResult, format_log_line, latest_checkpoint
 from ..training.vgg import load_vgg19
-from .common import CLIError, non_negative_int, positive_float, positive_int, user_errors
+from .common import CLIError, device_from_arg, non_negative_int, positive_float, positive_int, user_errors
 
 # What a previous run leaves in its output folder (removed by --overwrite; nothing else is touched).
 RUN_FILES = ("log.txt", "config.yaml", "*-checkpoint.pth.tar", "events.out.tfevents.*", "train-vis")
@@ -144,10 +143,7 @@ def _prepare_out(out: Path, resuming: bool, overwrite: bool) -> None:
 def train_from_args(args: argparse.Namespace) -> tuple[Trainer, TrainResult]:
     """Build everything from the parsed arguments and train (also used by the distributed tests)."""
     out = Path(args.out)
-    try:
-        device = select_device(args.device)
-    except RuntimeError as exc:  # unavailable or misspelt device
-        raise CLIError(f"--device {args.device}: {str(exc).splitlines()[0]}") from None
+    device = device_from_arg(args.device)
     if args.threads is not None:
         torch.set_num_threads(args.threads)
     ctx = distributed.init_from_env(device.type)
