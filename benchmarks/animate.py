@@ -13,7 +13,7 @@ made with numpy, and both encode the result to H.264:
   the source again every frame; predictions kept in a list and written at the end;
 - ours: :class:`fomm.animation.Animator` as ``fomm animate`` uses it: source encoded once, frames
   decoded in a background thread, batched (channels_last), encoded by a background writer as they
-  come, with the command's allocator setting (``fomm.cli.animate.steady_memory``).
+  come, with the command's allocator setting (``fomm.cli.common.steady_memory``).
 
 Each configuration runs in a fresh subprocess, which reports its wall time and peak RSS
 (``getrusage``'s ``ru_maxrss``). The max abs difference compares the float predictions of both on
@@ -125,9 +125,9 @@ def worker_naive(args) -> dict:
 def worker_ours(args) -> dict:
     """``fomm animate``'s pipeline: Animator.stream -> BackgroundWriter -> VideoWriter, with the
     allocator setting the command makes."""
-    from fomm.animation import Animator, BackgroundWriter
-    from fomm.cli.animate import steady_memory
-    from fomm.io import VideoReader, VideoWriter, read_image, to_uint8
+    from fomm.animation import Animator
+    from fomm.cli.common import steady_memory
+    from fomm.io import BackgroundWriter, VideoReader, VideoWriter, read_image, to_uint8
 
     steady_memory()
     model = _model(args.config)

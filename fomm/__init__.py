@@ -5,10 +5,11 @@ __version__ = "0.1.0"
 from .api import available_models, load_model, select_device  # noqa: E402
 from .checkpoints import CheckpointError, read_checkpoint, save_checkpoint  # noqa: E402
 from .config import Config, ConfigError, available_configs, load_config  # noqa: E402
+from .errors import FommError  # noqa: E402
 from .model import FOMM  # noqa: E402
 from .models import Keypoints  # noqa: E402
 
 __all__ = [
-    "FOMM", "CheckpointError", "Config", "ConfigError", "Keypoints", "__version__", "available_configs",
+    "FOMM", "CheckpointError", "Config", "ConfigError", "FommError", "Keypoints", "__version__", "available_configs",
     "available_models", "load_config", "load_model", "read_checkpoint", "save_checkpoint", "select_device",
 ]

@@ -33,6 +33,7 @@ from .config import (
     ModelParams,
     parse_config,
 )
+from .errors import FommError
 from .io.paths import atomic_path
 
 NETWORKS = ("generator", "kp_detector", "discriminator")
@@ -40,7 +41,7 @@ OPTIMIZERS = ("optimizer_generator", "optimizer_kp_detector", "optimizer_discrim
 _PREFIXES = ("module.", "_orig_mod.")
 
 
-class CheckpointError(ValueError):
+class CheckpointError(FommError, ValueError):
     """A checkpoint cannot be used; the message names the file, the problem and the fix."""
 
 

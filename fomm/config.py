@@ -18,11 +18,13 @@ from typing import Any
 
 import yaml
 
+from .errors import FommError
+
 PRESETS = ("vox-256", "vox-adv-256", "taichi-256", "taichi-adv-256", "mgif-256", "fashion-256",
            "bair-256", "nemo-256")
 
 
-class ConfigError(ValueError):
+class ConfigError(FommError, ValueError):
     """A configuration is invalid; the message names the key and the fix."""
 
 

@@ -4,7 +4,6 @@ from .animator import (
     AnimatedFrame,
     AnimationError,
     Animator,
-    BackgroundWriter,
     BestFrame,
     FrameKeypoints,
     animate,
@@ -12,9 +11,10 @@ from .animator import (
     keypoints_to_pixels,
 )
 from .best_frame import pose_distance
+from .layout import LAYOUTS, compose
 from .normalize import movement_scale, normalize_kp
 
 __all__ = [
-    "AnimatedFrame", "AnimationError", "Animator", "BackgroundWriter", "BestFrame", "FrameKeypoints", "animate",
-    "detect_keypoints", "keypoints_to_pixels", "movement_scale", "normalize_kp", "pose_distance",
+    "LAYOUTS", "AnimatedFrame", "AnimationError", "Animator", "BestFrame", "FrameKeypoints", "animate",
+    "compose", "detect_keypoints", "keypoints_to_pixels", "movement_scale", "normalize_kp", "pose_distance",
 ]

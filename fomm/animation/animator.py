@@ -11,7 +11,7 @@ can be generated in the original order once the initial keypoints are known: sta
 frame gives the frames the original got by animating forward and backward from it and reversing.
 
 Decoding (and resizing) runs in a background thread ahead of the networks, with a bounded queue, so
-memory does not grow with the video's length; :class:`BackgroundWriter` does the same for encoding.
+memory does not grow with the video's length (:mod:`fomm.io.streaming`).
 
     model = fomm.load_model("vox-cpk.pth.tar")
     with VideoReader("driving.mp4") as frames, VideoWriter("out.mp4", frames.fps) as writer:
@@ -23,8 +23,6 @@ from __future__ import annotations
 
 import logging
 import os
-import queue
-import threading
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import nullcontext
 from dataclasses import dataclass
@@ -35,7 +33,9 @@ import numpy as np
 import torch
 
 from ..config import validate_frame_size
+from ..errors import FommError
 from ..io import VideoReader, prepare_frame, read_image, to_tensor, to_uint8
+from ..io.streaming import prefetch
 from ..model import FOMM
 from ..models import Keypoints
 from .best_frame import pose_distance
@@ -47,7 +47,7 @@ MODES = ("relative", "absolute")
 OUTPUTS = ("uint8", "tensor")
 
 
-class AnimationError(ValueError):
+class AnimationError(FommError, ValueError):
     """Animation cannot run with these inputs or options; the message says why and what to change."""
 
 
@@ -132,114 +132,6 @@ def frame_batches(frames: Iterable[np.ndarray | torch.Tensor], size: int, fit: s
             start, prepared, shapes, originals = start + batch_size, [], [], []
     if prepared:
         yield make()
-
-
-_END = object()
-
-
-class _Failure:
-    def __init__(self, exc: BaseException):
-        self.exc = exc
-
-
-def prefetch(items: Iterable, maxsize: int = 2, name: str = "fomm-prefetch") -> Iterator:
-    """Iterate ``items`` in a background thread, at most ``maxsize`` items ahead of the consumer.
-
-    The producer's exceptions are raised in the consumer. Closing the iterator early (or an error in
-    the consumer) stops the producer after the item it is working on.
-    """
-    channel: queue.Queue = queue.Queue(maxsize)
-    stop = threading.Event()
-
-    def put(item) -> bool:
-        while not stop.is_set():
-            try:
-                channel.put(item, timeout=0.1)
-                return True
-            except queue.Full:
-                continue
-        return False
-
-    def produce() -> None:
-        try:
-            for item in items:
-                if not put(item):
-                    return
-            put(_END)
-        except BaseException as exc:  # noqa: BLE001 (handed over to the consumer)
-            put(_Failure(exc))
-
-    worker = threading.Thread(target=produce, name=name, daemon=True)
-    worker.start()
-    try:
-        while True:
-            item = channel.get()
-            if item is _END:
-                return
-            if isinstance(item, _Failure):
-                raise item.exc
-            yield item
-    finally:
-        stop.set()
-        worker.join()
-
-
-class BackgroundWriter:
-    """Hands frames to ``writer.write`` in a background thread (bounded queue), so that encoding
-    overlaps with the networks. Use inside the writer's own context::
-
-        with VideoWriter(path, fps) as writer, BackgroundWriter(writer) as background:
-            background.write(frame)
-
-    On an exception (or Ctrl-C) in the body, queued frames are dropped and the error propagates,
-    so the writer discards its partial output.
-    """
-
-    def __init__(self, writer, maxsize: int = 16):
-        self.writer = writer
-        self._queue: queue.Queue = queue.Queue(maxsize)
-        self._abort = threading.Event()
-        self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._run, name="fomm-encode", daemon=True)
-
-    def _run(self) -> None:
-        while True:
-            item = self._queue.get()
-            if item is _END or self._abort.is_set():
-                return
-            try:
-                self.writer.write(item)
-            except BaseException as exc:  # noqa: BLE001 (re-raised in the caller's thread)
-                self._error = exc
-                self._abort.set()
-                return
-
-    def write(self, frame: np.ndarray) -> None:
-        while True:
-            if self._error is not None:
-                raise self._error
-            try:
-                self._queue.put(frame, timeout=0.1)
-                return
-            except queue.Full:
-                continue
-
-    def __enter__(self) -> BackgroundWriter:
-        self._thread.start()
-        return self
-
-    def __exit__(self, exc_type, exc, tb) -> None:
-        if exc_type is not None:
-            self._abort.set()
-        while self._thread.is_alive():
-            try:
-                self._queue.put(_END, timeout=0.1)
-                break
-            except queue.Full:
-                continue
-        self._thread.join()
-        if exc_type is None and self._error is not None:
-            raise self._error
 
 
 def keypoints_to_pixels(kp: np.ndarray | torch.Tensor, shape: tuple[int, int], size: int,

@@ -7,42 +7,16 @@ the options) is checked before the model is loaded, so a typo fails in a second 
 from __future__ import annotations
 
 import argparse
-import ctypes
 import sys
 import time
 from pathlib import Path
 
-import numpy as np
 from tqdm import tqdm
 
-from ..animation.animator import AnimatedFrame, Animator, BackgroundWriter, keypoints_to_pixels
-from ..api import DEFAULT_MODEL, load_model
-from ..io import VideoReader, VideoWriter, draw_keypoints, read_image
+from ..animation import LAYOUTS, Animator, compose
+from ..io import BackgroundWriter, VideoReader, VideoWriter, read_image
 from ..io.writer import H264_SUFFIXES
-from ..model import FOMM
-from .common import CLIError, device_from_arg, positive_int, summary, user_errors
-
-LAYOUTS = ("result", "side-by-side")
-
-
-def add_model_arguments(p: argparse.ArgumentParser) -> None:
-    """The options that choose and place the model (shared with ``fomm keypoints``)."""
-    p.add_argument("--checkpoint", default=DEFAULT_MODEL, metavar="PATH",
-                   help="checkpoint file (.pth.tar, .pth, .safetensors) or a preset name; default: the bundled "
-                        "model")
-    p.add_argument("--config", metavar="NAME|PATH",
-                   help="config preset or YAML; default: the one stored in (or inferred from) the checkpoint")
-    p.add_argument("--device", help="cpu, cuda, cuda:1, mps; default: CUDA, then MPS, then CPU")
-    p.add_argument("--align-corners", action=argparse.BooleanOptionalAction, default=None,
-                   help="grid_sample semantics; default from the config (on: as the published checkpoints "
-                        "were trained; off: what the original code does on PyTorch >= 1.3)")
-    p.add_argument("--size", type=positive_int, metavar="PX",
-                   help="square frame size the networks run at; default: the model's training size "
-                        "(dataset_params.frame_shape of its config, 256 when the checkpoint says nothing)")
-    p.add_argument("--fit", choices=("crop", "pad"), default="crop",
-                   help="make non-square frames square by cropping the center (default) or padding with black")
-    p.add_argument("--batch-size", type=positive_int, metavar="N",
-                   help="frames per forward pass (default: 16 on a GPU, 4 on the CPU)")
+from .common import CLIError, add_model_arguments, load_model_from_args, steady_memory, summary, user_errors
 
 
 def add_parser(sub) -> None:
@@ -83,34 +57,6 @@ def _best_frame(text: str) -> str | int:
     if value < 0:
         raise argparse.ArgumentTypeError(f"frame index must be >= 0, got {text!r}")
     return value
-
-
-def load_model_from_args(args: argparse.Namespace) -> FOMM:
-    device = device_from_arg(args.device)
-    return load_model(args.checkpoint, config=args.config, device=device, align_corners=args.align_corners)
-
-
-M_MMAP_THRESHOLD = -3  # mallopt parameter, from glibc's malloc.h
-
-
-def steady_memory() -> None:
-    """Keep peak memory flat over long videos and allocation cheap (glibc only; a no-op elsewhere).
-
-    glibc raises its mmap threshold each time a large block is freed (up to 32 MiB), so over thousands
-    of frames tensors of a few MiB move from fresh mappings to heap arenas that fragment, and the peak
-    creeps up (+14% from 60 to 600 frames at 256 px). A fixed threshold above every tensor of a batch
-    (256 MiB) keeps them all in the heap from the first batch on: each batch reuses the blocks the
-    previous one freed, so the peak stays flat, and no page is faulted in again (measured 10-15% faster
-    than small fixed thresholds, which map and zero every large tensor each time).
-    This is a process-wide setting, so the command line makes it, never the library.
-    """
-    if not sys.platform.startswith("linux"):
-        return
-    try:
-        libc = ctypes.CDLL("libc.so.6")
-        libc.mallopt(M_MMAP_THRESHOLD, 256 << 20)
-    except (OSError, AttributeError):  # not glibc
-        pass
 
 
 def run(args: argparse.Namespace) -> int:
@@ -168,18 +114,3 @@ def _animate(args: argparse.Namespace, animator: Animator, reader: VideoReader, 
             background.write(compose(animator, frame, args.layout, args.keypoints))
             count += 1
     return count
-
-
-def compose(animator: Animator, frame: AnimatedFrame, layout: str = "result", keypoints: bool = False) -> np.ndarray:
-    """The output frame: the result, or source | driving | result; with the keypoints drawn if asked
-    (the source's, the driving frame's, and on the result the keypoints it was generated with)."""
-    size = animator.size
-
-    def dots(image: np.ndarray, kp: np.ndarray) -> np.ndarray:
-        return draw_keypoints(image, keypoints_to_pixels(kp, (size, size), size)) if keypoints else image
-
-    result = dots(frame.image, frame.kp_used)
-    if layout == "result":
-        return result
-    return np.concatenate([dots(animator.source_frame, animator.kp_source_array),
-                           dots(frame.driving, frame.kp_driving), result], axis=1)

@@ -11,10 +11,9 @@ import numpy as np
 from PIL import Image
 from tqdm import tqdm
 
-from ..animation import Animator
+from ..animation import Animator, compose
 from ..api import DEFAULT_MODEL, load_model
 from ..io import VideoReader, VideoWriter, atomic_path
-from .animate import compose
 from .common import CLIError, device_from_arg, summary, user_errors
 
 DISPLAY_SCALE = 4  # the bundled model runs at 64x64; frames are enlarged for viewing

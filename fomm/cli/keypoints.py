@@ -31,8 +31,7 @@ from ..io import (
     is_image_path,
     read_image,
 )
-from .animate import add_model_arguments, load_model_from_args
-from .common import CLIError, summary, user_errors
+from .common import CLIError, add_model_arguments, load_model_from_args, summary, user_errors
 
 FORMATS = (".csv", ".json")
 

@@ -34,6 +34,7 @@ from PIL import Image, UnidentifiedImageError
 from torch.utils.data import Dataset
 
 from ..config import AugmentationParams, Config, ConfigError, validate_frame_size
+from ..errors import FommError
 from ..io import IMAGE_EXTENSIONS, MediaError, VideoReader, read_image, to_tensor
 from ..io.paths import list_frames
 from .augmentation import Augmentation
@@ -53,7 +54,7 @@ LAYOUT = ("expected <root>/train/ and <root>/test/, each holding one entry per v
 _READ_ERRORS = (OSError, ValueError, SyntaxError, EOFError, UnidentifiedImageError, av.error.FFmpegError)
 
 
-class DatasetError(ValueError):
+class DatasetError(FommError, ValueError):
     """The dataset on disk does not fit the configuration; the message names the file and the fix."""
 
 

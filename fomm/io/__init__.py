@@ -11,9 +11,11 @@ from .frames import prepare_frame, to_tensor, to_uint8
 from .image import read_image
 from .paths import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, atomic_path, is_image_path, is_video_path
 from .reader import VideoInfo, VideoReader, probe_video, read_video
+from .streaming import BackgroundWriter, prefetch
 from .writer import VideoWriter
 
 __all__ = [
+    "BackgroundWriter",
     "IMAGE_EXTENSIONS",
     "VIDEO_EXTENSIONS",
     "MediaError",
@@ -25,6 +27,7 @@ __all__ = [
     "is_image_path",
     "is_video_path",
     "keypoint_colors",
+    "prefetch",
     "prepare_frame",
     "probe_video",
     "read_image",

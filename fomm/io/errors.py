@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from ..errors import FommError
 
-class MediaError(ValueError):
+
+class MediaError(FommError, ValueError):
     """A media path is missing, unreadable or of the wrong kind.
 
     The message names the file, the problem and the fix, so the CLI can show it as is.

@@ -45,6 +45,7 @@ from ..checkpoints import (
 )
 from ..config import Config
 from ..data.datasets import DatasetRepeater
+from ..errors import FommError
 from ..model import FOMM
 from . import distributed
 from .losses import DiscriminatorLoss, GeneratorLoss, GeneratorStep, check_train_params
@@ -60,7 +61,7 @@ AMP_MODES = ("bf16", "fp16")
 NETWORK_NAMES = ("generator", "kp_detector", "discriminator")
 
 
-class TrainingError(RuntimeError):
+class TrainingError(FommError, RuntimeError):
     """Training cannot start or go on as asked; the message says why and what to change."""
 
 

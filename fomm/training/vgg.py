@@ -17,6 +17,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from ..errors import FommError
+
 logger = logging.getLogger(__name__)
 
 WEIGHTS_FILE = "vgg19-dcbb9e9d.pth"
@@ -30,7 +32,7 @@ IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
-class VGGWeightsError(RuntimeError):
+class VGGWeightsError(FommError, RuntimeError):
     """The VGG-19 weights are missing or are not torchvision's VGG-19; the message says what to do."""
 
 

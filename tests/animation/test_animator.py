@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 import torch
 
-from fomm.animation import AnimationError, Animator, BackgroundWriter, animate, pose_distance
-from fomm.animation.animator import prefetch
-from fomm.io import prepare_frame, to_tensor, to_uint8
+from fomm.animation import AnimationError, Animator, animate, pose_distance
+from fomm.io import BackgroundWriter, prepare_frame, to_tensor, to_uint8
+from fomm.io.streaming import prefetch
 
 from .helpers import SIZE, random_frames, reference, tiny_model
 

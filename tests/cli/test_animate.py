@@ -11,7 +11,7 @@ import av
 import numpy as np
 import pytest
 
-import fomm.cli.animate as animate_cli
+import fomm.cli.common as cli_common
 from fomm.animation import Animator, animate
 from fomm.cli import main
 from fomm.io import VideoReader, read_image
@@ -119,7 +119,7 @@ def no_model(monkeypatch):
     def refuse(*args, **kwargs):
         raise AssertionError("the model was loaded before the input was checked")
 
-    monkeypatch.setattr(animate_cli, "load_model", refuse)
+    monkeypatch.setattr(cli_common, "load_model", refuse)
 
 
 def _bad_inputs(media: dict, tmp: Path) -> dict[str, tuple[list, str]]:

@@ -12,7 +12,7 @@ import pytest
 import torch
 from PIL import Image
 
-import fomm.cli.animate as animate_cli
+import fomm.cli.common as cli_common
 from fomm.animation import keypoints_to_pixels
 from fomm.cli import main
 from fomm.io import prepare_frame, read_image, to_tensor
@@ -95,7 +95,7 @@ def test_image_overlay(checkpoint, tmp_path):
     ("missing", "not found"),
 ])
 def test_refusals(tmp_path, capsys, monkeypatch, case, message):
-    monkeypatch.setattr(animate_cli, "load_model", lambda *a, **k: pytest.fail("model loaded before the checks"))
+    monkeypatch.setattr(cli_common, "load_model", lambda *a, **k: pytest.fail("model loaded before the checks"))
     video = make_video(tmp_path / "clip.mp4", n=3, size=(64, 48))
     (tmp_path / "old.csv").write_text("keep")
     argv = {"txt": [video, "-o", tmp_path / "kp.txt"],

@@ -1,0 +1,118 @@
+"""Streaming plumbing: iterate in a background thread with a bounded queue (decoding ahead of the
+networks), and write in a background thread (encoding behind them). Memory stays bounded by the
+queue sizes, whatever the length of the video, and errors cross back to the caller's thread."""
+
+from __future__ import annotations
+
+import queue
+import threading
+from collections.abc import Iterable, Iterator
+
+import numpy as np
+
+_END = object()
+
+
+class _Failure:
+    def __init__(self, exc: BaseException):
+        self.exc = exc
+
+
+def prefetch(items: Iterable, maxsize: int = 2, name: str = "fomm-prefetch") -> Iterator:
+    """Iterate ``items`` in a background thread, at most ``maxsize`` items ahead of the consumer.
+
+    The producer's exceptions are raised in the consumer. Closing the iterator early (or an error in
+    the consumer) stops the producer after the item it is working on.
+    """
+    channel: queue.Queue = queue.Queue(maxsize)
+    stop = threading.Event()
+
+    def put(item) -> bool:
+        while not stop.is_set():
+            try:
+                channel.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce() -> None:
+        try:
+            for item in items:
+                if not put(item):
+                    return
+            put(_END)
+        except BaseException as exc:  # noqa: BLE001 (handed over to the consumer)
+            put(_Failure(exc))
+
+    worker = threading.Thread(target=produce, name=name, daemon=True)
+    worker.start()
+    try:
+        while True:
+            item = channel.get()
+            if item is _END:
+                return
+            if isinstance(item, _Failure):
+                raise item.exc
+            yield item
+    finally:
+        stop.set()
+        worker.join()
+
+
+class BackgroundWriter:
+    """Hands frames to ``writer.write`` in a background thread (bounded queue), so that encoding
+    overlaps with the networks. Use inside the writer's own context::
+
+        with VideoWriter(path, fps) as writer, BackgroundWriter(writer) as background:
+            background.write(frame)
+
+    On an exception (or Ctrl-C) in the body, queued frames are dropped and the error propagates,
+    so the writer discards its partial output.
+    """
+
+    def __init__(self, writer, maxsize: int = 16):
+        self.writer = writer
+        self._queue: queue.Queue = queue.Queue(maxsize)
+        self._abort = threading.Event()
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="fomm-encode", daemon=True)
+
+    def _run(self) -> None:
+        while True:
+            item = self._queue.get()
+            if item is _END or self._abort.is_set():
+                return
+            try:
+                self.writer.write(item)
+            except BaseException as exc:  # noqa: BLE001 (re-raised in the caller's thread)
+                self._error = exc
+                self._abort.set()
+                return
+
+    def write(self, frame: np.ndarray) -> None:
+        while True:
+            if self._error is not None:
+                raise self._error
+            try:
+                self._queue.put(frame, timeout=0.1)
+                return
+            except queue.Full:
+                continue
+
+    def __enter__(self) -> BackgroundWriter:
+        self._thread.start()
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is not None:
+            self._abort.set()
+        while self._thread.is_alive():
+            try:
+                self._queue.put(_END, timeout=0.1)
+                break
+            except queue.Full:
+                continue
+        self._thread.join()
+        if exc_type is None and self._error is not None:
+            raise self._error
