@@ -149,6 +149,9 @@ class LossWeights:
     # Our extension (0 = off, as published): L1 between prediction and driving, summed over the
     # pyramid scales of train_params.scales (for training without ImageNet VGG-19 weights).
     reconstruction_l1: float = 0.0
+    # Our extension (0 = off, as published): a penalty on keypoints of one frame that sit on top of each
+    # other (Zhang et al. 2018's separation term), against the collapse of all keypoints onto one part.
+    keypoint_separation: float = 0.0
 
 
 @dataclass

@@ -22,6 +22,9 @@ def add_parser(sub) -> None:
     p.add_argument("--frames", type=int, default=32, help="frames per video (default 32)")
     p.add_argument("--size", type=int, default=64, help="frame size in pixels (default 64)")
     p.add_argument("--parts", type=int, default=5, help="parts per figure, 1..6 (default 5)")
+    p.add_argument("--limb-swing", type=float, default=1.0, metavar="X",
+                   help="multiply the limbs' swing about their joints (default 1: 20-40 degrees; 2: 40-80): "
+                        "more articulation relative to the body")
     p.add_argument("--test-fraction", type=float, default=0.2, help="share of videos in test/ (default 0.2)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--overwrite", action="store_true", help="replace OUT if it is not empty")
@@ -34,8 +37,8 @@ def run(args: argparse.Namespace) -> int:
         try:
             result = make_synthetic_dataset(
                 args.out, args.videos, num_frames=args.frames, size=args.size, seed=args.seed,
-                test_fraction=args.test_fraction, num_parts=args.parts, overwrite=args.overwrite,
-                on_video=lambda _i: bar.update(1))
+                test_fraction=args.test_fraction, num_parts=args.parts, limb_swing=args.limb_swing,
+                overwrite=args.overwrite, on_video=lambda _i: bar.update(1))
         except FileExistsError as exc:
             raise CLIError(f"{args.out} exists and is not empty; pass --overwrite to replace it") from exc
         except ValueError as exc:

@@ -66,6 +66,9 @@ class SyntheticConfig:
     supersample: int = 4  # render at size * supersample, box-downsample: anti-aliasing
     texture: bool = True  # a darker mark inside each part, so that rotation is visible
     motion_scale: float = 1.0  # multiplies every motion amplitude (0: a still figure)
+    # multiplies the limbs' swing about their joints on top of motion_scale: articulation relative to the
+    # body (1: swings of 20-40 degrees; 2: 40-80). The random draws do not depend on it.
+    limb_swing: float = 1.0
 
     def __post_init__(self) -> None:
         if self.size < 16:
@@ -80,6 +83,8 @@ class SyntheticConfig:
             raise ValueError(f"fps must be > 0, got {self.fps}")
         if self.motion_scale < 0:
             raise ValueError(f"motion_scale must be >= 0, got {self.motion_scale}")
+        if self.limb_swing < 0:
+            raise ValueError(f"limb_swing must be >= 0, got {self.limb_swing}")
 
 
 @dataclass(frozen=True)
@@ -235,7 +240,7 @@ def _sample_figure(rng: np.random.Generator, config: SyntheticConfig) -> _Figure
                 rest_angle=math.atan2(a * math.sin(phi), b * math.cos(phi)),
                 length=rng.uniform(0.2, 0.25) * s,
                 half_width=rng.uniform(0.045, 0.06) * s,
-                swing=_sinusoid(rng, m * math.radians(rng.uniform(20.0, 40.0)), (12.0, 32.0)),
+                swing=_sinusoid(rng, m * config.limb_swing * math.radians(rng.uniform(20.0, 40.0)), (12.0, 32.0)),
             )
         )
 
@@ -440,6 +445,7 @@ def make_synthetic_dataset(
     test_fraction: float = 0.2,
     *,
     num_parts: int = 5,
+    limb_swing: float = 1.0,
     overwrite: bool = False,
     on_video: Callable[[int], None] | None = None,
 ) -> SyntheticDatasetSummary:
@@ -452,7 +458,7 @@ def make_synthetic_dataset(
     Everything is written into a temporary folder beside out_dir and renamed at the end. `on_video(i)` is
     called after video i is written (e.g. to advance a progress bar).
     """
-    config = SyntheticConfig(size=size, num_frames=num_frames, num_parts=num_parts)
+    config = SyntheticConfig(size=size, num_frames=num_frames, num_parts=num_parts, limb_swing=limb_swing)
     if num_videos < 1:
         raise ValueError(f"num_videos must be >= 1, got {num_videos}")
     if not 0.0 <= test_fraction <= 1.0:

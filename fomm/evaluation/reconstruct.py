@@ -23,10 +23,11 @@ import numpy as np
 import torch
 
 from ..data.datasets import DatasetError, FramesDataset, VideoFrames, validate_dataset
-from ..data.synthetic import load_tracks, part_position_error
+from ..data.synthetic import Tracks, load_tracks, part_position_error
 from ..io import VideoWriter, to_uint8
 from ..model import FOMM
 from . import metrics
+from .keypoints import KeypointRecorder, KeypointStats, capture_heatmaps, merge_stats
 
 logger = logging.getLogger(__name__)
 
@@ -59,6 +60,7 @@ class VideoResult:
     model: Scores
     baseline: Scores
     output: Path | None = None  # the saved video, if any
+    keypoints: KeypointStats | None = None  # the driving frames' keypoint diagnostics
 
 
 @dataclass
@@ -69,6 +71,11 @@ class ReconstructionResult:
     seconds: float
     metrics_path: Path | None = None
     split: str = "test"
+    keypoints: KeypointStats | None = None  # keypoint diagnostics over all driving frames
+
+    def keypoint_warning(self) -> str | None:
+        """A sentence when the model's keypoints collapsed or miss parts (see docs/keypoint-collapse.md)."""
+        return None if self.keypoints is None else self.keypoints.warning()
 
     @property
     def num_frames(self) -> int:
@@ -88,6 +95,7 @@ class ReconstructionResult:
             "seconds": round(self.seconds, 3),
             "model": scores(self.model),
             "first_frame_baseline": scores(self.baseline),
+            "keypoints": None if self.keypoints is None else _keypoints_dict(self.keypoints),
             "videos": [{"name": v.name, "num_frames": v.num_frames, "model": scores(v.model),
                         "first_frame_baseline": scores(v.baseline),
                         "video": None if v.output is None else str(v.output)} for v in self.videos],
@@ -130,7 +138,16 @@ class ReconstructionResult:
         if m.akd is not None or b.akd is not None:
             text += (f", AKD {_fmt(m.akd, '.2f')} px ({_fmt(b.akd, '.2f')}), "
                      f"MKR {_fmt(m.mkr, '.3f')} ({_fmt(b.mkr, '.3f')})")
-        return text + f" over {_videos(len(self.videos))}"
+        text += f" over {_videos(len(self.videos))}"
+        if self.keypoints is not None:
+            text += "\n" + self.keypoints.summary()
+        return text
+
+
+def _keypoints_dict(stats: KeypointStats) -> dict:
+    out = {k: _finite(v) for k, v in stats.scalars().items()}
+    out["collapsed"] = stats.collapsed
+    return out
 
 
 def _videos(n: int) -> str:
@@ -196,13 +213,13 @@ def _mean(scores: Sequence[Scores]) -> Scores:
                   mkr=avg("mkr") if any(s.mkr is not None for s in scores) else None)
 
 
-def _part_colors(video: VideoFrames) -> np.ndarray | None:
-    """The part colors of synthetic tracks beside the video, if any."""
+def _tracks(video: VideoFrames) -> Tracks | None:
+    """The synthetic tracks beside the video, if any."""
     folder = video.path.parent
     for candidate in (folder / f"{video.name}.tracks.json", folder / f"{video.path.stem}.tracks.json"):
         if candidate.is_file():
             try:
-                return load_tracks(candidate).part_colors
+                return load_tracks(candidate)
             except (ValueError, KeyError, OSError) as exc:
                 logger.warning("ignoring %s: %s", candidate, exc)
     return None
@@ -212,7 +229,8 @@ def _part_colors(video: VideoFrames) -> np.ndarray | None:
 def _reconstruct_video(model: FOMM, video: VideoFrames, batch_size: int, save: str | None, out_path: Path | None,
                        fps: float, on_frames: Callable[[int], None]) -> VideoResult:
     device = model.device
-    colors = _part_colors(video)
+    tracks = _tracks(video)
+    colors = None if tracks is None else tracks.part_colors
     ours, base = _Running(colors is not None), _Running(colors is not None)
     batches = video.batches(batch_size)
     first = next(batches, None)
@@ -222,10 +240,13 @@ def _reconstruct_video(model: FOMM, video: VideoFrames, batch_size: int, save: s
     kp_source = model.kp_detector(source)
     features = model.generator.encode_source(source)  # once per video
     writer = VideoWriter(out_path, fps=fps, overwrite=True) if save else None
+    recorder = KeypointRecorder(tuple(first.shape[2:]))
     try:
         for real in chain([first], batches):
             real = real.to(device)  # (B, 3, H, W)
-            kp_driving = model.kp_detector(real)
+            with capture_heatmaps(model.kp_detector) as heatmaps:
+                kp_driving = model.kp_detector(real)
+            recorder.add(kp_driving.value, heatmaps[0])
             prediction = model.generator.decode(features, source, kp_driving, kp_source, visualize=False).prediction
             real_u8 = to_uint8(real) if colors is not None else None
             ours.add(prediction, real, real_u8, colors)
@@ -240,7 +261,12 @@ def _reconstruct_video(model: FOMM, video: VideoFrames, batch_size: int, save: s
         raise
     if writer is not None:
         writer.close()
-    return VideoResult(video.name, ours.frames, ours.scores(), base.scores(), out_path if save else None)
+    if tracks is not None and tracks.num_frames != ours.frames:
+        logger.warning("%s: its tracks have %d frames, the video %d: part coverage not measured", video.name,
+                       tracks.num_frames, ours.frames)
+        tracks = None
+    return VideoResult(video.name, ours.frames, ours.scores(), base.scores(), out_path if save else None,
+                       recorder.stats(tracks))
 
 
 def reconstruct(model: FOMM, dataset_or_root: FramesDataset | str | Path, *, split: str = "test",
@@ -295,7 +321,10 @@ def reconstruct(model: FOMM, dataset_or_root: FramesDataset | str | Path, *, spl
     finally:
         model.train(was_training)
     result = ReconstructionResult(results, _mean([r.model for r in results]), _mean([r.baseline for r in results]),
-                                  time.perf_counter() - start, split=split)
+                                  time.perf_counter() - start, split=split,
+                                  keypoints=merge_stats([r.keypoints for r in results]) if results else None)
+    if result.keypoint_warning():
+        logger.warning("%s", result.keypoint_warning())
     if out is not None:
         result.metrics_path = result.save_json(out / "metrics.json")
     return result

@@ -109,6 +109,23 @@ def equivariance_jacobian_loss(kp_driving: Keypoints, kp_transformed: Keypoints,
         return (eye - value).abs().mean()
 
 
+SEPARATION_SIGMA = 0.15  # in normalized coordinates ([-1, 1] across the frame): ~5 px at 64 px
+
+
+def keypoint_separation_loss(kp: Keypoints, sigma: float = SEPARATION_SIGMA) -> torch.Tensor:
+    """Our extension (after Zhang et al. 2018, "Unsupervised discovery of object landmarks as structural
+    representations", Eq. 5): ``mean over pairs i != j of exp(-|k_i - k_j|^2 / (2 sigma^2))``, 1 when all
+    keypoints coincide, ~0 when they are more than ~3 sigma apart. It stops keypoints from stacking
+    on one part; where they go instead is left to the reconstruction and equivariance terms."""
+    value = kp.value.float()  # (B, K, 2)
+    k = value.shape[1]
+    if k < 2:
+        return value.sum() * 0
+    squared = (value.unsqueeze(2) - value.unsqueeze(1)).pow(2).sum(-1)  # (B, K, K)
+    off_diagonal = ~torch.eye(k, dtype=torch.bool, device=value.device)
+    return torch.exp(-squared / (2 * sigma**2))[:, off_diagonal].mean()
+
+
 # --------------------------------------------------------------------------------- the modules
 @dataclass
 class GeneratorStep:
@@ -213,6 +230,10 @@ class GeneratorLoss(nn.Module):
             if w.equivariance_jacobian != 0:
                 losses["equivariance_jacobian"] = w.equivariance_jacobian * equivariance_jacobian_loss(
                     kp_driving, step.transformed_kp, transform)
+
+        if w.keypoint_separation != 0:
+            losses["keypoint_separation"] = w.keypoint_separation * 0.5 * (
+                keypoint_separation_loss(kp_source) + keypoint_separation_loss(kp_driving))
 
         if w.reconstruction_l1 != 0:
             # Multi-scale like the perceptual term: coarse levels pull large motions into place.

@@ -48,6 +48,7 @@ from ..data.datasets import DatasetRepeater
 from ..errors import FommError
 from ..model import FOMM
 from . import distributed
+from .diagnostics import KeypointMonitor
 from .losses import DiscriminatorLoss, GeneratorLoss, GeneratorStep, check_train_params
 from .vgg import Vgg19, load_vgg19
 from .visualize import save_png, training_grid
@@ -56,9 +57,21 @@ logger = logging.getLogger(__name__)
 
 # The order of the columns of log.txt: the original's, then our extension.
 LOSS_ORDER = ("perceptual", "gen_gan", "feature_matching", "equivariance_value", "equivariance_jacobian",
-              "reconstruction_l1", "disc_gan")
+              "reconstruction_l1", "keypoint_separation", "disc_gan")
 AMP_MODES = ("bf16", "fp16")
 NETWORK_NAMES = ("generator", "kp_detector", "discriminator")
+
+
+def cpu_bf16_flags() -> tuple[str, ...]:
+    """The CPU's bfloat16 instruction sets named in /proc/cpuinfo (``avx512_bf16``, ``amx_bf16``); empty
+    when it has none (or on a system without /proc/cpuinfo). Without them, bf16 autocast on the CPU
+    emulates bf16 in fp32 and is slower than fp32 (2.5x slower on an AVX512 Xeon without them)."""
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return ()
+    flags = next((line.split(":", 1)[1].split() for line in text.splitlines() if line.startswith("flags")), [])
+    return tuple(f for f in ("avx512_bf16", "amx_bf16") if f in flags)
 
 
 class TrainingError(FommError, RuntimeError):
@@ -193,7 +206,9 @@ class Trainer:
     (:class:`fomm.data.datasets.FramesDataset`); it is repeated ``train_params.num_repeats`` times.
     ``vgg``: the perceptual loss network; by default :func:`~fomm.training.vgg.load_vgg19` (ImageNet
     weights). ``amp``: ``"bf16"`` (CUDA or CPU) or ``"fp16"`` (CUDA) autocast. ``max_steps`` /
-    ``max_minutes`` end training early (this run) with a checkpoint. Under ``torchrun`` each process
+    ``max_minutes`` end training early (this run) with a checkpoint. ``channels_last``: NHWC weights and
+    frames (faster convolutions on CPU). ``diagnostics``: per-epoch keypoint measures
+    (:class:`~fomm.training.diagnostics.KeypointMonitor`). Under ``torchrun`` each process
     takes ``batch_size / world_size`` samples, so the global batch stays ``batch_size``.
     """
 
@@ -201,7 +216,7 @@ class Trainer:
                  device: str | torch.device | None = None, vgg: Vgg19 | None = None, num_workers: int = 0,
                  seed: int = 0, amp: str | None = None, max_steps: int | None = None,
                  max_minutes: float | None = None, visualize: bool = True, tensorboard: bool = True,
-                 batched_vgg: bool = False):
+                 batched_vgg: bool = False, diagnostics: bool = True, channels_last: bool = False):
         self.config = config
         self.train_params = tp = config.train_params
         check_train_params(tp, config.model_params)
@@ -225,7 +240,11 @@ class Trainer:
                                 "use --amp bf16 on CPU, or no --amp")
         if amp is not None and device.type not in ("cuda", "cpu"):
             raise TrainingError(f"--amp is supported on cuda and cpu, not on {device.type}")
+        if amp == "bf16" and device.type == "cpu" and not cpu_bf16_flags():
+            logger.warning("--amp bf16 on a CPU without AVX512-BF16 or AMX: bf16 is emulated and slower than fp32 "
+                           "here; leave --amp off on this machine")
         self.amp = amp
+        self.channels_last = channels_last
         self.seed = seed
         self.max_steps = max_steps
         self.max_minutes = max_minutes
@@ -240,6 +259,8 @@ class Trainer:
             if device.type != "cuda":
                 logger.info("distributed on %s: plain BatchNorm per process (SyncBatchNorm needs CUDA)", device.type)
         self.model.to(device).train()
+        if channels_last:  # NHWC convolutions: 1.25x faster training steps on an AVX512 CPU (README)
+            self.model.to(memory_format=torch.channels_last)
 
         if any(weights.perceptual) and vgg is None:
             vgg = load_vgg19()
@@ -247,6 +268,8 @@ class Trainer:
             self.model.kp_detector, self.model.generator, tp, vgg=vgg,
             num_channels=config.model_params.common_params.num_channels,
             align_corners=config.model_params.align_corners, batched_vgg=batched_vgg).to(device)
+        if channels_last:
+            self.generator_loss.to(memory_format=torch.channels_last)
         self.generator_step = distributed.wrap(self.generator_loss, self.ctx, device)
         self.discriminator_step = None
         if self.gan:
@@ -271,6 +294,9 @@ class Trainer:
         self.loader, self.sampler, self._loader_generator = self._make_loader(dataset, num_workers)
         self._writer = None
         self._tensorboard = tensorboard
+        self.keypoint_monitor = None  # per-epoch keypoint diagnostics (rank 0)
+        if diagnostics and self.ctx.is_main:
+            self.keypoint_monitor = KeypointMonitor(config.dataset_params.root_dir)
 
     # ------------------------------------------------------------------------------ setup
     def _make_loader(self, dataset: Dataset, num_workers: int):
@@ -372,6 +398,9 @@ class Trainer:
 
     def train_step(self, source: torch.Tensor, driving: torch.Tensor) -> tuple[dict[str, torch.Tensor], GeneratorStep]:
         """One generator + keypoint detector step, then one discriminator step when the GAN is on."""
+        if self.channels_last:
+            source = source.contiguous(memory_format=torch.channels_last)
+            driving = driving.contiguous(memory_format=torch.channels_last)
         discriminator = self.model.discriminator if self.gan else None
         _set_requires_grad(discriminator, False)  # its gradients from this step are discarded anyway
         with self._autocast():
@@ -496,8 +525,9 @@ class Trainer:
             distributed.broadcast_buffers(list(self.model.networks().values()), self.ctx)
         checkpoint = None
         if self.ctx.is_main:
+            diagnostics = self._keypoint_diagnostics(epoch, last)
             with (self.out_dir / "log.txt").open("a") as log:
-                print(format_log_line(epoch, means), file=log)
+                print(format_log_line(epoch, {**means, **diagnostics}), file=log)
             if self._writer is not None:
                 for name, value in means.items():
                     self._writer.add_scalar(f"epoch/{name}", value, epoch)
@@ -514,6 +544,26 @@ class Trainer:
             if self._writer is not None:
                 self._writer.flush()
         return means, checkpoint
+
+    def _keypoint_diagnostics(self, epoch: int, last) -> dict[str, float]:
+        """The monitor's ``kp_*`` values (also to TensorBoard, and its picture to train-vis/)."""
+        if self.keypoint_monitor is None:
+            return {}
+        fallback = None if last is None else last[1]
+        stats = self.keypoint_monitor.measure(self.model.kp_detector, fallback)
+        if stats is None:
+            return {}
+        values = stats.scalars()
+        if self._writer is not None:
+            for name, value in values.items():
+                self._writer.add_scalar(f"kp/{name[3:]}", value, epoch)
+        if self.visualize:
+            image = self.keypoint_monitor.picture(self.model.kp_detector, fallback)
+            if image is not None:
+                save_png(self.out_dir / "train-vis" / f"{epoch:08d}-kp.png", image)
+                if self._writer is not None:
+                    self._writer.add_image("train-vis/keypoints", image, epoch, dataformats="HWC")
+        return values
 
     def save(self, epoch: int) -> Path:
         """Write ``<epoch:08d>-checkpoint.pth.tar`` in the original format (+ config, schedulers)."""

@@ -165,3 +165,24 @@ def test_sizes_up_to_256_render():
     visible = big.tracks.visible[0]
     assert found[visible].all()
     assert np.abs(measured[visible] - big.tracks.positions[0][visible]).max() < 1.5
+
+
+def test_limb_swing_scales_only_the_limbs_swing():
+    from fomm.data.synthetic import _pose, _sample_figure
+
+    base = SyntheticConfig(num_frames=8)
+    assert (generate_video(3, base).frames == generate_video(3, SyntheticConfig(num_frames=8, limb_swing=1.0)).frames
+            ).all()
+    figures = {s: _sample_figure(np.random.default_rng(3), SyntheticConfig(limb_swing=s)) for s in (0.0, 1.0, 2.0)}
+    for still, one, two in zip(*(figures[s].limbs for s in (0.0, 1.0, 2.0)), strict=True):
+        assert still.swing.amplitude == 0 and two.swing.amplitude == pytest.approx(2 * one.swing.amplitude)
+        assert (still.attach, still.length) == (one.attach, one.length) == (two.attach, two.length)
+    # the body moves the same whatever the swing; with none, the limbs keep their angle to the torso
+    for t in (0.0, 5.0):
+        poses = {s: _pose(figures[s], t) for s in (0.0, 1.0, 2.0)}
+        assert poses[0.0][0] == poses[1.0][0] == poses[2.0][0]
+        torso = poses[0.0][0]
+        for limb, rest in zip(poses[0.0][1:], figures[0.0].limbs, strict=True):
+            assert limb.angle - torso.angle == pytest.approx(rest.rest_angle)
+    with pytest.raises(ValueError, match="limb_swing"):
+        SyntheticConfig(limb_swing=-1)

@@ -197,3 +197,32 @@ def test_bad_loss_settings_are_refused():
     config.model_params.discriminator_params.scales = [0.25]
     with pytest.raises(ConfigError, match="discriminator scales"):
         check_train_params(config.train_params, config.model_params)
+
+
+def test_keypoint_separation_penalizes_stacked_keypoints():
+    from fomm.training.losses import SEPARATION_SIGMA, keypoint_separation_loss
+
+    stacked = Keypoints(torch.zeros(2, 4, 2))
+    assert float(keypoint_separation_loss(stacked)) == pytest.approx(1.0)
+    far = Keypoints(torch.tensor([[[-0.9, -0.9], [0.9, -0.9], [-0.9, 0.9], [0.9, 0.9]]]))
+    assert float(keypoint_separation_loss(far)) < 1e-6
+    two = Keypoints(torch.tensor([[[0.0, 0.0], [0.1, 0.0]]], requires_grad=True))
+    loss = keypoint_separation_loss(two)
+    assert loss.item() == pytest.approx(np.exp(-0.01 / (2 * SEPARATION_SIGMA**2)))
+    loss.backward()
+    grad = two.value.grad[0]
+    assert grad[0, 0] > 0 and grad[1, 0] < 0  # descending the gradient moves them apart
+
+
+def test_keypoint_separation_is_optional_and_weighted():
+    config = tiny_config(perceptual=[0] * 5, reconstruction_l1=1, keypoint_separation=2.0)
+    model = FOMM(config)
+    loss = GeneratorLoss(model.kp_detector, model.generator, config.train_params)
+    torch.manual_seed(0)
+    losses, step = loss(_images(0), _images(1))
+    from fomm.training.losses import keypoint_separation_loss
+
+    expected = 2.0 * 0.5 * (keypoint_separation_loss(step.kp_source) + keypoint_separation_loss(step.kp_driving))
+    torch.testing.assert_close(losses["keypoint_separation"], expected)
+    config.train_params.loss_weights.keypoint_separation = 0
+    assert "keypoint_separation" not in loss(_images(0), _images(1))[0]

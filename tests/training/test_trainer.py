@@ -7,8 +7,10 @@ import os
 import re
 import signal
 
+import numpy as np
 import pytest
 import torch
+from PIL import Image
 
 import fomm
 from fomm.checkpoints import CheckpointError, read_checkpoint
@@ -49,8 +51,12 @@ def test_training_learns_and_writes_the_original_files(run):
     config, out, result, steps = run
     assert result.steps == len(steps) == 48 and result.epoch == 2 and result.stop_reason is None
     log = _log(out)
-    assert [list(line) for line in log] == [["perceptual", "equivariance_value", "equivariance_jacobian",
-                                              "reconstruction_l1"]] * 3
+    # the original's loss columns first, then the keypoint diagnostics (on the last batch: no part tracks)
+    assert [list(line)[:4] for line in log] == [["perceptual", "equivariance_value", "equivariance_jacobian",
+                                                 "reconstruction_l1"]] * 3
+    assert all(sorted(list(line)[4:]) == ["kp_distance", "kp_heatmap_peak", "kp_heatmap_spread", "kp_near"]
+               for line in log)
+    assert all(0 <= line["kp_near"] <= 1 and line["kp_distance"] < 32 * 1.5 for line in log)
     assert log[-1]["reconstruction_l1"] < 0.7 * log[0]["reconstruction_l1"]
     first = sum(s["reconstruction_l1"] for s in steps[:5]) / 5
     last = sum(s["reconstruction_l1"] for s in steps[-5:]) / 5
@@ -58,7 +64,8 @@ def test_training_learns_and_writes_the_original_files(run):
     names = sorted(p.name for p in out.iterdir())
     assert "00000001-checkpoint.pth.tar" in names and "00000002-checkpoint.pth.tar" in names  # freq 2, and the end
     assert "00000000-checkpoint.pth.tar" not in names
-    assert sorted(p.name for p in (out / "train-vis").iterdir()) == [f"{e:08d}-rec.png" for e in range(3)]
+    assert sorted(p.name for p in (out / "train-vis").iterdir()) == sorted(
+        [f"{e:08d}-rec.png" for e in range(3)] + [f"{e:08d}-kp.png" for e in range(3)])
     assert any(n.startswith("events.out.tfevents") for n in names) and "config.yaml" in names
     assert result.checkpoint == out / "00000002-checkpoint.pth.tar"
 
@@ -198,3 +205,29 @@ def test_amp_and_bad_setups_are_refused(tmp_path):
 def test_log_line_format():
     line = format_log_line(3, {"disc_gan": 0.5, "perceptual": 81.234567, "equivariance_value": 0.1})
     assert line == "00000003) perceptual - 81.23457; equivariance_value - 0.10000; disc_gan - 0.50000"
+
+
+def test_keypoint_diagnostics_on_synthetic_data_and_the_collapse_warning(tmp_path, caplog):
+    """On data with part tracks the log gains per-part coverage; keypoints that all coincide are warned about."""
+    from fomm.data.synthetic import make_synthetic_dataset
+
+    root = make_synthetic_dataset(tmp_path / "data", num_videos=4, num_frames=4, size=32, test_fraction=0.25).root
+    config = tiny_config(perceptual=[0] * 5, reconstruction_l1=1)
+    config.dataset_params.root_dir = str(root)
+    config.train_params.num_epochs = 1
+    trainer = Trainer(config, make_dataset(config), tmp_path / "run", device="cpu", tensorboard=False)
+    with torch.no_grad():  # uniform heatmaps: every keypoint at the frame's centre
+        trainer.model.kp_detector.kp.weight.zero_()
+        trainer.model.kp_detector.kp.bias.zero_()
+    for group in trainer.optimizers["kp_detector"].param_groups:
+        group["lr"] = 0.0
+    with caplog.at_level("WARNING", logger="fomm.training.diagnostics"):
+        trainer.fit()
+    (line,) = (tmp_path / "run" / "log.txt").read_text().splitlines()
+    assert LOG_LINE.match(line)
+    values = dict(item.split(" - ") for item in line.split(") ", 1)[1].split("; "))
+    assert {"kp_hits_torso", "kp_hits_limb1", "kp_part_hits_min", "kp_part_distance"} <= set(values)
+    assert float(values["kp_near"]) == 1.0
+    assert any("keypoints collapsed" in r.message for r in caplog.records)
+    picture = np.asarray(Image.open(tmp_path / "run" / "train-vis" / "00000000-kp.png"))
+    assert picture.shape == (64, 32 * 4, 3)  # 4 probe frames over their heatmaps
