@@ -3,6 +3,7 @@
     python benchmarks/train_step.py                  # tiny, anchor and vox-256 (batch 2 at 256 px: slow)
     python benchmarks/train_step.py --quick          # fewer steps, vox-256 at 128 px
     python benchmarks/train_step.py --threads 1 --steps 10 --configs anchor
+    python benchmarks/train_step.py --threads 1 --configs none --variants synthetic-64,anchor   # fp32 vs bf16 / NHWC
 
 A step is the forward and backward of the generator side (keypoint detector, generator, losses) and,
 when ``generator_gan`` is non-zero, of the discriminator, with the Adam updates. Both sides use the
@@ -17,6 +18,10 @@ random weights (the cost does not depend on the values); so the comparison isola
 - ours: ``Trainer.train_step``: VGG only up to the last weighted layer and real features under
   ``no_grad``; the discriminator's weights frozen during the generator step and its real-frame pass
   under ``no_grad``; pyramids reused; closed-form 2x2 inverses.
+
+``--variants`` times our step in fp32 against the same step with channels-last (NHWC) weights and
+frames, with bf16 autocast, and with both, steps alternating in one run, and prints the ratios to fp32
+with the CPU's model and bf16 flags: bf16 pays only on CPUs with AVX512-BF16 or AMX.
 
 Configurations: ``tiny`` (``../shared/golden/tiny.yaml``: 128 px, GAN on), ``anchor`` (the issue's:
 64 px, 5 keypoints, widths 16, 3-block hourglasses, scale factors 0.5, 2 bottleneck blocks,
@@ -42,7 +47,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from fomm.config import Config, load_config  # noqa: E402
-from fomm.training.trainer import Trainer  # noqa: E402
+from fomm.training.trainer import Trainer, cpu_bf16_flags  # noqa: E402
 from fomm.training.vgg import Vgg19  # noqa: E402
 from tests.training.original_step import (  # noqa: E402
     OriginalDiscriminatorFullModel,
@@ -130,6 +135,57 @@ def bench(name: str, config: Config, steps: int, warmup: int, vgg: Vgg19) -> dic
             "loss_difference": difference}
 
 
+def cpu_description() -> str:
+    """The CPU model and its bf16 instruction sets, for every table."""
+    model = "unknown CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    flags = cpu_bf16_flags()
+    return f"{model}, {os.cpu_count()} cores, bf16 instructions: {', '.join(flags) if flags else 'none'}"
+
+
+VARIANTS = {"fp32": dict(), "channels-last": dict(channels_last=True), "bf16": dict(amp="bf16"),
+            "bf16 + channels-last": dict(amp="bf16", channels_last=True)}
+
+
+def bench_variants(name: str, config: Config, steps: int, warmup: int, vgg: Vgg19) -> list[dict]:
+    """Our step in fp32 and in each of ``VARIANTS``, from the same weights, frames and noise."""
+    size, batch = config.frame_size, config.train_params.batch_size
+    trainers = {}
+    for variant, options in VARIANTS.items():
+        torch.manual_seed(0)
+        trainers[variant] = Trainer(config, _Frames(batch, size), "unused", device="cpu", vgg=vgg, tensorboard=False,
+                                    diagnostics=False, **options)
+    g = torch.Generator().manual_seed(1)
+    x = {key: torch.rand(batch, 3, size, size, generator=g) for key in ("source", "driving")}
+    times: dict[str, list[float]] = {v: [] for v in VARIANTS}
+    first: dict[str, dict[str, float]] = {}
+    for i in range(warmup + steps):
+        for variant, trainer in trainers.items():
+            torch.manual_seed(100 + i)
+            start = time.perf_counter()
+            losses, _ = trainer.train_step(x["source"], x["driving"])
+            elapsed = time.perf_counter() - start
+            if i == 0:
+                first[variant] = {k: float(v) for k, v in losses.items()}
+            if i >= warmup:
+                times[variant].append(elapsed)
+            print(f"  {name} step {i}: {variant} {elapsed:.3f} s", file=sys.stderr)
+    base = statistics.median(times["fp32"])
+    rows = []
+    for variant in VARIANTS:
+        seconds = statistics.median(times[variant])
+        difference = max(abs(first[variant][k] - v) / max(abs(v), 1e-12) for k, v in first["fp32"].items())
+        rows.append({"config": name, "variant": variant, "seconds": seconds, "ratio": base / seconds,
+                     "difference": difference, "batch": batch, "size": size})
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--configs", default="tiny,anchor,vox-256", help="comma-separated: tiny, anchor, vox-256")
@@ -138,6 +194,9 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2, help="torch.set_num_threads (default 2)")
     parser.add_argument("--vox-size", type=int, default=256, help="frame size for vox-256 (default 256)")
     parser.add_argument("--quick", action="store_true", help="3 steps, vox-256 at 128 px")
+    parser.add_argument("--variants", default="", metavar="CONFIGS",
+                        help="also time our step in fp32 vs channels-last vs bf16 on these comma-separated configs "
+                             "(tiny, anchor, vox-256, synthetic-64)")
     args = parser.parse_args()
     if args.quick:
         args.steps, args.vox_size = 3, 128
@@ -147,12 +206,24 @@ def main() -> None:
     available = configs(args.vox_size)
     print(f"torch {torch.__version__}, {args.threads} threads, load average {os.getloadavg()[0]:.1f} at start, "
           f"median of {args.steps} steps after {args.warmup} warm-up", flush=True)
-    rows = [bench(name, available[name], args.steps, args.warmup, vgg) for name in args.configs.split(",")]
-    print(f"{'config':<9} {'frames':>9} {'GAN':>4} {'naive s/step':>13} {'ours s/step':>12} {'speed-up':>9} "
-          f"{'|Δ loss|':>9}")
+    available["synthetic-64"] = load_config("synthetic-64")
+    print(cpu_description())
+    names = [n for n in args.configs.split(",") if n and n != "none"]
+    rows = [bench(name, available[name], args.steps, args.warmup, vgg) for name in names]
+    if rows:
+        print(f"{'config':<9} {'frames':>9} {'GAN':>4} {'naive s/step':>13} {'ours s/step':>12} {'speed-up':>9} "
+              f"{'|Δ loss|':>9}")
     for r in rows:
         print(f"{r['config']:<9} {r['batch']:>3}x{r['size']:<5} {'on' if r['gan'] else 'off':>4} {r['naive']:>13.3f} "
               f"{r['ours']:>12.3f} {r['naive'] / r['ours']:>8.2f}x {r['loss_difference']:>9.1e}")
+    variant_rows = [row for name in args.variants.split(",") if name
+                    for row in bench_variants(name, available[name], args.steps, args.warmup, vgg)]
+    if variant_rows:
+        print(f"\nour step, variants against fp32 in the same run ({cpu_description()})")
+        print(f"{'config':<13} {'frames':>9} {'variant':<21} {'s/step':>7} {'vs fp32':>8} {'|Δ loss| rel':>12}")
+        for r in variant_rows:
+            print(f"{r['config']:<13} {r['batch']:>3}x{r['size']:<5} {r['variant']:<21} {r['seconds']:>7.3f} "
+                  f"{r['ratio']:>7.2f}x {r['difference']:>12.1e}")
     print(f"load average {os.getloadavg()[0]:.1f} at the end")
 
 
