@@ -25,6 +25,10 @@ def run(args: argparse.Namespace) -> int:
         params = sum(t.numel() for k, t in sd.items() if t.is_floating_point() and "running" not in k)
         print(f"{name}: {len(sd)} tensors, {params / 1e6:.2f} M values")
     print(f"epoch: {ckpt.epoch if ckpt.epoch is not None else 'unknown'}")
+    state = ckpt.extra.get("fomm_training_state")  # fomm.training.state.STATE_KEY (not imported: too heavy)
+    if isinstance(state, dict) and state.get("batch"):
+        print(f"training: stopped after batch {state['batch']} of epoch {state['epoch']} "
+              f"(step {state['global_step']}); 'epoch' is the last finished one")
     print(f"config: {'stored in the checkpoint' if ckpt.config else 'inferred from tensor shapes'}")
     mp = config.model_params
     print(f"keypoints: {mp.common_params.num_kp}, jacobian: {mp.common_params.estimate_jacobian}, "

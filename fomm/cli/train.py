@@ -19,6 +19,7 @@ from ..checkpoints import Checkpoint, read_checkpoint
 from ..config import Config, ConfigError, load_config, parse_config
 from ..data.datasets import make_dataset
 from ..training import distributed
+from ..training.state import STATE_KEY
 from ..training.trainer import Trainer, TrainResult, format_log_line, latest_checkpoint
 from ..training.vgg import load_vgg19
 from .common import CLIError, device_from_arg, non_negative_int, positive_float, positive_int, user_errors
@@ -39,8 +40,9 @@ def add_parser(sub) -> None:
     p.add_argument("--out", "-o", required=True, metavar="DIR", help="output folder for the run")
     start = p.add_mutually_exclusive_group()
     start.add_argument("--checkpoint", metavar="PATH",
-                       help="resume: networks, optimizers, schedulers and epoch from this checkpoint (or the "
-                            "latest one in a run folder); training goes on from the next epoch")
+                       help="resume from this checkpoint (or the furthest one in a run folder): networks, "
+                            "optimizers, schedulers, loss scale, position and random state; training goes on at "
+                            "the exact next batch, as if it had never stopped")
     start.add_argument("--finetune", metavar="PATH",
                        help="start from the weights of this checkpoint whose names and shapes match the config "
                             "(fresh optimizers, epoch 0); the skipped ones are listed")
@@ -59,9 +61,11 @@ def add_parser(sub) -> None:
     p.add_argument("--threads", type=positive_int, metavar="N",
                    help="CPU threads per process (torch.set_num_threads); default: PyTorch's choice. On a busy "
                         "machine fewer threads can be much faster")
-    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    p.add_argument("--amp", choices=("bf16", "fp16"),
-                   help="mixed precision autocast: bf16 (CUDA or CPU) or fp16 (CUDA only)")
+    p.add_argument("--seed", type=int, default=0,
+                   help="random seed (default 0; a resumed run keeps its checkpoint's seed)")
+    p.add_argument("--amp", choices=("bf16", "fp16", "off"),
+                   help="mixed precision autocast: bf16 (CUDA or CPU) or fp16 (CUDA only); default off, and when "
+                        "resuming the checkpoint's setting")
     p.add_argument("--channels-last", action="store_true",
                    help="channels-last (NHWC) memory format: faster steps on CPU (about 1.25x on AVX512)")
     vgg = p.add_mutually_exclusive_group()
@@ -141,6 +145,18 @@ def _prepare_out(out: Path, resuming: bool, overwrite: bool) -> None:
             shutil.rmtree(path) if path.is_dir() else path.unlink()
 
 
+def _amp(args: argparse.Namespace, checkpoint: Checkpoint | None, device: torch.device) -> str | None:
+    """--amp, else the resumed checkpoint's setting (an exact resume needs the same numerics)."""
+    if args.amp is not None:
+        return None if args.amp == "off" else args.amp
+    state = checkpoint.extra.get(STATE_KEY) if checkpoint is not None else None
+    amp = state.get("amp") if isinstance(state, dict) else None
+    if amp == "fp16" and device.type != "cuda":
+        raise CLIError(f"the checkpoint was trained with --amp fp16, which needs a CUDA GPU (the device is "
+                       f"{device.type}): pass --amp bf16 or --amp off to resume here")
+    return amp
+
+
 # ------------------------------------------------------------------------------ running
 def train_from_args(args: argparse.Namespace) -> tuple[Trainer, TrainResult]:
     """Build everything from the parsed arguments and train (also used by the distributed tests)."""
@@ -161,7 +177,7 @@ def train_from_args(args: argparse.Namespace) -> tuple[Trainer, TrainResult]:
     if any(config.train_params.loss_weights.perceptual):
         vgg = load_vgg19(args.vgg, allow_random=args.vgg_random, download=not args.vgg_random)
     trainer = Trainer(config, dataset, out, device=args.device, vgg=vgg, num_workers=args.workers, seed=args.seed,
-                      amp=args.amp, max_steps=args.max_steps, max_minutes=args.max_minutes,
+                      amp=_amp(args, checkpoint, device), max_steps=args.max_steps, max_minutes=args.max_minutes,
                       channels_last=args.channels_last)
     if checkpoint is not None:
         trainer.resume(checkpoint)
@@ -197,6 +213,7 @@ def run(args: argparse.Namespace) -> int:
     if trainer.ctx.is_main:
         rate = result.steps / result.seconds if result.seconds > 0 else float("inf")
         stopped = f", stopped by {result.stop_reason.replace('_', '-')}" if result.stop_reason else ""
-        print(f"{result.steps} steps in {result.seconds:.1f} s ({rate:.2f} steps/s, epoch {result.epoch}{stopped}) "
+        where = f"epoch {result.epoch}" + (f" batch {result.batch}/{trainer.steps_per_epoch}" if result.batch else "")
+        print(f"{result.steps} steps in {result.seconds:.1f} s ({rate:.2f} steps/s, {where}{stopped}) "
               f"-> {result.checkpoint}")
     return 130 if result.stop_reason == "interrupted" else 0

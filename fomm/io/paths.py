@@ -50,6 +50,18 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     tmp = path.parent / f".{path.name}.partial{path.suffix}"
     try:
         yield tmp
+        _fsync(tmp)  # the data on disk before the name points at it: a crash leaves the old file or the new
         os.replace(tmp, path)
+        _fsync(path.parent)  # the rename itself
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def _fsync(path: Path) -> None:
+    if path.is_dir() and os.name == "nt":
+        return  # Windows cannot open a folder to flush it
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

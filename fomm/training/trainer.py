@@ -8,6 +8,13 @@ repeated ``num_repeats`` times. Files written in ``out_dir`` (rank 0 only), as t
 one line of mean losses per epoch, ``train-vis/<epoch:08d>-rec.png``; plus ``config.yaml`` and
 TensorBoard event files.
 
+Stopping (``max_steps``, ``max_minutes``, Ctrl-C) in the middle of epoch E after B batches writes
+``<E:08d>-batch<B:08d>-checkpoint.pth.tar`` instead: its ``epoch`` key is E - 1 (the last completed
+epoch, as the original means it), the position is in its :class:`~fomm.training.state.TrainingState`,
+the learning rates are not stepped and no log line is written for the unfinished epoch. Resuming
+goes on at batch B + 1 of epoch E with the data, the randomness, the schedules and the loss scale an
+uninterrupted run would have had; a later checkpoint of the run supersedes (removes) it.
+
 The library never prints: progress goes to the ``on_step`` / ``on_epoch_end`` callbacks.
 """
 
@@ -17,7 +24,7 @@ import contextlib
 import logging
 import math
 import os
-import random
+import re
 import signal
 import threading
 import time
@@ -29,10 +36,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 from torch import nn
-from torch.utils.data import DataLoader, Dataset, DistributedSampler
+from torch.utils.data import DataLoader, Dataset
 
 from ..api import select_device
 from ..checkpoints import (
@@ -46,10 +52,13 @@ from ..checkpoints import (
 from ..config import Config
 from ..data.datasets import DatasetRepeater
 from ..errors import FommError
+from ..io.paths import atomic_path
 from ..model import FOMM
 from . import distributed
 from .diagnostics import KeypointMonitor
 from .losses import DiscriminatorLoss, GeneratorLoss, GeneratorStep, check_train_params
+from .sampling import EpochSampler, SeededItems
+from .state import STATE_KEY, TrainingState, capture_rng, derived_seed, restore_rng, seed_everything
 from .vgg import Vgg19, load_vgg19
 from .visualize import save_png, training_grid
 
@@ -78,9 +87,27 @@ class TrainingError(FommError, RuntimeError):
     """Training cannot start or go on as asked; the message says why and what to change."""
 
 
-def checkpoint_name(epoch: int) -> str:
-    """The original file name: ``00000099-checkpoint.pth.tar``."""
+def checkpoint_name(epoch: int, batch: int = 0) -> str:
+    """The original file name of the checkpoint at the end of ``epoch``: ``00000099-checkpoint.pth.tar``;
+    with ``batch``, the checkpoint after ``batch`` batches of epoch ``epoch`` (unfinished):
+    ``00000099-batch00000123-checkpoint.pth.tar``."""
+    if batch:
+        return f"{epoch:08d}-batch{batch:08d}-checkpoint.pth.tar"
     return f"{epoch:08d}-checkpoint.pth.tar"
+
+
+_LOG_EPOCH = re.compile(r"^(\d+)\) ")
+_CHECKPOINT_NAME = re.compile(r"^(\d+)(?:-batch(\d+))?-checkpoint\.pth\.tar$")
+
+
+def checkpoint_position(name: str) -> tuple[int, int] | None:
+    """(epoch in progress, its batches done) of a checkpoint named by :func:`checkpoint_name`, or None
+    for another name: ``00000004-checkpoint.pth.tar`` -> (5, 0), ``00000005-batch00000003-...`` -> (5, 3)."""
+    match = _CHECKPOINT_NAME.match(name)
+    if match is None:
+        return None
+    epoch, batch = int(match.group(1)), int(match.group(2) or 0)
+    return (epoch, batch) if batch else (epoch + 1, 0)
 
 
 def format_log_line(epoch: int, losses: Mapping[str, float]) -> str:
@@ -108,29 +135,14 @@ def load_matching_weights(networks: Mapping[str, nn.Module], state_dicts: Mappin
 
 
 def latest_checkpoint(run_dir: str | Path) -> Path:
-    """The checkpoint of the highest epoch in a run folder (to resume a run by its folder)."""
+    """The furthest checkpoint of a run folder (to resume a run by its folder): the highest
+    (epoch, batch) position among the names of :func:`checkpoint_name`."""
     run_dir = Path(run_dir)
-    found = sorted(run_dir.glob("*-checkpoint.pth.tar"))
+    found = [(position, path) for path in run_dir.glob("*-checkpoint.pth.tar")
+             if (position := checkpoint_position(path.name)) is not None]
     if not found:
         raise CheckpointError(f"no *-checkpoint.pth.tar in {run_dir}; give the checkpoint file")
-    return found[-1]
-
-
-def seed_everything(seed: int) -> None:
-    random.seed(seed)
-    np.random.seed(seed % 2**32)
-    torch.manual_seed(seed)
-
-
-def _derived_seed(*parts: int) -> int:
-    return int(np.random.SeedSequence(list(parts)).generate_state(1, dtype=np.uint64)[0] % 2**63)
-
-
-def _scheduler_state(scheduler: torch.optim.lr_scheduler.MultiStepLR) -> dict[str, Any]:
-    # MultiStepLR keeps its milestones in a Counter, which weights_only loading refuses: store a dict.
-    state = scheduler.state_dict()
-    state["milestones"] = dict(state["milestones"])
-    return state
+    return max(found)[1]
 
 
 def _load_scheduler_state(scheduler: torch.optim.lr_scheduler.MultiStepLR, state: Mapping[str, Any]) -> None:
@@ -187,11 +199,12 @@ class TrainResult:
 
     steps: int  # optimization steps in this run
     global_step: int  # steps since the start of training (across resumes)
-    epoch: int  # the last epoch trained (0-based), -1 when none
+    epoch: int  # the last epoch trained (0-based; finished, or unfinished when ``batch`` > 0), -1 when none
     seconds: float
     checkpoint: Path | None  # the last checkpoint written
-    losses: dict[str, float] = field(default_factory=dict)  # mean losses of the last epoch
+    losses: dict[str, float] = field(default_factory=dict)  # mean losses of the last epoch (so far)
     stop_reason: str | None = None  # None (all epochs), "max_steps", "max_minutes" or "interrupted"
+    batch: int = 0  # batches done of ``epoch`` when stopped in its middle; 0 when it was finished
 
 
 StepCallback = Callable[[int, dict[str, float]], None]
@@ -288,10 +301,16 @@ class Trainer:
         self.scalers = {name: torch.amp.GradScaler(device.type, enabled=amp == "fp16")
                         for name in ("generator", "discriminator")}
 
-        self.start_epoch = 0
+        self.start_epoch = 0  # where this run starts (after resume)
+        self.start_batch = 0
         self.epoch = 0  # the epoch being trained
+        self.batch_in_epoch = 0  # its batches done
         self.global_step = 0
-        self.loader, self.sampler, self._loader_generator = self._make_loader(dataset, num_workers)
+        self._epoch_sums: dict[str, float] = {}  # loss sums of the epoch so far (saved mid-epoch)
+        self._epoch_batches = 0
+        self._batch_size = tp.batch_size // self.ctx.world_size  # per process
+        self.loader, self.sampler = self._make_loader(dataset, num_workers)
+        self._steps_per_epoch = len(self.sampler) // self._batch_size
         self._writer = None
         self._tensorboard = tensorboard
         self.keypoint_monitor = None  # per-epoch keypoint diagnostics (rank 0)
@@ -299,32 +318,29 @@ class Trainer:
             self.keypoint_monitor = KeypointMonitor(config.dataset_params.root_dir)
 
     # ------------------------------------------------------------------------------ setup
-    def _make_loader(self, dataset: Dataset, num_workers: int):
+    def _make_loader(self, dataset: Dataset, num_workers: int) -> tuple[DataLoader, EpochSampler]:
         tp = self.train_params
         if self.ctx.enabled and tp.batch_size % self.ctx.world_size:
             raise TrainingError(f"train_params.batch_size {tp.batch_size} is not divisible by the "
                                 f"{self.ctx.world_size} processes; the global batch is split evenly among them")
-        batch_size = tp.batch_size // self.ctx.world_size
         if tp.num_repeats != 1:
             dataset = DatasetRepeater(dataset, tp.num_repeats)
-        generator = torch.Generator()
-        sampler = None
-        if self.ctx.enabled:
-            sampler = DistributedSampler(dataset, num_replicas=self.ctx.world_size, rank=self.ctx.rank,
-                                         shuffle=True, seed=self.seed, drop_last=True)
-        loader = DataLoader(dataset, batch_size=batch_size, shuffle=sampler is None, sampler=sampler,
-                            drop_last=True, num_workers=num_workers, pin_memory=self.device.type == "cuda",
-                            generator=generator, persistent_workers=False)
-        if len(loader) == 0:
+        # The order of an epoch and each item's randomness are functions of (seed, epoch, position):
+        # what makes a run resumable at any batch, with or without workers (fomm.training.sampling).
+        sampler = EpochSampler(len(dataset), self.seed, self.ctx.rank, self.ctx.world_size)
+        loader = DataLoader(SeededItems(dataset), batch_size=self._batch_size, sampler=sampler, drop_last=True,
+                            num_workers=num_workers, pin_memory=self.device.type == "cuda",
+                            persistent_workers=False)
+        if len(sampler) < self._batch_size:
             raise TrainingError(
                 f"an epoch has {len(dataset)} pairs (videos x train_params.num_repeats {tp.num_repeats}) "
                 f"for {self.ctx.world_size} process(es), fewer than train_params.batch_size {tp.batch_size}: "
                 "raise num_repeats or lower batch_size")
-        return loader, sampler, generator
+        return loader, sampler
 
     @property
     def steps_per_epoch(self) -> int:
-        return len(self.loader)
+        return self._steps_per_epoch
 
     @property
     def num_epochs(self) -> int:
@@ -333,12 +349,69 @@ class Trainer:
     @property
     def planned_steps(self) -> int:
         """Steps this run will take if nothing stops it early."""
-        steps = max(0, self.num_epochs - self.start_epoch) * self.steps_per_epoch
+        steps = max(0, (self.num_epochs - self.epoch) * self.steps_per_epoch - self.batch_in_epoch)
         return min(steps, self.max_steps) if self.max_steps is not None else steps
 
+    # ------------------------------------------------------------------------------ state
+    def _data_geometry(self) -> dict[str, int]:
+        return {"items": self.sampler.length, "batch_size": self._batch_size, "world_size": self.ctx.world_size}
+
+    def training_state(self) -> TrainingState:
+        """The run's state now (between two steps), as saved with each checkpoint."""
+        return TrainingState(
+            epoch=self.epoch, batch=self.batch_in_epoch, global_step=self.global_step, seed=self.seed, amp=self.amp,
+            optimizers={name: opt.state_dict() for name, opt in self.optimizers.items()},
+            schedulers={name: s.state_dict() for name, s in self.schedulers.items()},
+            scalers={name: s.state_dict() for name, s in self.scalers.items()},
+            rng=capture_rng(), data=self._data_geometry(),
+            epoch_losses=dict(self._epoch_sums), epoch_batches=self._epoch_batches)
+
+    def load_training_state(self, state: TrainingState, source: str = "the checkpoint") -> None:
+        """Put the run where ``state`` says (the networks are loaded separately): the next step is
+        the one an uninterrupted run would have taken next."""
+        for name, optimizer in self.optimizers.items():
+            if name in state.optimizers:
+                optimizer.load_state_dict(state.optimizers[name])
+            else:
+                logger.warning("%s has no optimizer_%s: the optimizer starts fresh", source, name)
+        for name, scheduler in self.schedulers.items():
+            if name in state.schedulers:
+                scheduler.load_state_dict(state.schedulers[name])
+                self._warn_changed_lr(name, scheduler)
+        if state.amp != self.amp:
+            had = f"--amp {state.amp}" if state.amp else "no --amp"
+            now = f"--amp {self.amp}" if self.amp else "no --amp"
+            logger.warning("%s was trained with %s and this run uses %s: the numerics change from here on%s",
+                           source, had, now, " (the fp16 loss scale starts afresh)" if self.amp == "fp16" else "")
+        else:
+            for name, scaler in self.scalers.items():
+                if scaler.is_enabled() and state.scalers.get(name):
+                    scaler.load_state_dict(state.scalers[name])
+        if state.seed != self.seed:
+            logger.warning("resuming with the checkpoint's seed %d (not %d): a run is one random stream",
+                           state.seed, self.seed)
+            self.seed = self.sampler.seed = state.seed
+        epoch, batch = state.epoch, state.batch
+        if state.data and state.data != self._data_geometry() and batch:
+            logger.warning("the data or batch size changed since %s (%s, now %s): the rest of epoch %d follows "
+                           "the new order", source, state.data, self._data_geometry(), epoch)
+        self.start_epoch, self.start_batch = self.epoch, self.batch_in_epoch = epoch, min(batch, self.steps_per_epoch)
+        self.global_step = state.global_step
+        self._epoch_sums, self._epoch_batches = dict(state.epoch_losses), state.epoch_batches
+        if state.rng:
+            restore_rng(state.rng)
+
+    def _warn_changed_lr(self, name: str, scheduler) -> None:
+        configured = getattr(self.train_params, f"lr_{name}")
+        if not math.isclose(scheduler.base_lrs[0], configured):
+            logger.warning("resuming keeps the checkpoint's lr_%s schedule (from %g); the config's %g "
+                           "applies with --finetune", name, scheduler.base_lrs[0], configured)
+
     def resume(self, checkpoint: str | Path | Checkpoint) -> Checkpoint:
-        """Continue a run: restore networks (strictly), optimizers, schedulers and the epoch; training
-        goes on from the epoch after the checkpoint's. ``checkpoint``: a file, or one already read."""
+        """Continue a run: restore the networks (strictly) and the :class:`TrainingState` (optimizers,
+        schedulers, loss scale, position, RNG); training goes on at the exact next batch, mid-epoch
+        included. Checkpoints without a training state (the authors', older fomm) resume at the
+        epoch after theirs. ``checkpoint``: a file, or one already read."""
         if isinstance(checkpoint, Checkpoint):
             ckpt, name = checkpoint, "the checkpoint"
         else:
@@ -351,6 +424,26 @@ class Trainer:
         missing = [n for n in NETWORK_NAMES if n not in ckpt.state_dicts]
         if missing:
             logger.warning("%s has no %s weights: they start fresh", name, " or ".join(missing))
+        entry = ckpt.extra.get(STATE_KEY)
+        if isinstance(entry, Mapping):
+            try:
+                state = TrainingState.from_checkpoint(entry, ckpt.optimizers)
+            except (KeyError, TypeError, ValueError) as exc:
+                raise CheckpointError(f"{name}: its {STATE_KEY} cannot be used ({exc}); resume from another "
+                                      "checkpoint, or start from its weights with --finetune") from None
+            self.load_training_state(state, name)
+        else:
+            self._resume_without_state(ckpt, name)
+        for opt_name, optimizer in self.optimizers.items():
+            for group, base in zip(optimizer.param_groups, self.schedulers[opt_name].base_lrs, strict=True):
+                group.setdefault("initial_lr", base)  # absent from the original's files
+        where = f"epoch {self.epoch}" + (f", batch {self.batch_in_epoch}" if self.batch_in_epoch else "")
+        logger.info("resuming %s at %s (step %d)", name, where, self.global_step)
+        return ckpt
+
+    def _resume_without_state(self, ckpt: Checkpoint, name: str) -> None:
+        """An original checkpoint (or an older fomm one): the epoch after its ``epoch``, the schedule
+        from its scheduler states or else from the milestones."""
         for opt_name, optimizer in self.optimizers.items():
             state = ckpt.optimizers.get(f"optimizer_{opt_name}")
             if state is None:
@@ -358,27 +451,23 @@ class Trainer:
                 continue
             optimizer.load_state_dict(state)
             for group, base in zip(optimizer.param_groups, self.schedulers[opt_name].base_lrs, strict=True):
-                group.setdefault("initial_lr", base)  # absent from the original's files
+                group.setdefault("initial_lr", base)
         epoch = ckpt.epoch if ckpt.epoch is not None else -1
-        self.start_epoch = epoch + 1
-        self.global_step = int(ckpt.extra.get("global_step", self.start_epoch * self.steps_per_epoch))
+        self.start_epoch = self.epoch = epoch + 1
+        self.start_batch = self.batch_in_epoch = 0
+        self.global_step = int(ckpt.extra.get("global_step", self.epoch * self.steps_per_epoch))
         for opt_name, scheduler in self.schedulers.items():
-            state = ckpt.extra.get(f"scheduler_{opt_name}")
+            state = ckpt.extra.get(f"scheduler_{opt_name}")  # fomm files before the training state
             if state is not None:
                 _load_scheduler_state(scheduler, state)
-                configured = getattr(self.train_params, f"lr_{opt_name}")
-                if not math.isclose(scheduler.base_lrs[0], configured):
-                    logger.warning("resuming keeps the checkpoint's lr_%s schedule (from %g); the config's %g "
-                                   "applies with --finetune", opt_name, scheduler.base_lrs[0], configured)
+                self._warn_changed_lr(opt_name, scheduler)
             else:  # an original checkpoint: put the scheduler where epoch-wise stepping would have it
-                scheduler.last_epoch = self.start_epoch
-                gamma_power = bisect_right(sorted(self.train_params.epoch_milestones), self.start_epoch)
+                scheduler.last_epoch = self.epoch
+                gamma_power = bisect_right(sorted(self.train_params.epoch_milestones), self.epoch)
                 groups = self.optimizers[opt_name].param_groups
                 for group, base in zip(groups, scheduler.base_lrs, strict=True):
                     group["lr"] = base * 0.1**gamma_power
                 scheduler._last_lr = [g["lr"] for g in groups]
-        logger.info("resuming %s at epoch %d", name, self.start_epoch)
-        return ckpt
 
     def finetune(self, path: str | Path) -> list[str]:
         """Start from the weights of ``path`` whose names and shapes match this config (fresh
@@ -426,18 +515,20 @@ class Trainer:
 
     # ------------------------------------------------------------------------------ the loop
     def fit(self, on_step: StepCallback | None = None, on_epoch_end: EpochCallback | None = None) -> TrainResult:
-        """Train from ``start_epoch`` to ``num_epochs`` (or until ``max_steps``/``max_minutes``/Ctrl-C).
+        """Train from the current position to the end of ``num_epochs`` (or until ``max_steps``/
+        ``max_minutes``/Ctrl-C, which write a checkpoint of the exact position).
 
         ``on_step(global_step, losses)`` and ``on_epoch_end(epoch, mean_losses, checkpoint_or_None)``
-        are called on rank 0 only.
+        (at the end of each finished epoch) are called on rank 0 only.
         """
-        if self.start_epoch >= self.num_epochs:
-            raise TrainingError(f"the checkpoint ends at epoch {self.start_epoch - 1} and train_params.num_epochs "
-                                f"is {self.num_epochs}: raise it (e.g. --epochs {self.start_epoch + 1}) to train on")
+        if self.epoch >= self.num_epochs:
+            raise TrainingError(f"the checkpoint ends at epoch {self.epoch - 1} and train_params.num_epochs "
+                                f"is {self.num_epochs}: raise it (e.g. --epochs {self.epoch + 1}) to train on")
         main = self.ctx.is_main
         if main:
             self.out_dir.mkdir(parents=True, exist_ok=True)
             (self.out_dir / "config.yaml").write_text(self.config.to_yaml())
+            self._tidy_run_folder()
             if self._tensorboard:
                 from torch.utils.tensorboard import SummaryWriter
 
@@ -446,26 +537,27 @@ class Trainer:
         steps = 0
         stop_reason = None
         last_checkpoint = None
-        epoch = self.start_epoch - 1
+        last_epoch = self.epoch - 1
         means: dict[str, float] = {}
         try:
             with _InterruptFlag() as interrupt:
-                for epoch in range(self.start_epoch, self.num_epochs):
-                    self.epoch = epoch
-                    self._seed_epoch(epoch)
-                    sums: dict[str, float] = {}
-                    count = 0
+                while self.epoch < self.num_epochs and stop_reason is None:
+                    epoch = last_epoch = self.epoch
+                    self.sampler.set_epoch(epoch, start=self.batch_in_epoch * self._batch_size)
                     last = None
                     for batch in self.loader:
                         source = batch["source"].to(self.device, non_blocking=True)
                         driving = batch["driving"].to(self.device, non_blocking=True)
+                        # The step's own draws (the equivariance transforms) from (seed, step, rank).
+                        seed_everything(derived_seed(self.seed, self.global_step, self.ctx.rank))
                         losses, step = self.train_step(source, driving)
                         values = {k: float(v) for k, v in losses.items()}
                         for k, v in values.items():
-                            sums[k] = sums.get(k, 0.0) + v
-                        count += 1
-                        steps += 1
+                            self._epoch_sums[k] = self._epoch_sums.get(k, 0.0) + v
+                        self._epoch_batches += 1
+                        self.batch_in_epoch += 1
                         self.global_step += 1
+                        steps += 1
                         last = (source, driving, step)
                         if main:
                             self._log_step(values)
@@ -474,26 +566,38 @@ class Trainer:
                         stop_reason = self._stop_reason(steps, start, interrupt.requested)
                         if stop_reason is not None:
                             break
-                    final = stop_reason is not None or epoch == self.num_epochs - 1
-                    means, checkpoint = self._end_epoch(epoch, sums, count, last, final)
+                    if stop_reason is None or self.batch_in_epoch >= self.steps_per_epoch:
+                        final = stop_reason is not None or epoch == self.num_epochs - 1
+                        means, checkpoint = self._end_epoch(epoch, last, final)
+                        if main and on_epoch_end is not None:
+                            on_epoch_end(epoch, means, checkpoint)
+                    else:  # stopped in the middle of the epoch: a checkpoint of the exact position
+                        means = {k: v / max(self._epoch_batches, 1) for k, v in self._epoch_sums.items()}
+                        distributed.broadcast_buffers(list(self.model.networks().values()), self.ctx)
+                        checkpoint = self.save() if main else None
                     last_checkpoint = checkpoint or last_checkpoint
-                    if main and on_epoch_end is not None:
-                        on_epoch_end(epoch, means, checkpoint)
-                    if stop_reason is not None:
-                        break
         finally:
             if self._writer is not None:
                 self._writer.close()
                 self._writer = None
-        return TrainResult(steps, self.global_step, epoch, time.monotonic() - start, last_checkpoint, means,
-                           stop_reason)
+        return TrainResult(steps, self.global_step, last_epoch, time.monotonic() - start, last_checkpoint, means,
+                           stop_reason, self.batch_in_epoch)
 
-    def _seed_epoch(self, epoch: int) -> None:
-        # Seeding per epoch from (seed, epoch, rank) makes a resumed run draw what an uninterrupted one would.
-        seed_everything(_derived_seed(self.seed, epoch, self.ctx.rank))
-        self._loader_generator.manual_seed(_derived_seed(self.seed, epoch))
-        if self.sampler is not None:
-            self.sampler.set_epoch(epoch)
+    def _tidy_run_folder(self) -> None:
+        """Before training on in ``out_dir``: remove the temporary files of checkpoint saves that a
+        kill interrupted, and the log lines of epochs from the one this run starts with (a killed
+        run may have logged an epoch its last checkpoint does not hold), so ``log.txt`` has one line
+        per finished epoch."""
+        for stale in self.out_dir.glob(".*-checkpoint.pth.tar.partial*"):
+            stale.unlink(missing_ok=True)
+        log = self.out_dir / "log.txt"
+        if not log.exists():
+            return
+        lines = log.read_text().splitlines(keepends=True)
+        kept = [line for line in lines if not ((m := _LOG_EPOCH.match(line)) and int(m.group(1)) >= self.epoch)]
+        if kept != lines:
+            with atomic_path(log) as tmp:
+                tmp.write_text("".join(kept))
 
     def _stop_reason(self, steps: int, start: float, interrupted: bool) -> str | None:
         code = 0
@@ -512,8 +616,10 @@ class Trainer:
             for name, value in values.items():
                 self._writer.add_scalar(f"loss/{name}", value, self.global_step)
 
-    def _end_epoch(self, epoch: int, sums: dict[str, float], count: int, last, final: bool):
-        means = {k: v / max(count, 1) for k, v in sums.items()}
+    def _end_epoch(self, epoch: int, last, final: bool):
+        """The end of a finished epoch: its log line, the learning-rate step, the picture, and the
+        checkpoint when due (written after the position moved to the next epoch)."""
+        means = {k: v / max(self._epoch_batches, 1) for k, v in self._epoch_sums.items()}
         means = distributed.mean_over_ranks(means, self.ctx, self.device)
         with warnings.catch_warnings():
             # Without the GAN the discriminator's optimizer never steps; its schedule still advances (as
@@ -521,6 +627,8 @@ class Trainer:
             warnings.filterwarnings("ignore", message=r"Detected call of `lr_scheduler.step\(\)` before")
             for scheduler in self.schedulers.values():
                 scheduler.step()
+        self.epoch, self.batch_in_epoch = epoch + 1, 0
+        self._epoch_sums, self._epoch_batches = {}, 0
         if final:
             distributed.broadcast_buffers(list(self.model.networks().values()), self.ctx)
         checkpoint = None
@@ -540,7 +648,7 @@ class Trainer:
                 if self._writer is not None:
                     self._writer.add_image("train-vis", image, epoch, dataformats="HWC")
             if final or (epoch + 1) % self.train_params.checkpoint_freq == 0:
-                checkpoint = self.save(epoch)
+                checkpoint = self.save()
             if self._writer is not None:
                 self._writer.flush()
         return means, checkpoint
@@ -565,13 +673,25 @@ class Trainer:
                     self._writer.add_image("train-vis/keypoints", image, epoch, dataformats="HWC")
         return values
 
-    def save(self, epoch: int) -> Path:
-        """Write ``<epoch:08d>-checkpoint.pth.tar`` in the original format (+ config, schedulers)."""
-        extra = {f"scheduler_{name}": _scheduler_state(s) for name, s in self.schedulers.items()}
-        extra["global_step"] = self.global_step
-        path = self.out_dir / checkpoint_name(epoch)
-        save_checkpoint(path, self.model.networks(), self.config, epoch, self.optimizers, extra)
+    def save(self) -> Path:
+        """Write the checkpoint of the current position: ``<epoch:08d>-checkpoint.pth.tar`` at the end
+        of an epoch, ``<epoch:08d>-batch<batch:08d>-checkpoint.pth.tar`` in the middle of one. The
+        original format (which the authors' code loads; ``epoch`` = the last completed epoch) plus
+        ``config`` and the :class:`TrainingState` under ``fomm_training_state``. Written atomically;
+        once it is on disk, the mid-epoch checkpoints of earlier positions are removed."""
+        state = self.training_state()
+        if state.batch:
+            path = self.out_dir / checkpoint_name(state.epoch, state.batch)
+        else:
+            path = self.out_dir / checkpoint_name(state.completed_epoch)
+        save_checkpoint(path, self.model.networks(), self.config, state.completed_epoch, self.optimizers,
+                        {STATE_KEY: state.to_checkpoint()})
         logger.info("checkpoint %s", path)
+        here = (state.epoch, state.batch)
+        for older in self.out_dir.glob("*-batch*-checkpoint.pth.tar"):
+            position = checkpoint_position(older.name)
+            if position is not None and position < here:
+                older.unlink(missing_ok=True)
         return path
 
 
@@ -590,5 +710,5 @@ def train(config: Config, dataset: Dataset, out_dir: str | Path, *, checkpoint: 
     return trainer.fit(on_step=on_step, on_epoch_end=on_epoch_end)
 
 
-__all__ = ["LOSS_ORDER", "TrainResult", "Trainer", "TrainingError", "checkpoint_name", "format_log_line",
-           "latest_checkpoint", "load_matching_weights", "train"]
+__all__ = ["LOSS_ORDER", "TrainResult", "Trainer", "TrainingError", "TrainingState", "checkpoint_name",
+           "checkpoint_position", "format_log_line", "latest_checkpoint", "load_matching_weights", "train"]

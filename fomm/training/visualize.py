@@ -13,6 +13,7 @@ from PIL import Image
 
 from ..io.draw import draw_keypoints
 from ..io.frames import to_uint8
+from ..io.paths import atomic_path
 from ..models import Keypoints
 from .losses import GeneratorStep
 
@@ -66,6 +67,6 @@ def training_grid(source: torch.Tensor, driving: torch.Tensor, step: GeneratorSt
 
 def save_png(path: str | Path, image: np.ndarray) -> Path:
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(image).save(path)
+    with atomic_path(path) as tmp:  # a killed run never leaves a truncated picture
+        Image.fromarray(image).save(tmp, format="PNG")
     return path

@@ -92,9 +92,8 @@ def test_train_refuse_nonempty_out_overwrite_and_resume(config_file, dataset_dir
             "--workers", "0", "--device", "cpu", "--max-steps", "3", "--threads", "1"]
     assert main(base) == 0
     captured = capsys.readouterr()
-    assert captured.out.startswith("3 steps in ") and "stopped by max-steps" in captured.out
-    assert captured.out.strip().endswith(str(out / "00000000-checkpoint.pth.tar"))
-    assert "00000000) perceptual - " in captured.err  # the epoch's log line, beside the progress bar
+    assert captured.out.startswith("3 steps in ") and "epoch 0 batch 3/8, stopped by max-steps" in captured.out
+    assert captured.out.strip().endswith(str(out / "00000000-batch00000003-checkpoint.pth.tar"))
 
     assert main(base) == 2
     assert "is not empty" in capsys.readouterr().err
@@ -102,10 +101,13 @@ def test_train_refuse_nonempty_out_overwrite_and_resume(config_file, dataset_dir
     (out / "notes.txt").write_text("keep me")
     assert main([*base, "--overwrite", "--max-steps", "2"]) == 0
     capsys.readouterr()
-    assert (out / "notes.txt").exists() and len((out / "log.txt").read_text().splitlines()) == 1
+    assert (out / "notes.txt").exists() and not (out / "log.txt").exists()  # no epoch finished yet
+    assert sorted(p.name for p in out.glob("*.pth.tar")) == ["00000000-batch00000002-checkpoint.pth.tar"]
 
-    # Resume from the run folder, with the config stored in the checkpoint.
+    # Resume from the run folder, with the config stored in the checkpoint: at batch 3 of epoch 0.
     assert main(["train", "--checkpoint", str(out), "--data", str(dataset_dir), "--out", str(out), "--vgg-random",
-                 "--workers", "0", "--device", "cpu", "--epochs", "2", "--max-steps", "1"]) == 0
-    assert "epoch 1" in capsys.readouterr().out
-    assert [line[:9] for line in (out / "log.txt").read_text().splitlines()] == ["00000000)", "00000001)"]
+                 "--workers", "0", "--device", "cpu", "--epochs", "2", "--max-steps", "7"]) == 0
+    captured = capsys.readouterr()
+    assert "epoch 1 batch 1/8" in captured.out
+    assert "00000000) perceptual - " in captured.err  # the finished epoch's log line, beside the progress bar
+    assert [line[:9] for line in (out / "log.txt").read_text().splitlines()] == ["00000000)"]

@@ -26,11 +26,11 @@ def test_two_processes_train_identical_weights(dataset_dir, tmp_path):
     command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
                str(REPO / "tests" / "training" / "ddp_worker.py"), "--config", str(config), "--data",
                str(dataset_dir), "--out", str(out), "--vgg-random", "--workers", "0", "--device", "cpu",
-               "--max-steps", "3"]
+               "--max-steps", "8"]  # one whole epoch (8 steps of 1 sample per process)
     done = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-3000:]
     ranks = [torch.load(out / f"rank{r}.pt", weights_only=True) for r in (0, 1)]
-    assert [r["world_size"] for r in ranks] == [2, 2] and [r["steps"] for r in ranks] == [3, 3]
+    assert [r["world_size"] for r in ranks] == [2, 2] and [r["steps"] for r in ranks] == [8, 8]
     for key, value in ranks[0]["model"].items():
         torch.testing.assert_close(ranks[1]["model"][key], value, rtol=0, atol=0, msg=key)
     first, second = (r["optimizer_generator"]["state"] for r in ranks)

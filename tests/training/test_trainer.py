@@ -129,10 +129,12 @@ def test_early_stop_writes_a_checkpoint(tmp_path, limit):
 
     result = trainer.fit(on_step=on_step)
     assert result.stop_reason == limit
-    assert result.steps == {"max_steps": 3, "max_minutes": 1, "interrupted": 2}[limit]
-    assert result.checkpoint == tmp_path / "00000000-checkpoint.pth.tar"
-    assert read_checkpoint(result.checkpoint).epoch == 0
-    assert len((tmp_path / "log.txt").read_text().splitlines()) == 1
+    steps = {"max_steps": 3, "max_minutes": 1, "interrupted": 2}[limit]
+    assert result.steps == result.batch == steps and result.epoch == 0
+    # The unfinished epoch is not saved as a finished one: its own name, `epoch` = none finished yet.
+    assert result.checkpoint == tmp_path / f"00000000-batch{steps:08d}-checkpoint.pth.tar"
+    assert read_checkpoint(result.checkpoint).epoch == -1
+    assert not (tmp_path / "log.txt").exists()
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # handler restored
 
 
