@@ -1,0 +1,116 @@
+"""The page of ``fomm app``: a gradio Blocks UI over :mod:`fomm.app.jobs`. The only module that imports
+gradio (the optional extra ``fomm[app]``).
+
+One endpoint, ``/animate`` (source image, driving video, checkpoint, mode, adapt scale, best frame ->
+result video, keypoint overlay video, summary), serves the page and ``gradio_client`` alike. Jobs
+run one at a time from a queue (one model in memory); a running job can be cancelled between two
+frames. Errors in the inputs are shown in the page as the CLI's one-line messages.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+from contextlib import closing
+from importlib import resources
+from pathlib import Path
+
+from ..animation.animator import MODES
+from ..errors import FommError
+from .jobs import AnimationJob, AppError, JobOptions, ModelCache, WorkFolder
+
+try:
+    import gradio as gr
+except ModuleNotFoundError as exc:  # pragma: no cover (the extra is installed wherever tests run)
+    if exc.name != "gradio":
+        raise
+    raise AppError("the web app needs gradio: pip install 'fomm[app]'") from None
+
+logger = logging.getLogger(__name__)
+
+API_NAME = "animate"
+STAGES = {"model": "loading the model", "best frame": "finding the best frame", "animate": "animating"}
+
+
+def bundled_example() -> tuple[Path, Path]:
+    """The bundled model's demo: a source image and a driving clip (what ``fomm demo`` animates)."""
+    assets = Path(str(resources.files("fomm") / "assets"))
+    return assets / "source.png", assets / "driving.mp4"
+
+
+def _shown(exc: BaseException) -> gr.Error:
+    """A message box with the error's one-line message, never a stack trace."""
+    return gr.Error(html.escape(str(exc)), duration=None, title="fomm", print_exception=False)
+
+
+def build_app(models: ModelCache, work: WorkFolder, *, examples: bool = True) -> gr.Blocks:
+    """The Blocks app; launch it with :func:`launch` (which sets up the queue and the limits)."""
+    source_example, driving_example = bundled_example()
+
+    def animate(source, driving, checkpoint, mode, adapt_scale, best_frame, progress=gr.Progress()):  # noqa: B008 (gradio's idiom)
+        try:
+            options = JobOptions(checkpoint=checkpoint, mode=mode, adapt_scale=bool(adapt_scale),
+                                 best_frame=bool(best_frame))
+            job = AnimationJob(models, source, driving, options, work.new_job())
+            with closing(job.run()) as steps:  # closed by gradio on cancel: the writers discard their files
+                for step in steps:
+                    what = STAGES.get(step.stage, step.stage)
+                    progress((step.done, step.total) if step.total else None, desc=what, unit="frames")
+                    yield gr.skip(), gr.skip(), f"{what}: {step.done}/{step.total or '?'}"
+        except FommError as exc:
+            raise _shown(exc) from None
+        except gr.Error:
+            raise
+        except Exception as exc:  # a bug: the page gets one line, the server log the traceback
+            logger.exception("animation failed")
+            raise _shown(RuntimeError(f"unexpected {type(exc).__name__}: {exc} (see the server log)")) from None
+        result = job.result
+        yield str(result.video), str(result.overlay), result.summary()
+
+    with gr.Blocks(title="fomm: animate a photo", analytics_enabled=False, delete_cache=(600, 3600)) as app:
+        gr.Markdown("## fomm: animate a photo with the motion of a driving video\n"
+                    "First Order Motion Model. Upload a source image and a driving clip (or keep the bundled "
+                    "example), choose the options, press **Animate**.")
+        with gr.Row():
+            source = gr.Image(label="source image", type="filepath", image_mode=None, sources=["upload", "clipboard"],
+                              value=str(source_example) if examples else None, height=256, elem_id="source")
+            driving = gr.Video(label="driving video", sources=["upload"], include_audio=True,
+                               value=str(driving_example) if examples else None, height=256, elem_id="driving")
+        with gr.Row():
+            checkpoint = gr.Dropdown(models.labels, value=models.labels[0], label="checkpoint", elem_id="checkpoint")
+            mode = gr.Radio(list(MODES), value="relative", label="mode",
+                            info="relative: the driving motion from its first frame, applied to the source pose")
+            adapt_scale = gr.Checkbox(label="adapt scale", info="scale the motion by the ratio of the poses' sizes")
+            best_frame = gr.Checkbox(label="best frame",
+                                     info="start from the driving frame whose pose best matches the source")
+        with gr.Row():
+            run = gr.Button("Animate", variant="primary", elem_id="animate")
+            cancel = gr.Button("Cancel", variant="stop", elem_id="cancel")
+        status = gr.Markdown(elem_id="status")
+        with gr.Row():
+            result = gr.Video(label="result", interactive=False, height=256, elem_id="result")
+            overlay = gr.Video(label="keypoints: source | driving | result", interactive=False, height=256,
+                               elem_id="overlay")
+        if examples:
+            gr.Examples([[str(source_example), str(driving_example)]], inputs=[source, driving],
+                        label="bundled example (the default model's demo)")
+        event = run.click(animate, [source, driving, checkpoint, mode, adapt_scale, best_frame],
+                          [result, overlay, status], api_name=API_NAME, concurrency_limit=1,
+                          concurrency_id="model")
+        cancel.click(lambda: "cancelled", None, status, cancels=[event], queue=False, api_visibility="private")
+    return app
+
+
+def launch(app: gr.Blocks, *, host: str = "127.0.0.1", port: int = 7860, share: bool = False,
+           max_upload_mb: float = 100, queue_size: int = 16) -> str:
+    """Start serving in a background thread and return the local URL; the caller blocks (or closes).
+
+    Jobs wait in a queue of ``queue_size`` and run one at a time; uploads over ``max_upload_mb`` are
+    refused by the server. Analytics are off; nothing is fetched from the internet unless ``share``.
+    """
+    assets = Path(str(resources.files("fomm") / "assets"))
+    app.queue(default_concurrency_limit=1, max_size=queue_size)
+    app.launch(server_name=host, server_port=port, share=share, prevent_thread_lock=True, quiet=True,
+               max_file_size=f"{max_upload_mb}mb", allowed_paths=[str(assets)], show_error=False,
+               footer_links=["api"], run_history=False)
+    return app.local_url

@@ -1,0 +1,151 @@
+"""``fomm app`` end to end: the server in a subprocess, driven by headless Chromium (Playwright) as a
+person would, and by ``gradio_client`` as a script would; then stopped, leaving no temporary files.
+
+Set FOMM_APP_SCREENSHOT=docs/app.png to save the page after a run (the README's screenshot).
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from fomm.io import VideoReader, read_video
+from tests.media import make_image, make_video
+
+pytest.importorskip("gradio", reason="fomm[app] is not installed")  # CI installs every extra
+playwright = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+START_TIMEOUT = 240  # seconds: importing torch and gradio on a busy 2-core machine
+FRAMES, FPS = 8, 10
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def media(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("uploads")
+    text = folder / "notes.mp4"
+    text.write_text("this is not a video\n")
+    return {"source": make_image(folder / "face.png", size=(80, 60)),
+            "clip": make_video(folder / "clip.mp4", n=FRAMES, fps=FPS, audio=True),
+            "long": make_video(folder / "long.mp4", n=30, fps=FPS),
+            "text": text}
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """``fomm app`` on a free port, with its temporary folder inside ``tmp``."""
+    tmp = tmp_path_factory.mktemp("server-tmp")
+    env = {**os.environ, "TMPDIR": str(tmp), "PYTHONUNBUFFERED": "1"}
+    port = free_port()
+    process = subprocess.Popen([sys.executable, "-m", "fomm", "app", "--port", str(port), "--device", "cpu"],
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+    lines: queue.Queue = queue.Queue()
+    threading.Thread(target=lambda: [lines.put(line) for line in process.stdout], daemon=True).start()
+    deadline, log = time.monotonic() + START_TIMEOUT, []
+    while True:
+        try:
+            line = lines.get(timeout=max(0.1, deadline - time.monotonic()))
+        except queue.Empty:
+            process.kill()
+            pytest.fail(f"fomm app did not start in {START_TIMEOUT} s: {''.join(log)}")
+        log.append(line)
+        if "serving on" in line:
+            break
+    url = line.split("serving on ")[1].split()[0]
+    assert url == f"http://127.0.0.1:{port}/"  # localhost unless told otherwise
+    yield {"url": url, "process": process, "tmp": tmp, "log": log, "lines": lines}
+    if process.poll() is None:
+        process.kill()
+
+
+def video_facts(path: Path) -> tuple[int, float, bool, tuple]:
+    with VideoReader(path) as video:
+        frames = list(video)
+        return len(frames), video.fps, video.has_audio, frames[0].shape
+
+
+def test_page_animates_an_upload_and_shows_a_bad_upload_as_the_cli_message(server, media, tmp_path):
+    url = server["url"]
+    with playwright.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1100, "height": 900})
+        outside = []  # the page must work offline: every request goes to the app itself
+        page.on("request", lambda r: r.url.startswith(("data:", "blob:", url)) or outside.append(r.url))
+        page.goto(url)
+        page.locator("#animate").wait_for(timeout=60_000)
+        # The bundled example is preloaded; replace it with our uploads.
+        for box, path in (("#source", media["source"]), ("#driving", media["clip"])):
+            page.locator(f"{box} button[aria-label='Remove Image'], {box} button[aria-label='Clear']").click()
+            page.locator(f"{box} input[type=file]").set_input_files(str(path))
+        page.locator("#driving video").wait_for(timeout=30_000)
+        page.locator("#animate").click()
+        page.get_by_text(f"{FRAMES} frames at {FPS} fps").wait_for(timeout=120_000)
+        for name in ("result", "overlay"):
+            src = page.locator(f"#{name} video").get_attribute("src")
+            (tmp_path / f"{name}.mp4").write_bytes(page.request.get(src).body())
+        assert video_facts(tmp_path / "result.mp4") == (FRAMES, FPS, True, (64, 64, 3))
+        assert video_facts(tmp_path / "overlay.mp4")[:2] == (FRAMES, FPS)
+        if os.environ.get("FOMM_APP_SCREENSHOT"):
+            page.screenshot(path=os.environ["FOMM_APP_SCREENSHOT"], full_page=True)
+
+        page.locator("#driving button[aria-label='Clear']").click()
+        page.locator("#driving input[type=file]").set_input_files(str(media["text"]))
+        page.locator("#animate").click()
+        message = page.get_by_text("cannot open notes.mp4 as a video")
+        message.wait_for(timeout=60_000)
+        assert "re-download or re-encode it" in message.inner_text()
+        assert "Traceback" not in page.inner_text("body")
+        browser.close()
+    assert outside == []
+
+
+def test_gradio_client_calls_the_same_endpoint_and_can_cancel(server, media, tmp_path):
+    from gradio_client import Client, handle_file
+    from gradio_client.exceptions import AppError
+
+    client = Client(server["url"], verbose=False, download_files=str(tmp_path))
+    # A long job, cancelled once it runs: its half-written videos are discarded.
+    job = client.submit(handle_file(media["source"]), handle_file(media["long"]), api_name="/animate")
+    deadline = time.monotonic() + 120
+    while not any("animating" in str(out) for out in job.outputs()) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert job.cancel() or job.done()
+    video, overlay, summary = client.predict(handle_file(media["source"]), handle_file(media["clip"]),
+                                             "default (bundled)", "relative", False, False, api_name="/animate")
+    assert summary.startswith(f"{FRAMES} frames at {FPS} fps")
+    assert video_facts(Path(video)) == (FRAMES, FPS, True, (64, 64, 3))
+    assert read_video(overlay).shape == (FRAMES, 64, 192, 3)
+    assert not np.isnan(read_video(video)).any()
+    with pytest.raises(AppError, match="cannot open notes.mp4 as a video"):
+        client.predict(handle_file(media["source"]), handle_file(media["text"]), api_name="/animate")
+    with pytest.raises(AppError, match="adapt scale scales relative motion"):
+        client.predict(handle_file(media["source"]), handle_file(media["clip"]), "default (bundled)", "absolute",
+                       True, False, api_name="/animate")
+    partial = list(server["tmp"].glob("fomm-app-*/job-*/.*partial*"))
+    assert partial == []
+
+
+def test_stopping_the_server_removes_its_files(server):
+    assert list(server["tmp"].glob("fomm-app-*/job-*"))  # jobs ran in there
+    server["process"].send_signal(signal.SIGTERM)
+    assert server["process"].wait(timeout=60) == 0
+    assert list(server["tmp"].iterdir()) == []
