@@ -1,7 +1,6 @@
 """``fomm app`` end to end: the server in a subprocess, driven by headless Chromium (Playwright) as a
 person would, and by ``gradio_client`` as a script would; then stopped, leaving no temporary files.
 
-Set FOMM_APP_SCREENSHOT=docs/app.png to save the page after a run (the README's screenshot).
 """
 
 from __future__ import annotations
@@ -119,8 +118,6 @@ def test_page_animates_an_upload_and_shows_a_bad_upload_as_the_cli_message(serve
             (tmp_path / f"{name}.mp4").write_bytes(page.request.get(src).body())
         assert video_facts(tmp_path / "result.mp4") == (FRAMES, FPS, True, (64, 64, 3))
         assert video_facts(tmp_path / "overlay.mp4")[:2] == (FRAMES, FPS)
-        if os.environ.get("FOMM_APP_SCREENSHOT"):
-            page.screenshot(path=os.environ["FOMM_APP_SCREENSHOT"], full_page=True)
 
         page.locator("#driving button[aria-label='Clear']").click()
         page.locator("#driving input[type=file]").set_input_files(str(media["text"]))
