@@ -89,7 +89,7 @@ class LiveAnimator:
         if self._calibrate:
             self.reference = animator.keypoints_at([image], 0)
             self._calibrate = False
-        frame = next(iter(animator.stream([image], self.reference)))
+        (frame,) = animator.stream([image], self.reference)  # run to its end: its decode thread is joined
         return (overlay(animator, frame) if self.show_overlay else frame.image), frame
 
 
