@@ -45,7 +45,7 @@ def _ticks(lo: float, hi: float, count: int = 5) -> list[float]:
 
 
 def plot(curves: list[tuple[str, list[float], list[float]]], title: str, y_label: str,
-         hline: float | None = None) -> Image.Image:
+         hline: float | None = None, legend: str = "lower right") -> Image.Image:
     """A white picture with one polyline per (label, xs, ys) curve, axes, ticks and a legend."""
     image = Image.new("RGB", (WIDTH, HEIGHT), "white")
     draw = ImageDraw.Draw(image)
@@ -69,21 +69,28 @@ def plot(curves: list[tuple[str, list[float], list[float]]], title: str, y_label
         draw.line([x, bottom, x, bottom + 4], fill="black")
         draw.text((x - 12, bottom + 6), f"{t:g}", fill="black")
     draw.text(((left + right) // 2 - 12, HEIGHT - 16), "steps", fill="black")
-    draw.text((left, 8), f"{title}  ({y_label})", fill="black")
+    draw.text((left, 8), title if title == y_label else f"{title}  ({y_label})", fill="black")
     if hline is not None:
         _, y = px(x0, hline)
         for x in range(left, right, 8):
             draw.line([x, y, min(x + 4, right), y], fill=(120, 120, 120))
-    for i, (label, cx, cy) in enumerate(curves):
+    for i, (_, cx, cy) in enumerate(curves):
         color = COLORS[i % len(COLORS)]
         points = [px(x, y) for x, y in zip(cx, cy, strict=True) if math.isfinite(y)]
         if len(points) > 1:
             draw.line(points, fill=color, width=2)
         for x, y in points:
             draw.ellipse([x - 2, y - 2, x + 2, y + 2], fill=color)
-        ly = top + 8 + 14 * i
-        draw.line([right - 170, ly + 6, right - 150, ly + 6], fill=color, width=3)
-        draw.text((right - 145, ly), label, fill="black")
+    # the legend in a white box, in the corner chosen by --legend
+    width = 34 + max(int(draw.textlength(label)) for label, _, _ in curves)
+    height = 6 + 14 * len(curves)
+    lx = right - width - 6 if "right" in legend else left + 6
+    ly0 = bottom - height - 6 if "lower" in legend else top + 6
+    draw.rectangle([lx, ly0, lx + width, ly0 + height], fill="white", outline=(160, 160, 160))
+    for i, (label, _, _) in enumerate(curves):
+        ly = ly0 + 4 + 14 * i
+        draw.line([lx + 4, ly + 6, lx + 24, ly + 6], fill=COLORS[i % len(COLORS)], width=3)
+        draw.text((lx + 29, ly), label, fill="black")
     return image
 
 
@@ -94,6 +101,8 @@ def main() -> None:
     parser.add_argument("--steps-per-epoch", default="1", help="one number, or one per log (comma-separated)")
     parser.add_argument("--title", default=None)
     parser.add_argument("--hline", type=float, default=None, help="a dashed reference line (e.g. the target)")
+    parser.add_argument("--legend", default="lower right",
+                        choices=("lower right", "upper right", "lower left", "upper left"))
     parser.add_argument("-o", "--out", required=True, type=Path)
     args = parser.parse_args()
     per_epoch = [float(v) for v in args.steps_per_epoch.split(",")]
@@ -105,7 +114,7 @@ def main() -> None:
         rows = [(e, v) for e, v in read_log(Path(path)) if args.column in v]
         curves.append((label or path, [(e + 1) * steps for e, _ in rows], [v[args.column] for _, v in rows]))
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    plot(curves, args.title or args.column, args.column, args.hline).save(args.out)
+    plot(curves, args.title or args.column, args.column, args.hline, args.legend).save(args.out)
     print(args.out)
 
 

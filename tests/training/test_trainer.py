@@ -233,3 +233,42 @@ def test_keypoint_diagnostics_on_synthetic_data_and_the_collapse_warning(tmp_pat
     assert any("keypoints collapsed" in r.message for r in caplog.records)
     picture = np.asarray(Image.open(tmp_path / "run" / "train-vis" / "00000000-kp.png"))
     assert picture.shape == (64, 32 * 4, 3)  # 4 probe frames over their heatmaps
+
+
+def test_channels_last_steps_equal_the_default_ones(tmp_path):
+    config = tiny_config(perceptual=[0] * 5, reconstruction_l1=1)
+    pairs = RandomPairs()
+    x = torch.stack([pairs[i]["source"] for i in range(2)]), torch.stack([pairs[i]["driving"] for i in range(2)])
+    results = []
+    for channels_last in (False, True):
+        torch.manual_seed(0)
+        trainer = Trainer(config, pairs, tmp_path, device="cpu", tensorboard=False, diagnostics=False,
+                          channels_last=channels_last)
+        losses = []
+        for step in range(3):
+            torch.manual_seed(10 + step)  # the same transform noise
+            losses.append({k: float(v) for k, v in trainer.train_step(*x)[0].items()})
+        results.append(losses)
+        if channels_last:
+            weight = trainer.model.generator.first.conv.weight
+            assert weight.is_contiguous(memory_format=torch.channels_last) and not weight.is_contiguous()
+    plain, nhwc = results
+    # the same losses at every step, so the Adam updates between them were the same too
+    for a, b in zip(plain, nhwc, strict=True):
+        assert a.keys() == b.keys() and all(a[k] == pytest.approx(b[k], rel=1e-4) for k in a), (a, b)
+
+
+def test_bf16_on_a_cpu_without_bf16_instructions_is_warned_about(tmp_path, caplog, monkeypatch):
+    from fomm.training import trainer as trainer_module
+
+    monkeypatch.setattr(trainer_module, "cpu_bf16_flags", lambda: ())
+    with caplog.at_level("WARNING", logger="fomm.training.trainer"):
+        Trainer(tiny_config(perceptual=[0] * 5, reconstruction_l1=1), RandomPairs(), tmp_path, device="cpu",
+                tensorboard=False, amp="bf16")
+    assert any("AVX512-BF16" in r.message and "slower than fp32" in r.message for r in caplog.records)
+    monkeypatch.setattr(trainer_module, "cpu_bf16_flags", lambda: ("amx_bf16",))
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="fomm.training.trainer"):
+        Trainer(tiny_config(perceptual=[0] * 5, reconstruction_l1=1), RandomPairs(), tmp_path, device="cpu",
+                tensorboard=False, amp="bf16")
+    assert not caplog.records
