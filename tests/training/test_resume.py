@@ -11,6 +11,7 @@ import random
 import numpy as np
 import pytest
 import torch
+import yaml
 
 from fomm.checkpoints import read_checkpoint
 from fomm.cli.main import main
@@ -196,3 +197,22 @@ def test_resume_with_other_amp_or_seed_says_what_changes(tmp_path, caplog):
     text = caplog.text
     assert "--amp bf16" in text and "seed 5" in text
     assert trainer.seed == 5  # one run, one random stream: the checkpoint's seed goes on
+
+
+def test_cli_resume_keeps_the_checkpoints_amp(dataset_dir, tmp_path, capsys):
+    config = tmp_path / "tiny.yaml"
+    config.write_text(yaml.safe_dump(tiny_config_dict(perceptual=[0] * 5, reconstruction_l1=1)))
+    out = tmp_path / "run"
+    common = ["--out", str(out), "--workers", "0", "--device", "cpu", "--threads", "1", "--max-steps", "1"]
+    assert main(["train", "--config", str(config), "--data", str(dataset_dir), "--amp", "bf16", *common]) == 0
+    assert main(["train", "--checkpoint", str(out), *common]) == 0  # no --amp: the checkpoint's
+    raw = torch.load(latest_checkpoint(out), weights_only=True)
+    assert (raw[STATE_KEY]["amp"], raw[STATE_KEY]["global_step"]) == ("bf16", 2)
+    assert main(["train", "--checkpoint", str(out), "--amp", "off", *common]) == 0
+    assert torch.load(latest_checkpoint(out), weights_only=True)[STATE_KEY]["amp"] is None
+
+    raw[STATE_KEY]["amp"] = "fp16"  # trained on a GPU, resumed on a CPU
+    torch.save(raw, tmp_path / "fp16.pth.tar")
+    capsys.readouterr()
+    assert main(["train", "--checkpoint", str(tmp_path / "fp16.pth.tar"), *common]) == 2
+    assert "--amp bf16 or --amp off" in capsys.readouterr().err
