@@ -111,6 +111,6 @@ def launch(app: gr.Blocks, *, host: str = "127.0.0.1", port: int = 7860, share: 
     assets = Path(str(resources.files("fomm") / "assets"))
     app.queue(default_concurrency_limit=1, max_size=queue_size)
     app.launch(server_name=host, server_port=port, share=share, prevent_thread_lock=True, quiet=True,
-               max_file_size=f"{max_upload_mb}mb", allowed_paths=[str(assets)], show_error=False,
+               max_file_size=int(max_upload_mb * 1024 * 1024), allowed_paths=[str(assets)], show_error=False,
                footer_links=["api"], run_history=False)
     return app.local_url

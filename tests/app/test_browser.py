@@ -45,6 +45,7 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic"
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 START_TIMEOUT = 240  # seconds: importing torch and gradio on a busy 2-core machine
 FRAMES, FPS = 8, 10
+UPLOAD_LIMIT_MB = 0.1  # the test media are smaller
 
 
 def free_port() -> int:
@@ -58,10 +59,12 @@ def media(tmp_path_factory):
     folder = tmp_path_factory.mktemp("uploads")
     text = folder / "notes.mp4"
     text.write_text("this is not a video\n")
+    big = folder / "big.mp4"
+    big.write_bytes(np.random.default_rng(0).bytes(int(2 * UPLOAD_LIMIT_MB * 2**20)))
     return {"source": make_image(folder / "face.png", size=(80, 60)),
             "clip": make_video(folder / "clip.mp4", n=FRAMES, fps=FPS, audio=True),
             "long": make_video(folder / "long.mp4", n=30, fps=FPS),
-            "text": text}
+            "text": text, "big": big}
 
 
 @pytest.fixture(scope="module")
@@ -70,7 +73,8 @@ def server(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("server-tmp")
     env = {**os.environ, "TMPDIR": str(tmp), "PYTHONUNBUFFERED": "1"}
     port = free_port()
-    process = subprocess.Popen([sys.executable, "-m", "fomm", "app", "--port", str(port), "--device", "cpu"],
+    process = subprocess.Popen([sys.executable, "-m", "fomm", "app", "--port", str(port), "--device", "cpu",
+                                "--max-upload-mb", str(UPLOAD_LIMIT_MB)],
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
     lines: queue.Queue = queue.Queue()
     threading.Thread(target=lambda: [lines.put(line) for line in process.stdout], daemon=True).start()
@@ -97,7 +101,7 @@ def video_facts(path: Path) -> tuple[int, float, bool, tuple]:
         return len(frames), video.fps, video.has_audio, frames[0].shape
 
 
-def test_page_animates_an_upload_and_shows_a_bad_upload_as_the_cli_message(server, media, tmp_path):
+def test_page_animates_an_upload_and_shows_bad_uploads_as_clear_messages(server, media, tmp_path):
     url = server["url"]
     with playwright.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
@@ -126,6 +130,9 @@ def test_page_animates_an_upload_and_shows_a_bad_upload_as_the_cli_message(serve
         message.wait_for(timeout=60_000)
         assert "re-download or re-encode it" in message.inner_text()
         assert "Traceback" not in page.inner_text("body")
+        page.locator("#driving button[aria-label='Clear']").click()
+        page.locator("#driving input[type=file]").set_input_files(str(media["big"]))
+        page.get_by_text("exceed the maximum allowed size").wait_for(timeout=30_000)
         browser.close()
     assert outside == []
 
@@ -152,6 +159,8 @@ def test_gradio_client_calls_the_same_endpoint_and_can_cancel(server, media, tmp
     with pytest.raises(AppError, match="adapt scale scales relative motion"):
         client.predict(handle_file(media["source"]), handle_file(media["clip"]), "default (bundled)", "absolute",
                        True, False, api_name="/animate")
+    with pytest.raises(ValueError, match="exceeds the maximum file size"):
+        client.predict(handle_file(media["source"]), handle_file(media["big"]), api_name="/animate")
     partial = list(server["tmp"].glob("fomm-app-*/job-*/.*partial*"))
     assert partial == []
 
