@@ -118,7 +118,7 @@ def frame_box(box: Box, margin: float, width: int | None = None, height: int | N
     if width is not None and height is not None:
         x = _fit(x, side, width)
         y = _fit(y, side, height)
-    return Box(x, y, side, side, box.score)
+    return Box(float(x), float(y), float(side), float(side), box.score)
 
 
 def _fit(start: float, side: float, limit: int) -> float:

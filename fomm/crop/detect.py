@@ -109,8 +109,9 @@ def _haar(gray: np.ndarray, name: str, min_size: int, max_size: int | None, mirr
 
 
 def haar_faces(image: np.ndarray, *, max_side: int = MAX_SIDE, min_size: float | None = None,
-               max_size: float | None = None, profile: bool = True) -> list[Box]:
-    """Faces by OpenCV's Haar cascades: frontal, plus profile (both directions) unless ``profile=False``.
+               max_size: float | None = None, profile: bool | str = True) -> list[Box]:
+    """Faces by OpenCV's Haar cascades: frontal, plus profile (both directions) unless ``profile=False``;
+    ``profile="fallback"`` runs the profile cascades only where no frontal face was found (cheaper).
 
     ``min_size`` / ``max_size``: face sizes to look for, in original pixels (default: from 1/24 of the
     image's shorter side up). Scores are the cascade's neighbour counts; profiles count for half.
@@ -121,9 +122,10 @@ def haar_faces(image: np.ndarray, *, max_side: int = MAX_SIDE, min_size: float |
     if high is not None and high < low:
         return []
     raw = [(*r[:4], r[4]) for r in _haar(gray, "haarcascade_frontalface_alt2.xml", low, high)]
-    if profile:
+    if profile and not (raw and profile == "fallback"):
         for mirror in (False, True):
-            raw += [(*r[:4], r[4] / 2) for r in _haar(gray, "haarcascade_profileface.xml", low, high, mirror)]
+            # the profile cascade fires more often on clothes and hair: it needs more neighbours
+            raw += [(*r[:4], r[4] / 2) for r in _haar(gray, "haarcascade_profileface.xml", low, high, mirror, 5)]
     boxes = [Box(x * scale, y * scale, w * scale, h * scale, s) for x, y, w, h, s in raw]
     return non_max_suppression(boxes)
 
@@ -199,18 +201,21 @@ def _backend(name: str) -> FaceBackend:
 
 # -------------------------------------------------------------------------------------- the API
 def detect_faces(image: np.ndarray, *, backend: str = "auto", max_side: int = MAX_SIDE,
-                 min_size: float | None = None) -> list[Box]:
+                 min_size: float | None = None, max_size: float | None = None, thorough: bool = True) -> list[Box]:
     """Every face in ``image`` (RGB uint8 (H, W, 3) or gray (H, W)), largest first, as :class:`Box` in
     original pixels with the detector's score. ``backend``: ``"auto"`` (the best installed, see
-    :func:`available_backends`), ``"haar"`` or ``"mediapipe"``. An image with no face gives ``[]``."""
+    :func:`available_backends`), ``"haar"`` or ``"mediapipe"``. ``min_size``/``max_size``: the face
+    sizes to look for, in pixels. ``thorough=False`` (for searches near a known face) skips the profile
+    cascades when a frontal face is found. An image with no face gives ``[]``."""
     _check_image(image)
-    if backend in ("auto", "haar"):
-        function = _backend(backend)
-        boxes = function(image, max_side=max_side, min_size=min_size) if function is haar_faces else function(image)
+    function = _backend(backend)
+    if function is haar_faces:
+        boxes = haar_faces(image, max_side=max_side, min_size=min_size, max_size=max_size,
+                           profile=True if thorough else "fallback")
     else:
-        boxes = _backend(backend)(image)
-    if min_size:
-        boxes = [b for b in boxes if max(b.w, b.h) >= min_size]
+        boxes = function(image)
+    boxes = [b for b in boxes if (not min_size or max(b.w, b.h) >= min_size)
+             and (not max_size or max(b.w, b.h) <= max_size)]
     return sorted(boxes, key=lambda b: -b.area)
 
 

@@ -1,0 +1,377 @@
+"""Following subjects through a video: per-frame detection, association into tracks, gaps filled by
+interpolation, temporal smoothing, and the split into segments with one fixed crop each.
+
+Detection runs on every frame. To keep it cheap, a full-frame detection (which also finds new
+subjects) runs every ``full_every`` frames and whenever a track was lost; on the other frames each
+open track is searched for near its last box, at a size close to its own. Detections join the open
+track whose last box they overlap most; a track ends when its subject stays unseen for more than
+``max_gap`` frames, and the frames it missed are filled by linear interpolation. Tracks that follow
+one another in time (a subject that jumps or comes back) are chained into one subject.
+
+A subject's frames are split into segments as the original crop tool splits its "tubes": a segment
+ends where the subject's box overlaps the segment's initial box by less than ``iou_threshold`` (it
+moved too far for one fixed crop) or where the subject disappears. Each segment gets one square crop
+framed around the union of its boxes, so the subject's motion inside it is kept as motion.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy.ndimage import gaussian_filter1d
+
+from .box import Box, CropError, frame_box
+from .detect import TARGETS, detect
+from .image import crop_square, square_pixels
+
+logger = logging.getLogger(__name__)
+
+# How the training data is framed, per target: the subject's box grows by ``margin`` of its size on
+# each side and the square moves up by ``shift_up`` of its side. For faces the detectors' boxes cover
+# brows to chin, and VoxCeleb frames show the whole head with some neck: the face box is about 0.45 of
+# the crop's side, the head's center a little above the frame's. TaiChi frames hold the whole person.
+FRAMING = {"face": (0.6, 0.05), "person": (0.1, 0.0)}
+
+
+@dataclass
+class CropOptions:
+    """How subjects are found, tracked, split and framed (shared by ``fomm crop``, ``fomm animate
+    --crop auto`` and the app).
+
+    ``target``: "face" or "person". ``size``: the side of the square crops written. ``margin``: the
+    box grows by this fraction of its size on each side before it is made square (default: 0.6 for
+    faces, 0.1 for people, see ``FRAMING``). ``min_frames``: segments shorter than this are skipped.
+    ``iou_threshold``: a segment ends where the subject overlaps its initial box by less (the
+    original's ``--iou_with_initial``). ``max_gap``: frames a subject may stay unseen before its
+    track ends (shorter gaps are interpolated). ``smooth``: the standard deviation, in frames, of the
+    Gaussian that smooths the boxes over time (0: off). ``full_every``: a full-frame detection every
+    this many frames (the others search near the tracks). ``backend``: face detector ("auto", "haar",
+    ...). ``max_side``: detection runs on frames downscaled to this longer side.
+    """
+
+    target: str = "face"
+    size: int = 256
+    margin: float | None = None
+    min_frames: int = 1
+    iou_threshold: float = 0.25
+    max_gap: int = 15
+    smooth: float = 2.0
+    full_every: int = 15
+    backend: str = "auto"
+    max_side: int = 640
+
+    def __post_init__(self) -> None:
+        if self.target not in TARGETS:
+            raise CropError(f"target must be one of {', '.join(TARGETS)}, got {self.target!r}")
+        if self.size < 1:
+            raise CropError(f"size must be a positive number of pixels, got {self.size}")
+        if self.margin is not None and self.margin < 0:
+            raise CropError(f"margin must be >= 0 (a fraction of the box's size), got {self.margin}")
+        if not 0 <= self.iou_threshold < 1:
+            raise CropError(f"iou_threshold must be in [0, 1), got {self.iou_threshold}")
+        if self.min_frames < 1 or self.max_gap < 0 or self.full_every < 1 or self.smooth < 0:
+            raise CropError("min_frames and full_every must be >= 1, max_gap and smooth >= 0")
+
+    @property
+    def framing(self) -> tuple[float, float]:
+        margin, shift_up = FRAMING[self.target]
+        return (margin if self.margin is None else self.margin), shift_up
+
+    def crop_box(self, box: Box, width: int, height: int) -> Box:
+        """The square crop framing ``box`` in a (width, height) frame (see :func:`frame_box`)."""
+        margin, shift_up = self.framing
+        return square_pixels(frame_box(box, margin, width, height, shift_up))
+
+    def detect(self, image: np.ndarray, **options) -> list[Box]:
+        if self.target == "face":
+            options.setdefault("backend", self.backend)
+        options.setdefault("max_side", self.max_side)
+        return detect(image, self.target, **options)
+
+
+@dataclass
+class FrameBox:
+    """A subject's box in one frame: ``detected`` False where it was interpolated over a miss."""
+
+    frame: int
+    box: Box
+    detected: bool
+
+
+@dataclass
+class Track:
+    """One subject followed through consecutive frames (``boxes`` has one entry per frame)."""
+
+    id: int
+    boxes: list[FrameBox] = field(default_factory=list)
+
+    @property
+    def start(self) -> int:
+        return self.boxes[0].frame
+
+    @property
+    def end(self) -> int:
+        """One past the last frame."""
+        return self.boxes[-1].frame + 1
+
+    def __len__(self) -> int:
+        return len(self.boxes)
+
+    @property
+    def size(self) -> float:
+        """The median box area: how large the subject is (tracks are ranked by it)."""
+        return float(np.median([b.box.area for b in self.boxes]))
+
+
+@dataclass
+class Segment:
+    """A run of frames ``start`` .. ``end - 1`` of one subject, cropped with one fixed square ``crop``
+    (which may reach past the frame's edges: that part is padded with black when cropping)."""
+
+    subject: int
+    start: int
+    end: int
+    crop: Box
+    boxes: list[FrameBox]
+
+    def __len__(self) -> int:
+        return self.end - self.start
+
+
+# ------------------------------------------------------------------------------------ tracking
+class _Open:
+    """A track being built: detected boxes by frame."""
+
+    def __init__(self, track_id: int, frame: int, box: Box):
+        self.id = track_id
+        self.detections: dict[int, Box] = {frame: box}
+        self.last_frame = frame
+        self.last = box
+
+
+class Tracker:
+    """Feed it frames in order with :meth:`update`; :meth:`tracks` gives the finished tracks."""
+
+    def __init__(self, options: CropOptions | None = None):
+        self.options = options or CropOptions()
+        self._open: list[_Open] = []
+        self._closed: list[_Open] = []
+        self._next_id = 0
+        self.frames = 0
+        self.shape: tuple[int, int] | None = None
+
+    def update(self, image: np.ndarray) -> list[Box]:
+        """Detect in the next frame and extend the tracks; returns this frame's detections."""
+        frame = self.frames
+        self.frames += 1
+        self.shape = image.shape[:2]
+        for track in [t for t in self._open if frame - t.last_frame > self.options.max_gap + 1]:
+            self._open.remove(track)
+            self._closed.append(track)
+        full = not self._open or frame % self.options.full_every == 0
+        found = self.options.detect(image) if full else self._search_near_tracks(image)
+        self._associate(frame, found)
+        if not full and any(t.last_frame == frame - 1 for t in self._open):
+            # a subject seen in the previous frame is not near where it was: it jumped (or left),
+            # so look at the whole frame now rather than lose this frame
+            found = self.options.detect(image)
+            self._associate(frame, [b for b in found if not any(t.last_frame == frame and t.last.iou(b) > 0.3
+                                                                for t in self._open)])
+        return found
+
+    def _search_near_tracks(self, image: np.ndarray) -> list[Box]:
+        found: list[Box] = []
+        for track in self._open:
+            found += detect_near(image, track.last, self.options)
+        return found
+
+    def _associate(self, frame: int, found: list[Box]) -> int:
+        """Greedy matching by IoU (or, for fast motion, center distance within half the box size)."""
+        pairs = []
+        for i, box in enumerate(found):
+            for j, track in enumerate(self._open):
+                score = _affinity(track.last, box)
+                if score > 0:
+                    pairs.append((score, i, j))
+        used_boxes, used_tracks = set(), set()
+        for _, i, j in sorted(pairs, reverse=True):
+            if i in used_boxes or j in used_tracks:
+                continue
+            used_boxes.add(i)
+            used_tracks.add(j)
+            track = self._open[j]
+            track.detections[frame] = found[i]
+            track.last_frame, track.last = frame, found[i]
+        for i, box in enumerate(found):
+            if i not in used_boxes:
+                self._open.append(_Open(self._next_id, frame, box))
+                self._next_id += 1
+        return len(used_tracks)
+
+    def tracks(self) -> list[Track]:
+        """Every track, gaps interpolated and boxes smoothed, in order of their first frame."""
+        result = []
+        for raw in sorted(self._closed + self._open, key=lambda t: (min(t.detections), t.id)):
+            result.append(_finish(raw, self.options.smooth))
+        return result
+
+
+def _affinity(previous: Box, box: Box) -> float:
+    iou = previous.iou(box)
+    if iou > 0.1:
+        return 1.0 + iou
+    (px, py), (cx, cy) = previous.center, box.center
+    size = max(previous.w, previous.h)
+    ratio = box.area / previous.area if previous.area > 0 else 0.0
+    if np.hypot(px - cx, py - cy) < 0.5 * size and 0.5 < ratio < 2.0:
+        return 1.0 - np.hypot(px - cx, py - cy) / size
+    return 0.0
+
+
+def detect_near(image: np.ndarray, box: Box, options: CropOptions) -> list[Box]:
+    """Detections of a subject like ``box`` (size within 0.6 .. 1.6x) near it: the search runs on the
+    region around the box, scaled so the subject is about 64 px (faces) or 192 px (people) tall."""
+    height, width = image.shape[:2]
+    pad = max(box.w, box.h)
+    x0, y0 = int(max(box.x - pad, 0)), int(max(box.y - pad, 0))
+    x1, y1 = int(min(box.right + pad, width)), int(min(box.bottom + pad, height))
+    if x1 - x0 < 8 or y1 - y0 < 8:
+        return []
+    region = image[y0:y1, x0:x1]
+    size = max(box.w, box.h)
+    wanted = 64 if options.target == "face" else 192
+    scale = min(1.0, wanted / max(box.h, 1.0))
+    max_side = max(16, round(max(region.shape[:2]) * scale))
+    options_ = {"max_side": max_side}
+    if options.target == "face":
+        options_.update(min_size=0.6 * size, max_size=1.6 * size, thorough=False)
+    found = options.detect(np.ascontiguousarray(region), **options_)
+    return [Box(b.x + x0, b.y + y0, b.w, b.h, b.score) for b in found if 0.6 * size <= max(b.w, b.h) <= 1.6 * size]
+
+
+def _finish(raw: _Open, sigma: float) -> Track:
+    """Interpolate the frames a track missed (center, log-size linear) and smooth over time."""
+    frames = sorted(raw.detections)
+    known = np.array([_params(raw.detections[f]) for f in frames])  # (N, 4): cx, cy, log w, log h
+    every = np.arange(frames[0], frames[-1] + 1)
+    params = np.stack([np.interp(every, frames, known[:, k]) for k in range(4)], axis=1)
+    if sigma > 0 and len(every) > 1:
+        params = gaussian_filter1d(params, sigma, axis=0, mode="nearest")
+    detected = set(frames)
+    boxes = []
+    for f, (cx, cy, lw, lh) in zip(every, params, strict=True):
+        w, h = float(np.exp(lw)), float(np.exp(lh))
+        score = raw.detections[f].score if f in detected else 0.0
+        boxes.append(FrameBox(int(f), Box(cx - w / 2, cy - h / 2, w, h, score), f in detected))
+    return Track(raw.id, boxes)
+
+
+def _params(box: Box) -> tuple[float, float, float, float]:
+    cx, cy = box.center
+    return cx, cy, float(np.log(max(box.w, 1e-3))), float(np.log(max(box.h, 1e-3)))
+
+
+def track_video(frames: Iterable[np.ndarray], options: CropOptions | None = None) -> tuple[list[Track], int,
+                                                                                           tuple[int, int]]:
+    """Run the :class:`Tracker` over ``frames``: (tracks, number of frames, (H, W) of the frames)."""
+    tracker = Tracker(options)
+    for image in frames:
+        tracker.update(image)
+    if tracker.shape is None:
+        raise CropError("the video has no frames")
+    return tracker.tracks(), tracker.frames, tracker.shape
+
+
+# ------------------------------------------------------------------------------------ subjects
+def chain_tracks(tracks: list[Track]) -> list[list[Track]]:
+    """Tracks that follow one another in time joined into subjects (a subject that jumped, or that
+    left and came back, is one subject with several tracks), largest subject first.
+
+    A track continues the subject whose last track ended before it starts, most recently ended first,
+    then of the nearest size; overlapping tracks are different subjects."""
+    subjects: list[list[Track]] = []
+    for track in sorted(tracks, key=lambda t: t.start):
+        candidates = [s for s in subjects if s[-1].end <= track.start]
+        if candidates:
+            best = min(candidates, key=lambda s: (track.start - s[-1].end, abs(np.log(track.size / s[-1].size))))
+            best.append(track)
+        else:
+            subjects.append([track])
+    return sorted(subjects, key=lambda s: -float(np.median([b.box.area for t in s for b in t.boxes])))
+
+
+def split_segments(subject: list[Track], subject_index: int, width: int, height: int,
+                   options: CropOptions) -> list[Segment]:
+    """A subject's frames split where the box leaves the segment's initial box (IoU below the
+    threshold) or the subject disappears; each segment cropped around the union of its boxes."""
+    segments: list[Segment] = []
+    for track in subject:
+        current: list[FrameBox] = []
+        for fb in track.boxes:
+            if current and fb.box.iou(current[0].box) < options.iou_threshold:
+                segments.append(_segment(current, subject_index, width, height, options))
+                current = []
+            current.append(fb)
+        if current:
+            segments.append(_segment(current, subject_index, width, height, options))
+    return segments
+
+
+def _segment(boxes: list[FrameBox], subject: int, width: int, height: int, options: CropOptions) -> Segment:
+    tube = boxes[0].box
+    for fb in boxes[1:]:
+        tube = tube.union(fb.box)
+    return Segment(subject, boxes[0].frame, boxes[-1].frame + 1, options.crop_box(tube, width, height), boxes)
+
+
+@dataclass
+class CropPlan:
+    """What to crop in a video: every subject's segments (largest subject first) and, per subject,
+    every frame's box. Segments shorter than ``options.min_frames`` are in ``skipped``."""
+
+    num_frames: int
+    shape: tuple[int, int]
+    subjects: list[list[Segment]]
+    skipped: list[Segment]
+    options: CropOptions
+
+    @property
+    def segments(self) -> list[Segment]:
+        """Every kept segment, subject by subject, in time order within a subject."""
+        return [s for subject in self.subjects for s in subject]
+
+    def frame_crops(self, subject: int = 0) -> list[Box | None]:
+        """The crop of every frame for one subject: its segment's crop, or None outside its segments."""
+        crops: list[Box | None] = [None] * self.num_frames
+        for segment in self.subjects[subject] if subject < len(self.subjects) else ():
+            for f in range(segment.start, segment.end):
+                crops[f] = segment.crop
+        return crops
+
+
+def plan_crops(frames: Iterable[np.ndarray], options: CropOptions | None = None) -> CropPlan:
+    """Detect, track and segment the subjects of a video (one pass over ``frames``)."""
+    options = options or CropOptions()
+    tracks, count, (height, width) = track_video(frames, options)
+    subjects, skipped = [], []
+    for index, chain in enumerate(chain_tracks(tracks)):
+        segments = split_segments(chain, index, width, height, options)
+        kept = [s for s in segments if len(s) >= options.min_frames]
+        skipped += [s for s in segments if len(s) < options.min_frames]
+        if kept:
+            subjects.append(kept)
+    for i, subject in enumerate(subjects):
+        for segment in subject:
+            segment.subject = i
+    logger.info("%d frames: %d tracks, %d subjects, %d segments kept, %d skipped", count, len(tracks),
+                len(subjects), sum(len(s) for s in subjects), len(skipped))
+    return CropPlan(count, (height, width), subjects, skipped, options)
+
+
+def iter_crops(frames: Iterable[np.ndarray], crops: Iterable[Box | None], size: int) -> Iterator[np.ndarray | None]:
+    """``crop_square`` of each frame with its box (None for frames without one)."""
+    for image, box in zip(frames, crops, strict=False):
+        yield None if box is None else crop_square(image, box, size)
