@@ -74,6 +74,11 @@ def positive_float(text: str) -> float:
     return _checked(float, text, lambda v: v > 0, "a positive number")
 
 
+def non_negative_float(text: str) -> float:
+    """argparse type: a number >= 0."""
+    return _checked(float, text, lambda v: v >= 0, "a number >= 0")
+
+
 def add_model_arguments(p: argparse.ArgumentParser) -> None:
     """The options that choose and place the model (shared with ``fomm keypoints``)."""
     p.add_argument("--checkpoint", default=DEFAULT_MODEL, metavar="PATH",

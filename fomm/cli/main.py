@@ -11,7 +11,7 @@ import sys
 from .. import __version__
 from .common import CLIError
 
-COMMANDS = ("demo", "animate", "keypoints", "app", "live", "train", "reconstruct", "synth", "convert", "info")
+COMMANDS = ("demo", "animate", "crop", "keypoints", "app", "live", "train", "reconstruct", "synth", "convert", "info")
 
 
 def build_parser() -> argparse.ArgumentParser:

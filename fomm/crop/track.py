@@ -363,9 +363,9 @@ def plan_crops(frames: Iterable[np.ndarray], options: CropOptions | None = None)
         skipped += [s for s in segments if len(s) < options.min_frames]
         if kept:
             subjects.append(kept)
-    for i, subject in enumerate(subjects):
-        for segment in subject:
-            segment.subject = i
+    renumber = {subject[0].subject: i for i, subject in enumerate(subjects)}
+    for segment in [s for subject in subjects for s in subject] + skipped:
+        segment.subject = renumber.get(segment.subject, -1)  # -1: a subject with no segment kept
     logger.info("%d frames: %d tracks, %d subjects, %d segments kept, %d skipped", count, len(tracks),
                 len(subjects), sum(len(s) for s in subjects), len(skipped))
     return CropPlan(count, (height, width), subjects, skipped, options)

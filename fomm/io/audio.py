@@ -21,8 +21,9 @@ COPYABLE = {
 }
 
 
-def open_audio(source: Path, suffix: str) -> AudioCopy | None:
-    """The audio track of ``source``, ready to go into a ``suffix`` container; None if it has none."""
+def open_audio(source: Path, suffix: str, start: float = 0.0) -> AudioCopy | None:
+    """The audio track of ``source``, ready to go into a ``suffix`` container; None if it has none.
+    ``start``: seconds of the source (from its first video frame) where the output begins."""
     try:
         container = av.open(str(source))
     except av.error.FFmpegError as error:
@@ -33,7 +34,7 @@ def open_audio(source: Path, suffix: str) -> AudioCopy | None:
         container.close()
         logger.info("%s has no audio track; the output will be silent", source)
         return None
-    return AudioCopy(source, container, suffix)
+    return AudioCopy(source, container, suffix, start)
 
 
 class AudioCopy:
@@ -44,7 +45,7 @@ class AudioCopy:
     frame is at time 0, and :meth:`pump` interleaves it with the video as frames are written.
     """
 
-    def __init__(self, source: Path, container: av.container.InputContainer, suffix: str):
+    def __init__(self, source: Path, container: av.container.InputContainer, suffix: str, offset: float = 0.0):
         self.source = source
         self._input = container
         self._in = container.streams.audio[0]
@@ -52,6 +53,8 @@ class AudioCopy:
         videos = container.streams.video
         start = videos[0].start_time if videos and videos[0].start_time is not None else 0
         self._origin = Fraction(start) * (videos[0].time_base if videos else 1)  # seconds
+        self._trim = offset > 0  # a clip cut out of the source (fomm crop's segments) starts later
+        self._origin += Fraction(offset).limit_denominator(1 << 20)
         self._items: Iterator = iter(())
         self._held = None  # the next packet or frame, read but not yet muxed
         self._output: av.container.OutputContainer | None = None
@@ -79,7 +82,7 @@ class AudioCopy:
             if self._start(self._held) >= until:
                 return
             item, self._held = self._held, None
-            if self._end(item) < 0:  # entirely before the first video frame
+            if self._end(item) < 0 or (self._trim and self._start(item) < 0):  # before the first video frame
                 continue
             self._mux(item)
 

@@ -34,7 +34,8 @@ class VideoWriter:
     of ``000000.png``, ``000001.png``, ...
 
     ``audio_from`` carries the audio track of that file (usually the driving video) into an H.264
-    output, cut at the video's end; a file without audio gives a silent output.
+    output, cut at the video's end; a file without audio gives a silent output. ``audio_start``: the
+    second of that file's audio where the output begins (for clips cut out of it).
 
     The output appears only when the writer closes without error: frames go to a hidden temporary
     ``.<name>.partial<ext>`` beside it, which an exception (or Ctrl-C) inside the ``with`` block removes.
@@ -53,6 +54,7 @@ class VideoWriter:
         audio_from: str | Path | None = None,
         overwrite: bool = False,
         crf: int = 18,
+        audio_start: float = 0.0,
     ):
         self.path = Path(path)
         self.kind = _output_kind(path)
@@ -78,7 +80,7 @@ class VideoWriter:
         self._audio: AudioCopy | None = None
         if audio_from is not None:
             require_exists(Path(audio_from))
-            self._audio = open_audio(Path(audio_from), self.path.suffix.lower())
+            self._audio = open_audio(Path(audio_from), self.path.suffix.lower(), audio_start)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         suffix = "" if self.kind == "folder" else self.path.suffix
         self._partial = self.path.parent / f".{self.path.name}.partial{suffix}"

@@ -1,0 +1,154 @@
+"""``fomm crop INPUT``: find the face (or person) in a photo or video and write square crops framed like
+the training data: one image per subject, or one clip per segment of a video, with audio."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+from PIL import Image
+from tqdm import tqdm
+
+from ..crop import TARGETS, CropOptions, available_backends
+from ..crop.clips import (
+    NoSubjectError,
+    image_record,
+    image_subjects,
+    no_subject_message,
+    numbered,
+    video_record,
+    write_segment_clips,
+)
+from ..crop.image import crop_square
+from ..crop.track import plan_crops
+from ..io import VideoReader, VideoWriter, atomic_path, is_image_path, read_image
+from ..io.writer import H264_SUFFIXES
+from .common import CLIError, non_negative_float, positive_int, summary, user_errors
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser(
+        "crop", help="crop the face (or person) of a photo or video like the training data",
+        description="Find the subject of INPUT (a photo or a video) and write square crops framed like the models' "
+                    "training data. A video is tracked frame by frame and split into segments where the subject "
+                    "moves too far for one fixed crop or disappears; each segment becomes a clip OUT-000.mp4, "
+                    "OUT-001.mp4, ... with its audio.")
+    p.add_argument("input", help="photo (png, jpg, webp, bmp) or video (mp4, mov, avi, mkv, webm, gif, a folder of "
+                                 "frames)")
+    p.add_argument("-o", "--output", metavar="OUT",
+                   help="output image or video name (default: INPUT's name + '-crop', in the current folder); a "
+                        "video gives OUT-000.mp4, OUT-001.mp4, ...")
+    p.add_argument("--json", metavar="BOXES.json",
+                   help="write every frame's box (frame, x, y, w, h in original pixels; detected or interpolated) "
+                        "and each clip's crop")
+    p.add_argument("--target", choices=TARGETS, default="face", help="what to crop (default: face)")
+    p.add_argument("--size", type=positive_int, default=256, metavar="PX", help="side of the crops (default 256)")
+    p.add_argument("--margin", type=non_negative_float, metavar="M",
+                   help="grow the subject's box by M times its size on each side before squaring it "
+                        "(default: 0.6 for faces, 0.1 for people)")
+    p.add_argument("--min-frames", type=positive_int, default=15, metavar="N",
+                   help="skip video segments shorter than N frames (default 15)")
+    p.add_argument("--all", action="store_true", help="write every subject, not only the largest")
+    p.add_argument("--detector", choices=("auto", *available_backends()), default="auto",
+                   help="face detector (default: the best installed; OpenCV's cascades always work)")
+    p.add_argument("--overwrite", action="store_true", help="replace existing outputs")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    source = Path(args.input)
+    with user_errors():
+        options = CropOptions(target=args.target, size=args.size, margin=args.margin, min_frames=args.min_frames,
+                              backend=args.detector)
+        if is_image_path(source):
+            return _crop_image(args, source, options)
+        return _crop_video(args, source, options)
+
+
+def _default_output(source: Path, suffix: str) -> Path:
+    return Path.cwd() / f"{source.stem}-crop{suffix}"
+
+
+def _check_free(paths: list[Path], overwrite: bool) -> None:
+    for path in paths:
+        if path.exists() and not overwrite:
+            raise CLIError(f"{path} exists; pass --overwrite to replace it")
+
+
+def _write_json(path: str | None, record: dict, overwrite: bool) -> None:
+    if path is None:
+        return
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(record, indent=1) + "\n")
+
+
+def _crop_image(args: argparse.Namespace, source: Path, options: CropOptions) -> int:
+    start = time.perf_counter()
+    output = Path(args.output) if args.output else _default_output(source, ".png")
+    if output.suffix.lower() not in (".png", ".jpg", ".jpeg", ".webp", ".bmp"):
+        raise CLIError(f"{output}: a photo's crop is an image; give -o NAME.png (or .jpg, .webp, .bmp)")
+    image = read_image(source)
+    subjects = image_subjects(image, options, str(source),
+                              "crop it by hand (any image editor), or try --target person")
+    chosen = subjects if args.all else subjects[:1]
+    paths = [numbered(output, i) for i in range(len(chosen))] if args.all else [output]
+    _check_free(paths + ([Path(args.json)] if args.json else []), args.overwrite)
+    for subject, path in zip(chosen, paths, strict=True):
+        with atomic_path(path) as tmp:
+            Image.fromarray(crop_square(image, subject.crop, options.size)).save(tmp, format=_format(path))
+    outputs = [str(p) for p in paths] + [None] * (len(subjects) - len(paths))
+    _write_json(args.json, image_record(str(source), image, subjects, outputs, options), args.overwrite)
+    for subject, path in zip(chosen, paths, strict=True):
+        print(f"{options.target} at {subject.box.describe()} -> crop {subject.crop.describe()} -> {path}")
+    if not args.all and len(subjects) > 1:
+        print(f"({len(subjects) - 1} more {options.target}s found; --all writes every one)")
+    print(summary(1, time.perf_counter() - start, paths[0] if len(paths) == 1 else output.parent))
+    return 0
+
+
+def _format(path: Path) -> str:
+    return {".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP", ".bmp": "BMP"}.get(path.suffix.lower(), "PNG")
+
+
+def _crop_video(args: argparse.Namespace, source: Path, options: CropOptions) -> int:
+    output = Path(args.output) if args.output else _default_output(source, ".mp4")
+    if output.suffix.lower() not in (*H264_SUFFIXES, ".gif"):
+        raise CLIError(f"{output}: a video's crops are clips; give -o NAME.mp4 (or .mov, .mkv, .gif)")
+    _check_free([numbered(output, 0)] + ([Path(args.json)] if args.json else []), args.overwrite)
+    start = time.perf_counter()
+    with VideoReader(source) as reader:
+        frames = tqdm(reader, total=reader.num_frames, unit="frame", desc="detect", leave=False)
+        plan = plan_crops(frames, options)
+        fps, has_audio = reader.fps, reader.has_audio
+    if not plan.subjects:
+        if not plan.skipped:
+            raise NoSubjectError(no_subject_message(
+                f"any of the {plan.num_frames} frames of {source}", options.target,
+                "check --target, or crop the video by hand (e.g. ffmpeg -filter:v crop=W:H:X:Y)"))
+        longest = max(len(s) for s in plan.skipped)
+        raise CLIError(f"every segment of {source} is shorter than --min-frames {options.min_frames} (the longest "
+                       f"has {longest} frames); lower --min-frames")
+    chosen = [i for i, s in enumerate(plan.segments) if args.all or s.subject == 0]
+    segments = [plan.segments[i] for i in chosen]
+    paths = [numbered(output, n) for n in range(len(segments))]
+    audio = has_audio and output.suffix.lower() in H264_SUFFIXES
+    writers = [VideoWriter(path, fps=fps, audio_from=source if audio else None, audio_start=s.start / fps,
+                           overwrite=args.overwrite) for s, path in zip(segments, paths, strict=True)]
+    last = max(s.end for s in segments)
+    with VideoReader(source) as reader, tqdm(total=last, unit="frame", desc="crop", leave=False) as bar:
+        write_segment_clips(reader, segments, writers, options.size, bar.update)
+    _write_json(args.json, video_record(str(source), plan, fps, {i: str(p) for i, p in zip(chosen, paths,
+                                                                                          strict=True)}),
+                args.overwrite)
+    for segment, path in zip(segments, paths, strict=True):
+        print(f"frames {segment.start}-{segment.end - 1} ({segment.start / fps:.2f} s, {len(segment)} frames), "
+              f"{options.target} {segment.subject}, crop {segment.crop.describe()} -> {path}")
+    if plan.skipped:
+        print(f"skipped {len(plan.skipped)} segments shorter than --min-frames {options.min_frames}")
+    others = sum(1 for s in plan.segments if s.subject != 0)
+    if not args.all and others:
+        print(f"({len(plan.subjects) - 1} more {options.target}s, {others} segments; --all writes them too)")
+    print(summary(plan.num_frames, time.perf_counter() - start, output.parent / f"{output.stem}-*{output.suffix}"))
+    return 0
