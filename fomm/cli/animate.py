@@ -16,6 +16,7 @@ from tqdm import tqdm
 from ..animation import LAYOUTS, Animator, compose
 from ..io import BackgroundWriter, VideoReader, VideoWriter, read_image
 from ..io.writer import H264_SUFFIXES
+from .animate_crop import add_crop_arguments, run_cropped, wants_crop
 from .common import CLIError, add_model_arguments, load_model_from_args, steady_memory, summary, user_errors
 
 
@@ -44,6 +45,7 @@ def add_parser(sub) -> None:
                    help="result (default) or side-by-side: source | driving | result")
     p.add_argument("--keypoints", action="store_true", help="draw the keypoints on the frames")
     p.add_argument("--overwrite", action="store_true", help="replace OUTPUT if it exists")
+    add_crop_arguments(p)
     p.set_defaults(func=run)
 
 
@@ -65,6 +67,8 @@ def run(args: argparse.Namespace) -> int:
     if args.mode == "absolute" and args.best_frame is not None:
         raise CLIError("--best-frame picks the reference frame of relative motion; it does nothing with --mode "
                        "absolute")
+    if wants_crop(args):
+        return run_cropped(args, _open_writer)
     with user_errors():
         source = read_image(args.source)
         reader = VideoReader(args.driving)  # fails now on an image, a missing file or no decodable frames

@@ -93,7 +93,9 @@ class PasteBack:
         self.smoothing = smoothing
         self.offset: np.ndarray | None = None  # the running color correction, (3,)
 
-    def __call__(self, crop: np.ndarray) -> np.ndarray:
+    def __call__(self, crop: np.ndarray, base: np.ndarray | None = None) -> np.ndarray:
+        """The photo (or ``base``, a frame of its size, e.g. with other faces already pasted) with
+        ``crop`` blended in at the box; ``base`` is not modified."""
         cv2 = _cv2()
         if crop.shape[:2] != (self.side, self.side):
             interpolation = cv2.INTER_CUBIC if self.side > crop.shape[0] else cv2.INTER_AREA
@@ -105,8 +107,9 @@ class PasteBack:
                 offset = self.smoothing * self.offset + (1 - self.smoothing) * offset
             self.offset = offset
             animated += self.offset
-        blended = self.background + self.alpha * (animated - self.background)
-        out = self.photo.copy()
+        under = self.background if base is None else base[self.region].astype(np.float32)
+        blended = under + self.alpha * (animated - under)
+        out = (self.photo if base is None else base).copy()
         out[self.region] = np.clip(blended + 0.5, 0, 255).astype(np.uint8)
         return out
 

@@ -9,24 +9,13 @@ import pytest
 from fomm.crop import Box, CropError
 from fomm.crop.track import CropOptions, Tracker, chain_tracks, plan_crops
 
-from .scenes import astronaut, place
+from .scenes import astronaut, moving_frames, place
 
 CANVAS = (300, 400)
 
 
 def moving_scene(n: int = 20, jump: int = 10, blank: int | None = 14):
-    """The astronaut gliding right, jumping right at frame ``jump``, gone for frame ``blank``."""
-    photo = astronaut(256)
-    frames, centers, sizes = [], [], []
-    for i in range(n):
-        x, y = (20 + 4 * i, 30) if i < jump else (130 + 2 * i, 20)
-        image, center, size = place(CANVAS, 256, x, y, photo)
-        if i == blank:
-            image[:] = 100
-        frames.append(image)
-        centers.append(center)
-        sizes.append(size)
-    return frames, centers, sizes
+    return moving_frames(n, jump, blank, CANVAS)
 
 
 @pytest.fixture(scope="module")
