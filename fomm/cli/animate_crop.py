@@ -68,7 +68,7 @@ def run_cropped(args: argparse.Namespace, open_writer) -> int:
             model = load_model_from_args(args)
             size = int(args.size or model.config.frame_size)
             options = CropOptions(target=args.target, size=size, margin=args.crop_margin)
-            boxes = _source_boxes(photo, source_crop, options, args.faces)
+            boxes = _source_boxes(photo, source_crop, options, args.faces, args.fit)
             driving = _driving_crops(args, reader, driving_crop, options)
 
             def make_animator(crop):
@@ -88,10 +88,10 @@ def run_cropped(args: argparse.Namespace, open_writer) -> int:
     return 0
 
 
-def _source_boxes(photo, crop, options: CropOptions, faces: str) -> list[Box]:
+def _source_boxes(photo, crop, options: CropOptions, faces: str, fit: str) -> list[Box]:
     if crop == "none":  # the center square the animator would take (or the padded square with --fit pad)
         height, width = photo.shape[:2]
-        side = min(height, width)
+        side = min(height, width) if fit == "crop" else max(height, width)
         return [Box((width - side) // 2, (height - side) // 2, side, side)]
     return source_boxes(photo, crop, options, faces)
 
@@ -101,7 +101,7 @@ def _driving_crops(args, reader: VideoReader, crop, options: CropOptions) -> Dri
         return None
     width, height = reader.size
     if isinstance(crop, Box):
-        return DrivingCrops.fixed(user_box(crop, width, height), reader.num_frames)
+        return DrivingCrops.fixed(user_box(crop, width, height))
     frames = tqdm(reader, total=reader.num_frames, unit="frame", desc="track driving", leave=False)
     found = driving_crops(frames, options, str(args.driving))
     segments = found.plan.subjects[0] if found.plan else []

@@ -64,12 +64,12 @@ class DrivingCrops:
     groups: list[tuple[int, int, int]]
     present: list[bool]
     plan: CropPlan | None = None
+    default: Box | None = None  # the crop of frames past ``boxes`` (all frames for a fixed crop)
 
     @classmethod
-    def fixed(cls, box: Box, num_frames: int | None) -> DrivingCrops:
-        """One box for every frame (``num_frames`` None: any length)."""
-        n = num_frames or 0
-        return cls([box] * n, [(0, 1 << 62, 0)], [True] * n)
+    def fixed(cls, box: Box) -> DrivingCrops:
+        """One box for every frame, the subject always there."""
+        return cls([], [(0, 1 << 62, 0)], [], default=box)
 
     @classmethod
     def from_plan(cls, plan: CropPlan, what: str = "the driving video") -> DrivingCrops:
@@ -89,10 +89,10 @@ class DrivingCrops:
                 boxes[f] = segment.crop
             for f in range(segment.start, segment.end):
                 present[f] = True
-        return cls(boxes, groups, present, plan)
+        return cls(boxes, groups, present, plan, default=boxes[-1])
 
     def box(self, frame: int) -> Box:
-        return self.boxes[frame] if frame < len(self.boxes) else self.boxes[-1]
+        return self.boxes[frame] if frame < len(self.boxes) else self.default
 
     def group(self, frame: int) -> tuple[int, int, int]:
         for group in self.groups:
@@ -168,7 +168,7 @@ class CropAnimation:
         """Animate every driving frame (full frames, as read), in order. ``reference``: relative mode's
         initial keypoints for a group, keyed by the group's start frame (e.g. from a best frame); a group
         without one starts from its segment's first frame. Frames without the driving subject show the
-        source at rest (the photo itself with paste-back)."""
+        source at rest (the photo itself, unchanged, with paste-back)."""
         reference = dict(reference or {})
         chunk_size = self.chunk or 2 * self.animators[0].batch_size
         pending: list[tuple[int, np.ndarray, np.ndarray | None]] = []  # (index, frame, crop or None: absent)
@@ -183,7 +183,8 @@ class CropAnimation:
                     faces = [_at_rest(a, index) for a in self.animators]
                 else:
                     faces = [_renumber(next(r), index) for r in results]
-                yield CroppedFrame(index, self._image(faces), faces, frame,
+                image = self.photo.copy() if crop is None and self.pasters else self._image(faces)
+                yield CroppedFrame(index, image, faces, frame,
                                    self.driving.box(index) if self.driving else None, crop is not None)
             pending.clear()
 
