@@ -172,7 +172,10 @@ class Tracker:
             self._open.remove(track)
             self._closed.append(track)
         full = not self._open or frame % self.options.full_every == 0
-        found = self.options.detect(image) if full else self._search_near_tracks(image)
+        if full:  # with subjects already followed, the periodic look for new ones skips the profile
+            found = self.options.detect(image, thorough=not self._open)  # cascades when a frontal face shows
+        else:
+            found = self._search_near_tracks(image)
         self._associate(frame, found)
         if not full and any(t.last_frame == frame - 1 for t in self._open):
             # a subject seen in the previous frame is not near where it was: it jumped (or left),
