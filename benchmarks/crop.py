@@ -4,7 +4,8 @@
     python benchmarks/crop.py --frames 8 --repeats 1   # a smoke run
 
 Media, made here: a 1280x720 photo and a 1280x720 driving clip in which scikit-image's ``astronaut``
-(512 px, face about 95 px tall) glides across a gradient. The model is the ``vox-256`` architecture with
+(512 px, face about 95 px tall) drifts across a gradient by 2 px per frame, as a head in an interview
+might. The model is the ``vox-256`` architecture with
 random weights (seed 0), float32, on the CPU. Three runs of the same animation, each encoding H.264
 with a background writer as ``fomm animate`` does; model loading is outside the timings:
 
@@ -70,7 +71,7 @@ def make_media(folder: Path, frames: int) -> dict[str, Path]:
     options = CropOptions()
     face = detect_faces(photo)[0]
     Image.fromarray(crop_square(photo, options.crop_box(face, 1280, 720), 256)).save(folder / "photo-crop.png")
-    clip = [scene(300 + 4 * i, 120 + i) for i in range(frames)]
+    clip = [scene(300 + 2 * i, 120 + i // 2) for i in range(frames)]
     with VideoWriter(folder / "driving.mp4", fps=25) as writer:
         for frame in clip:
             writer.write(frame)
