@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import pickle
 import zipfile
 from pathlib import Path
 
@@ -74,15 +73,24 @@ def test_saved_file_reads_as_the_original_format(tmp_path, golden):
 
 
 class _Evil:
+    """Unpickling this creates the file ``marker``: proof that the pickle's code ran."""
+
+    def __init__(self, marker: Path):
+        self.marker = str(marker)
+
     def __reduce__(self):
-        return (print, ("pwned",))
+        return (open, (self.marker, "w"))
 
 
-def test_pickle_carrying_code_is_refused(tmp_path, original):
-    path = tmp_path / "evil.pth.tar"
-    torch.save({"generator": original["generator"], "kp_detector": original["kp_detector"], "x": _Evil()}, path)
+def test_pickle_carrying_code_is_refused_and_never_runs(tmp_path, original):
+    path, marker = tmp_path / "evil.pth.tar", tmp_path / "pwned"
+    torch.save({"generator": original["generator"], "kp_detector": original["kp_detector"], "x": _Evil(marker)},
+               path)
     with pytest.raises(CheckpointError, match="refused to load.*can run code"):
         read_checkpoint(path)
+    with pytest.raises(CheckpointError, match="refused to load"):
+        fomm.load_model(path, device="cpu")
+    assert not marker.exists()
 
 
 def test_truncated_file_is_refused(tmp_path, golden):
@@ -135,17 +143,24 @@ def _zip_names(path: Path) -> list[str]:
 
 
 def test_weights_only_is_used(monkeypatch, tmp_path, original):
-    """Loading goes through torch.load(weights_only=True), never the unsafe path."""
-    seen = {}
+    """Every torch.load goes through weights_only=True, never the unsafe path, for the zip format and
+    the legacy format the original checkpoints were written in."""
+    seen = []
     real = torch.load
 
     def spy(*args, **kwargs):
-        seen.update(kwargs)
+        seen.append(kwargs.get("weights_only"))
         return real(*args, **kwargs)
 
     monkeypatch.setattr(torch, "load", spy)
-    torch.save({"generator": original["generator"], "kp_detector": original["kp_detector"]}, tmp_path / "a.pth")
-    read_checkpoint(tmp_path / "a.pth")
-    assert seen.get("weights_only") is True
-    assert _zip_names(tmp_path / "a.pth")
-    assert pickle.HIGHEST_PROTOCOL and io  # modules used above for clarity of intent
+    state = {"generator": original["generator"], "kp_detector": original["kp_detector"]}
+    torch.save(state, tmp_path / "zip.pth")
+    buffer = io.BytesIO()
+    torch.save(state, buffer, _use_new_zipfile_serialization=False)
+    (tmp_path / "legacy.pth").write_bytes(buffer.getvalue())
+    assert _zip_names(tmp_path / "zip.pth") and not zipfile.is_zipfile(tmp_path / "legacy.pth")
+    for name in ("zip.pth", "legacy.pth"):
+        ckpt = read_checkpoint(tmp_path / name)
+        torch.testing.assert_close(ckpt.state_dicts["generator"], dict(original["generator"]), rtol=0, atol=0)
+    fomm.load_model(tmp_path / "legacy.pth", device="cpu")
+    assert seen == [True, True, True]

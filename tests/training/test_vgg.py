@@ -119,12 +119,19 @@ def test_wrong_files_are_refused(tmp_path, problem):
     assert str(path) in str(info.value) and WEIGHTS_URL in str(info.value)
 
 
-def test_a_pickle_with_code_is_not_executed(tmp_path):
-    class Evil:
-        def __reduce__(self):
-            return (print, ("pwned",))
+class _Evil:
+    """Unpickling this creates the file ``marker``: proof that the pickle's code ran."""
 
-    path = tmp_path / "evil.pth"
-    torch.save({"features.0.weight": Evil()}, path)
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))
+
+
+def test_a_pickle_with_code_is_not_executed(tmp_path):
+    path, marker = tmp_path / "evil.pth", tmp_path / "pwned"
+    torch.save({"features.0.weight": _Evil(marker)}, path)
     with pytest.raises(VGGWeightsError, match="cannot read"):
         vgg_module.load_vgg19(path)
+    assert not marker.exists()
