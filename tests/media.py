@@ -21,6 +21,12 @@ from PIL import Image
 
 LEVEL_BASE, LEVEL_STEP = 16, 8  # gray level of frame i: 16 + 8 i, so up to 30 frames stay below 256
 MAX_PATTERN_FRAMES = (255 - LEVEL_BASE) // LEVEL_STEP + 1
+# Encoder and options per container: high quality, so that pattern levels survive.
+VIDEO_CODECS = {
+    ".mp4": ("libx264", {"crf": "12", "preset": "ultrafast"}),
+    ".avi": ("mpeg4", {"qscale": "2"}),
+    ".webm": ("libvpx-vp9", {"crf": "10", "b": "0", "deadline": "realtime", "cpu-used": "8"}),
+}
 
 
 def pattern_frame(i: int, size: tuple[int, int] = (64, 48)) -> np.ndarray:
@@ -65,15 +71,17 @@ def make_video(
     times: Sequence[float] | None = None,
     faststart: bool = True,
 ) -> Path:
-    """Encode ``n`` pattern frames. mp4/mov/mkv get H.264 (yuv420p); ``audio`` adds a 440 Hz sine of the
-    video's length. ``rotation`` sets a display matrix (counter-clockwise degrees, as phones write
-    them). ``times`` gives each frame's timestamp in seconds for a variable-frame-rate clip."""
+    """Encode ``n`` pattern frames. mp4/mov/mkv get H.264, .avi MPEG-4 part 2, .webm VP9 (all yuv420p);
+    ``audio`` adds a 440 Hz sine of the video's length. ``rotation`` sets a display matrix
+    (counter-clockwise degrees, as phones write them). ``times`` gives each frame's timestamp in seconds
+    for a variable-frame-rate clip."""
     path = Path(path)
     rate = Fraction(fps).limit_denominator(1001 * 1000)
     time_base = Fraction(1, 1000) if times is not None else 1 / rate
     options = {"movflags": "+faststart"} if faststart and path.suffix in (".mp4", ".mov") else {}
+    codec, codec_options = VIDEO_CODECS.get(path.suffix, VIDEO_CODECS[".mp4"])
     with av.open(str(path), "w", options=options) as container:
-        video = container.add_stream("libx264", rate=rate, options={"crf": "12", "preset": "ultrafast"})
+        video = container.add_stream(codec, rate=rate, options=codec_options)
         video.width, video.height, video.pix_fmt = size[0], size[1], "yuv420p"
         if times is not None:
             video.codec_context.time_base = time_base

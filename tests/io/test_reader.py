@@ -93,13 +93,27 @@ def test_rotation_metadata_is_applied(tmp_path, rotation, corner):
     assert frames[0].flags["C_CONTIGUOUS"]  # torch.from_numpy needs positive strides
 
 
+VFR_TIMES = [0, 0.04, 0.08, 0.3, 0.34, 0.5, 0.9, 0.94, 0.98, 1.0]  # seconds; the last frame lasts 1/25 s
+VFR_DURATION = 1.04
+
+
 def test_variable_frame_rate_keeps_every_frame(tmp_path):
-    times = [0, 0.04, 0.08, 0.3, 0.34, 0.5, 0.9, 0.94, 0.98, 1.0]
-    clip = make_video(tmp_path / "vfr.mp4", n=10, times=times)
+    clip = make_video(tmp_path / "vfr.mp4", n=10, times=VFR_TIMES, fps=25)
     with VideoReader(clip) as video:
         assert video.num_frames == 10
-        assert video.fps == pytest.approx(10 / video.duration)  # the average rate
+        assert video.duration == pytest.approx(VFR_DURATION, abs=1e-3)  # as built: last timestamp + 1/25 s
+        assert video.fps == pytest.approx(10 / VFR_DURATION, rel=1e-3)  # the average rate
         assert [pattern_index(f) for f in video] == list(range(10))
+
+
+@pytest.mark.parametrize(("suffix", "audio_codec"), [(".avi", None), (".webm", "libopus")])
+def test_avi_and_webm(tmp_path, suffix, audio_codec):
+    clip = make_video(tmp_path / f"clip{suffix}", n=8, fps=25, audio=audio_codec is not None,
+                      audio_codec=audio_codec or "aac", sample_rate=48000)
+    with VideoReader(clip) as video:
+        assert video.size == (64, 48) and video.fps == pytest.approx(25) and video.num_frames == 8
+        assert video.has_audio == (audio_codec is not None)
+        assert [pattern_index(f) for f in video] == list(range(8))
 
 
 def test_iterating_again_starts_over(tmp_path):
