@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import colorsys
+
 import numpy as np
 import pytest
 import torch
@@ -67,20 +69,67 @@ def test_jitter_changes_the_image_and_stays_in_range(param):
     assert min(changes) > 0 and max(changes) > 0.1
 
 
-def test_color_operations_have_torchvision_semantics():
-    img = _clip(1)
-    gray = rgb_to_grayscale(img)
-    assert torch.equal(adjust_brightness(img, 0.0), torch.zeros_like(img))
-    torch.testing.assert_close(adjust_brightness(img, 1.5), (img * 1.5).clamp(0, 1))
-    torch.testing.assert_close(adjust_saturation(img, 0.0), gray.expand_as(img))
-    torch.testing.assert_close(adjust_contrast(img, 0.0), gray.mean().expand_as(img))
-    torch.testing.assert_close(hsv_to_rgb(rgb_to_hsv(img)), img, atol=1e-5, rtol=0)
-    red = torch.tensor([1.0, 0.0, 0.0]).view(1, 3, 1, 1)
-    torch.testing.assert_close(adjust_hue(red, 1 / 3), torch.tensor([0.0, 1.0, 0.0]).view(1, 3, 1, 1),
-                               atol=1e-5, rtol=0)
-    torch.testing.assert_close(adjust_hue(red, -1 / 3), torch.tensor([0.0, 0.0, 1.0]).view(1, 3, 1, 1),
-                               atol=1e-5, rtol=0)
-    torch.testing.assert_close(adjust_hue(img, 0.0), img, atol=1e-5, rtol=0)
+def _luma(rgb: np.ndarray) -> np.ndarray:
+    """torchvision's grayscale (ITU-R 601-2 with its rounded weights), per pixel: (..., 3) -> (...)."""
+    return 0.2989 * rgb[..., 0] + 0.587 * rgb[..., 1] + 0.114 * rgb[..., 2]
+
+
+def _to_pixels(img: torch.Tensor) -> np.ndarray:
+    return img[0].permute(1, 2, 0).double().numpy()  # (H, W, 3)
+
+
+def _hue_shift_colorsys(rgb: np.ndarray, shift: float) -> np.ndarray:
+    """The hue rotation computed pixel by pixel with Python's colorsys (an independent HSV)."""
+    out = np.empty_like(rgb)
+    for index in np.ndindex(rgb.shape[:-1]):
+        h, s, v = colorsys.rgb_to_hsv(*rgb[index])
+        out[index] = colorsys.hsv_to_rgb((h + shift) % 1.0, s, v)
+    return out
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_color_operations_have_torchvision_semantics(seed):
+    """Each operation against torchvision's formulas written out per pixel in numpy (brightness, contrast
+    and saturation blend with black, the image's mean gray and the pixel's gray; hue rotates the HSV hue)
+    on random images and random factors, clamped to [0, 1]."""
+    rng = np.random.default_rng(seed)
+    img = _clip(1, 6, 7, seed=seed)
+    pixels = _to_pixels(img)
+    gray = _luma(pixels)[..., None]
+    for factor in rng.uniform(0, 2, 3):
+        expected = {
+            adjust_brightness: np.clip(factor * pixels, 0, 1),
+            adjust_contrast: np.clip(factor * pixels + (1 - factor) * gray.mean(), 0, 1),
+            adjust_saturation: np.clip(factor * pixels + (1 - factor) * gray, 0, 1),
+        }
+        for op, want in expected.items():
+            np.testing.assert_allclose(_to_pixels(op(img, float(factor))), want, atol=1e-5, err_msg=op.__name__)
+    np.testing.assert_allclose(_to_pixels(rgb_to_grayscale(img)), gray, atol=1e-6)
+    for shift in [*rng.uniform(-0.5, 0.5, 3), 0.5, -0.5]:
+        np.testing.assert_allclose(_to_pixels(adjust_hue(img, float(shift))), _hue_shift_colorsys(pixels, shift),
+                                   atol=1e-5, err_msg=f"hue {shift}")
+    hsv = rgb_to_hsv(img)
+    want_hsv = np.array([colorsys.rgb_to_hsv(*p) for p in pixels.reshape(-1, 3)]).reshape(pixels.shape)
+    np.testing.assert_allclose(_to_pixels(hsv), want_hsv, atol=1e-5)
+    torch.testing.assert_close(hsv_to_rgb(hsv), img, atol=1e-5, rtol=0)
+
+
+def test_color_jitter_draws_torchvision_ranges():
+    """One kind of jitter at a time: the factor comes from the generator's first uniform draw over
+    [max(0, 1 - x), 1 + x] (the hue shift over [-x, x]), the same for every frame of the clip."""
+    clip = _clip(2, 5, 6)
+    pixels = clip.permute(0, 2, 3, 1).double().numpy()
+    gray = _luma(pixels)[..., None]
+    for seed in range(4):
+        factor = np.random.default_rng(seed).uniform(0.7, 1.3)
+        out = color_jitter(clip, np.random.default_rng(seed), brightness=0.3).permute(0, 2, 3, 1).numpy()
+        np.testing.assert_allclose(out, np.clip(factor * pixels, 0, 1), atol=1e-5)
+        out = color_jitter(clip, np.random.default_rng(seed), saturation=0.3).permute(0, 2, 3, 1).numpy()
+        np.testing.assert_allclose(out, np.clip(factor * pixels + (1 - factor) * gray, 0, 1), atol=1e-5)
+        shift = np.random.default_rng(seed).uniform(-0.2, 0.2)
+        out = color_jitter(clip, np.random.default_rng(seed), hue=0.2).permute(0, 2, 3, 1).numpy()
+        for t in range(2):
+            np.testing.assert_allclose(out[t], _hue_shift_colorsys(pixels[t], shift), atol=1e-5)
 
 
 def test_resize_and_crop():

@@ -184,28 +184,68 @@ def test_pairs_list_and_random_pairs(tmp_path):
 
 
 def test_repeater_and_reproducible_items(tmp_path):
-    write_folder(tmp_path / "train" / "v0", 0, 5)
+    for v in range(3):
+        write_folder(tmp_path / "train" / f"v{v}", v, 4)
     dataset = FramesDataset(tmp_path, SHAPE)
-    repeated = DatasetRepeater(dataset, 3)
-    assert len(repeated) == 3
+    repeated = DatasetRepeater(dataset, 4)
+    assert len(repeated) == 12
+    items = [repeated[i] for i in range(12)]
+    assert [item["name"] for item in items] == ["v0", "v1", "v2"] * 4
+    assert [decode(item["source"])[0] for item in items] == [0, 1, 2] * 4  # the frames of that video
     torch.manual_seed(7)
-    first = repeated[2]
+    first = repeated[5]
     torch.manual_seed(7)
-    assert torch.equal(first["source"], dataset[0]["source"])
+    again = dataset[2]
+    assert torch.equal(first["source"], again["source"]) and torch.equal(first["driving"], again["driving"])
 
 
-def test_make_dataset_from_config_applies_augmentation(tmp_path):
+def _marked_frame(size: int, level: int = 100) -> np.ndarray:
+    """A gray frame with a bright block on the left edge: a horizontal flip moves it to the right."""
+    out = np.full((size, size, 3), level, np.uint8)
+    out[:, : size // 4] = (230, 60, 30)
+    return out
+
+
+@pytest.mark.parametrize("augmentation", ["flip", "brightness"])
+def test_make_dataset_from_config_applies_augmentation(tmp_path, augmentation):
+    """The config's augmentation is what the items get: with a one-frame video, each item is the frame or
+    its mirror (flip), or the frame times one factor in [0.5, 1.5] (brightness), and both outcomes occur."""
     config = load_config("vox-256")
-    config.dataset_params.frame_shape = [256, 256, 3]
+    size = 128  # the smallest frame vox-256's networks divide
+    config.dataset_params.frame_shape = [size, size, 3]
     config.dataset_params.id_sampling = False
-    write_folder(tmp_path / "train" / "v0", 0, 3, size=(256, 256))
-    write_folder(tmp_path / "test" / "v1", 1, 3, size=(256, 256))
+    params = config.dataset_params.augmentation_params
+    params.flip_param.time_flip = False
+    if augmentation == "flip":
+        params.jitter_param = None
+    else:
+        params.flip_param = None
+        params.jitter_param.brightness, params.jitter_param.contrast = 0.5, 0
+        params.jitter_param.saturation, params.jitter_param.hue = 0, 0
+    folder = tmp_path / "train" / "v0"
+    folder.mkdir(parents=True)
+    raw = _marked_frame(size)
+    Image.fromarray(raw).save(folder / "0.png")
+    write_folder(tmp_path / "test" / "v1", 1, 1, size=(size, size))
     train = make_dataset(config, tmp_path)
-    assert train.transform is not None
-    item = train[0]
-    assert item["driving"].shape == (3, 256, 256)
+    original = torch.from_numpy(raw).permute(2, 0, 1).float() / 255
+    changed = 0
+    for seed in range(12):
+        torch.manual_seed(seed)
+        item = train[0]
+        assert torch.equal(item["source"], item["driving"])  # one draw for both frames
+        if augmentation == "flip":
+            mirrored = torch.equal(item["source"], original.flip(-1))
+            assert mirrored or torch.equal(item["source"], original)
+        else:
+            factor = float(item["source"][2].mean() / original[2].mean())  # blue stays below 1 after scaling
+            assert 0.5 <= factor <= 1.5
+            torch.testing.assert_close(item["source"], (original * factor).clamp(0, 1), atol=1e-5, rtol=0)
+            mirrored = abs(factor - 1) > 0.01
+        changed += mirrored
+    assert 0 < changed < 12 if augmentation == "flip" else changed >= 10
     test = make_dataset(config, tmp_path, is_train=False)
-    assert test.transform is None and len(test[0]["video"]) == 3
+    assert test.transform is None and decode(next(iter(test[0]["video"])))[0] == 1
 
 
 # ----------------------------------------------------------------------------- one error per mistake
