@@ -1,5 +1,7 @@
-"""Run by ``torchrun --nproc_per_node 2`` in test_distributed.py: ``fomm train`` arguments in, and each
-rank's final weights and optimizer state saved as ``<out>/rank<N>.pt`` for the test to compare."""
+"""Run by ``torchrun --nproc_per_node 2`` in test_distributed.py: ``fomm train`` arguments in; each rank
+saves ``<out>/rank<N>.pt`` with its final weights and optimizer state, the weights it started from, the
+dataset indices it loaded, and per step the frames it trained on and torch's random state before the
+step (the equivariance transform's draws), so that the test can replay the run in one process."""
 
 from __future__ import annotations
 
@@ -10,16 +12,42 @@ import torch
 
 from fomm.cli.main import build_parser
 from fomm.cli.train import train_from_args
+from fomm.data.datasets import DatasetRepeater
 from fomm.training import distributed
+from fomm.training import trainer as trainer_module
+
+INDICES: list[int] = []
+STEPS: list[dict] = []
+INITIAL: dict = {}
+
+
+class RecordingRepeater(DatasetRepeater):
+    """The trainer's dataset repeater, noting each index the loader asks for."""
+
+    def __getitem__(self, index: int) -> dict:
+        INDICES.append(int(index))
+        return super().__getitem__(index)
+
+
+def _recording(train_step):
+    def step(self, source, driving):
+        if not STEPS:
+            INITIAL.update({k: v.detach().clone() for k, v in self.model.state_dict().items()})
+        STEPS.append({"rng": torch.get_rng_state(), "source": source.clone(), "driving": driving.clone()})
+        return train_step(self, source, driving)
+
+    return step
 
 
 def main(argv: list[str]) -> None:
     torch.set_num_threads(1)
+    trainer_module.DatasetRepeater = RecordingRepeater
+    trainer_module.Trainer.train_step = _recording(trainer_module.Trainer.train_step)
     args = build_parser().parse_args(["train", *argv])
     trainer, result = train_from_args(args)
-    state = {"model": trainer.model.state_dict(),
+    state = {"model": trainer.model.state_dict(), "initial": INITIAL,
              "optimizer_generator": trainer.optimizers["generator"].state_dict(),
-             "steps": result.steps, "world_size": trainer.ctx.world_size}
+             "steps": result.steps, "world_size": trainer.ctx.world_size, "indices": INDICES, "batches": STEPS}
     torch.save(state, Path(args.out) / f"rank{trainer.ctx.rank}.pt")
     distributed.shutdown()
 
