@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
 import torch
 
-from .checkpoints import CheckpointError, load_state_dicts, read_checkpoint
+from .checkpoints import CheckpointError, infer_model_params, load_state_dicts, read_checkpoint
 from .config import Config, available_configs, load_config
 from .model import FOMM
 
@@ -44,6 +45,77 @@ def select_device(requested: str | torch.device | None = None) -> torch.device:
     return torch.device("cpu")
 
 
+@dataclass(frozen=True)
+class ModelSource:
+    """Where a model name or path leads (see :func:`resolve_model`)."""
+
+    name: str  # as the user gave it
+    path: Path | None  # the checkpoint file; None for a preset
+    preset: str | None = None  # a config preset: the published architecture with untrained weights
+
+    @property
+    def bundled(self) -> bool:
+        """The small model that ships with fomm."""
+        return self.name == DEFAULT_MODEL
+
+
+def resolve_model(name_or_path: str | Path = DEFAULT_MODEL) -> ModelSource:
+    """The one place that turns what a user gives for a model into a checkpoint file or a preset.
+
+    ``"default"``: the bundled model; an existing file: that checkpoint; a config preset name
+    (``vox-256``): its architecture with untrained weights. Every command that takes a model goes
+    through here, so all accept the same names.
+    """
+    text = str(name_or_path)
+    if text == DEFAULT_MODEL:
+        path = default_checkpoint_path()
+        if not path.exists():
+            raise CheckpointError(f"the bundled model is missing from the installation ({path}); reinstall fomm")
+        return ModelSource(text, path)
+    path = Path(name_or_path)
+    if path.exists():
+        return ModelSource(text, path)
+    if text in available_configs():
+        return ModelSource(text, None, preset=text)
+    raise CheckpointError(f"checkpoint not found: {name_or_path} (give a checkpoint file such as vox-cpk.pth.tar, "
+                          f"or one of: {', '.join(available_models())})")
+
+
+PUBLISHED_HINT = ("pass --checkpoint with a published checkpoint for real footage (vox-cpk.pth.tar for faces, "
+                  "taichi-cpk.pth.tar for full bodies)")
+
+
+def training_description(config: Config) -> str | None:
+    """What the model was trained on: the config's ``description``, else that of the preset it was
+    trained from (a checkpoint written before descriptions existed stores the preset's networks)."""
+    if config.description:
+        return config.description
+    for name in available_configs():
+        preset = load_config(name)
+        if (preset.description and preset.model_params == config.model_params
+                and preset.frame_size == config.frame_size):
+            return preset.description
+    return None
+
+
+def describe_model(config: Config, source: ModelSource, config_stored: bool = True) -> str:
+    """One line on what a model is, from its config: which model, what it was trained on, its frame size.
+    ``config_stored``: False when the config was inferred from tensor shapes (the frame size is assumed)."""
+    if source.bundled:
+        what = "the bundled default model"
+    elif source.preset is not None:
+        what = f"the {source.preset} architecture with untrained weights"
+    else:
+        what = f"{source.path.name if source.path else source.name}"
+    details = []
+    description = training_description(config)
+    if description:
+        details.append(f"trained on {description}")
+    details.append(f"{config.frame_size}x{config.frame_size}" + ("" if config_stored else " assumed"))
+    details.append(f"{config.model_params.common_params.num_kp} keypoints")
+    return f"{what} ({', '.join(details)})"
+
+
 def _resolve_config(config: str | Path | Config | None) -> Config | None:
     if config is None or isinstance(config, Config):
         return config
@@ -56,35 +128,27 @@ def load_model(name_or_path: str | Path = DEFAULT_MODEL, config: str | Path | Co
     """Build a FOMM model ready for inference (eval mode, on ``device``).
 
     ``name_or_path``: a checkpoint file (``vox-cpk.pth.tar``, ``.safetensors``, ...), ``"default"``
-    for the bundled model, or a preset name (``vox-256``) for untrained weights.
-    ``config``: a preset name, YAML path or :class:`Config`; when omitted it comes from the
-    checkpoint (stored, or inferred from tensor shapes). A config that disagrees with the
-    checkpoint raises :class:`CheckpointError` listing the keys and shapes that differ.
+    for the bundled model, or a preset name (``vox-256``) for untrained weights (see
+    :func:`resolve_model`). ``config``: a preset name, YAML path or :class:`Config`; when omitted it
+    comes from the checkpoint (stored, or inferred from tensor shapes). A config that disagrees with
+    the checkpoint raises :class:`CheckpointError` listing the keys and shapes that differ.
     ``align_corners``: grid_sample semantics; default from the config (True, as published).
     """
+    source = resolve_model(name_or_path)
     cfg = _resolve_config(config)
-    path = default_checkpoint_path() if str(name_or_path) == DEFAULT_MODEL else Path(name_or_path)
-    if path.exists():
-        ckpt = read_checkpoint(path)
-        source = f"checkpoint {path.name}"
+    if source.path is not None:
+        ckpt = read_checkpoint(source.path)
         if cfg is None:
             cfg = ckpt.config
         if cfg is None:
-            from .checkpoints import infer_model_params
-
             cfg = Config(model_params=infer_model_params(ckpt.state_dicts))
         with_disc = with_discriminator and "discriminator" in ckpt.state_dicts
         model = FOMM(cfg, with_discriminator=with_disc)
-        load_state_dicts(model.networks(), ckpt, source)
-    elif str(name_or_path) in available_configs():
-        cfg = cfg or load_config(str(name_or_path))
-        logger.warning("%s: preset architecture with untrained weights", name_or_path)
-        model = FOMM(cfg, with_discriminator=with_discriminator)
-    elif str(name_or_path) == DEFAULT_MODEL:
-        raise CheckpointError(f"the bundled model is missing from the installation ({path}); reinstall fomm")
+        load_state_dicts(model.networks(), ckpt, f"checkpoint {source.path.name}")
     else:
-        raise CheckpointError(f"checkpoint not found: {name_or_path} (and it is not one of: "
-                              f"{', '.join(available_models())})")
+        cfg = cfg or load_config(source.preset)
+        logger.warning("%s: preset architecture with untrained weights", source.preset)
+        model = FOMM(cfg, with_discriminator=with_discriminator)
     if align_corners is not None:
         model.set_align_corners(align_corners)
     return model.to(select_device(device)).eval()

@@ -206,6 +206,9 @@ class Config:
     reconstruction_params: ReconstructionParams = field(default_factory=ReconstructionParams)
     animate_params: AnimateParams = field(default_factory=AnimateParams)
     visualizer_params: VisualizerParams = field(default_factory=VisualizerParams)
+    # Our extension: what the model was trained on, in a few words ("synthetic articulated figures from
+    # fomm synth"); it travels with the weights and is what the CLI tells the user about the model.
+    description: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The configuration as plain data, in the original schema (YAML-ready)."""

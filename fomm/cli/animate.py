@@ -75,7 +75,7 @@ def run(args: argparse.Namespace) -> int:
         try:
             writer = _open_writer(args, reader)
             steady_memory()
-            model = load_model_from_args(args)
+            model = load_model_from_args(args, image=source)
             animator = Animator(model, source, mode=args.mode, adapt_scale=args.adapt_scale, size=args.size,
                                 fit=args.fit, batch_size=args.batch_size)
             start = time.perf_counter()

@@ -5,15 +5,29 @@ from __future__ import annotations
 
 import argparse
 import ctypes
+import logging
 import sys
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
-from ..api import DEFAULT_MODEL, load_model, select_device
+from ..api import (
+    DEFAULT_MODEL,
+    PUBLISHED_HINT,
+    describe_model,
+    load_model,
+    resolve_model,
+    select_device,
+    training_description,
+)
 from ..errors import FommError
 
 if TYPE_CHECKING:
+    import numpy as np
+
+    from ..config import Config
     from ..model import FOMM
+
+logger = logging.getLogger(__name__)
 
 
 class CLIError(Exception):
@@ -99,9 +113,44 @@ def add_model_arguments(p: argparse.ArgumentParser) -> None:
                    help="frames per forward pass (default: 16 on a GPU, 4 on the CPU)")
 
 
-def load_model_from_args(args: argparse.Namespace) -> FOMM:
+def load_model_from_args(args: argparse.Namespace, image: np.ndarray | None = None) -> FOMM:
+    """The model of ``--checkpoint``/``--config``/``--device``/``--align-corners``. Without
+    ``--checkpoint`` the command says on stderr which model it runs (see :func:`announce_model`);
+    ``image``: the picture to animate, checked for a face the bundled model was not trained on."""
     device = device_from_arg(args.device)
-    return load_model(args.checkpoint, config=args.config, device=device, align_corners=args.align_corners)
+    model = load_model(args.checkpoint, config=args.config, device=device, align_corners=args.align_corners)
+    announce_model(args, model.config, image)
+    return model
+
+
+def announce_model(args: argparse.Namespace, config: Config, image: np.ndarray | None = None) -> None:
+    """Without ``--checkpoint``: one line on stderr naming the model in use, what it was trained on and
+    its frame size, and how to use a published checkpoint instead; a second one when ``image`` looks
+    like a photograph of a face, which the bundled synthetic model cannot animate well."""
+    if args.checkpoint != DEFAULT_MODEL:
+        return
+    prefix = f"fomm {args.command}:"
+    print(f"{prefix} using {describe_model(config, resolve_model(DEFAULT_MODEL))}; {PUBLISHED_HINT}",
+          file=sys.stderr)
+    if image is not None and looks_like_a_face_photo(image):
+        trained_on = training_description(config) or "other pictures"
+        print(f"{prefix} note: the source looks like a photograph of a face, but this model was trained on "
+              f"{trained_on}: the result will not look right. Use a face model: --checkpoint vox-cpk.pth.tar",
+              file=sys.stderr)
+
+
+def looks_like_a_face_photo(image: np.ndarray) -> bool:
+    """True when fomm.crop's face detector finds a face at least an eighth of the image's shorter side
+    (a portrait, not a crowd); False when it finds none or cannot run. Detection runs on a copy at most
+    320 pixels wide, which keeps it well under a second."""
+    try:
+        from ..crop import detect_faces
+
+        faces = detect_faces(image, max_side=320, min_size=min(image.shape[:2]) / 8)
+    except (ImportError, FommError) as exc:
+        logger.debug("no face check: %s", exc)
+        return False
+    return bool(faces)
 
 
 M_MMAP_THRESHOLD = -3  # mallopt parameter, from glibc's malloc.h

@@ -64,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
             frames, fps = reader, reader.fps
         try:
             overlay = _open_overlay(args, still, fps)
-            model = load_model_from_args(args)
+            model = load_model_from_args(args, image=image if still else None)
             start = time.perf_counter()
             results = detect_keypoints(model, frames, size=args.size, fit=args.fit,
                                        batch_size=args.batch_size,

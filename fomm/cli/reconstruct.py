@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from .common import CLIError, device_from_arg, positive_int, summary, user_errors
+from .common import CLIError, announce_model, device_from_arg, positive_int, summary, user_errors
 
 HELP = "score a checkpoint by reconstructing test videos from their first frame (L1, PSNR, SSIM)"
 
@@ -15,8 +15,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         "reconstruct", help=HELP, description=HELP + ". Each video's first frame is animated with the video's "
         "own motion and compared with the real frames; 'repeat the first frame' is scored alongside as a baseline. "
         "Synthetic data (fomm synth) adds AKD/MKR, the keypoint distance and missing-part rate.")
-    parser.add_argument("--checkpoint", required=True, help="checkpoint file (.pth.tar, .pth, .safetensors) "
-                        "or a bundled model name")
+    parser.add_argument("--checkpoint", default="default", help="checkpoint file (.pth.tar, .pth, .safetensors) "
+                        "or a model name; default: the bundled model")
     parser.add_argument("--config", help="config preset or YAML (default: the one stored with the checkpoint)")
     parser.add_argument("--data", required=True, type=Path, help="dataset root holding train/ and test/")
     parser.add_argument("--split", choices=("test", "train"), default="test", help="which split (default: test)")
@@ -42,6 +42,7 @@ def run(args: argparse.Namespace) -> int:
         raise CLIError("--save-videos needs --out DIR")
     with user_errors():
         model = load_model(args.checkpoint, config=args.config, device=device_from_arg(args.device))
+        announce_model(args, model.config)
         with tqdm(unit="frame", desc="reconstruct", leave=False) as bar:
             def progress(done: int, total: int) -> None:
                 bar.total = total

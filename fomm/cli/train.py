@@ -15,6 +15,7 @@ import torch
 import yaml
 from tqdm import tqdm
 
+from ..api import resolve_model
 from ..checkpoints import Checkpoint, read_checkpoint
 from ..config import Config, ConfigError, load_config, parse_config
 from ..data.datasets import make_dataset
@@ -158,6 +159,15 @@ def _amp(args: argparse.Namespace, checkpoint: Checkpoint | None, device: torch.
 
 
 # ------------------------------------------------------------------------------ running
+def _weights(name_or_path: str, option: str) -> Path:
+    """The checkpoint file (or run folder) a model name or path gives; a preset has no weights."""
+    source = resolve_model(name_or_path)
+    if source.path is None:
+        raise CLIError(f"{option} {name_or_path}: a preset has no weights to start from; give a checkpoint file, "
+                       "a run folder or 'default' (the bundled model), and the preset with --config")
+    return source.path
+
+
 def train_from_args(args: argparse.Namespace) -> tuple[Trainer, TrainResult]:
     """Build everything from the parsed arguments and train (also used by the distributed tests)."""
     out = Path(args.out)
@@ -167,8 +177,9 @@ def train_from_args(args: argparse.Namespace) -> tuple[Trainer, TrainResult]:
     ctx = distributed.init_from_env(device.type)
     checkpoint = None
     if args.checkpoint is not None:
-        path = Path(args.checkpoint)
+        path = _weights(args.checkpoint, "--checkpoint")
         checkpoint = read_checkpoint(latest_checkpoint(path) if path.is_dir() else path)
+    finetune = _weights(args.finetune, "--finetune") if args.finetune is not None else None
     config = build_config(args, checkpoint)
     if ctx.is_main:
         _prepare_out(out, resuming=checkpoint is not None, overwrite=args.overwrite)
@@ -181,8 +192,8 @@ def train_from_args(args: argparse.Namespace) -> tuple[Trainer, TrainResult]:
                       channels_last=args.channels_last)
     if checkpoint is not None:
         trainer.resume(checkpoint)
-    if args.finetune is not None:
-        skipped = trainer.finetune(args.finetune)
+    if finetune is not None:
+        skipped = trainer.finetune(finetune)
         if skipped and trainer.ctx.is_main:
             print(f"fine-tune: {len(skipped)} tensors of {args.finetune} did not fit the config and were skipped",
                   file=sys.stderr)
