@@ -103,8 +103,9 @@ def test_two_processes_train_as_one_on_the_global_batch(dataset_dir, tmp_path):
         assert len(rank["indices"]) == STEPS
     assert not set(ranks[0]["indices"]) & set(ranks[1]["indices"])
     assert sorted(ranks[0]["indices"] + ranks[1]["indices"]) == list(range(16))
-    for b0, b1 in zip(ranks[0]["batches"], ranks[1]["batches"], strict=True):
-        assert not torch.equal(b0["source"], b1["source"])
+    # (two repeats of one video can give the same frames: the pixels differ at some steps, not all)
+    assert any(not torch.equal(b0["source"], b1["source"])
+               for b0, b1 in zip(ranks[0]["batches"], ranks[1]["batches"], strict=True))
 
     # Both ranks end with the weights of one process trained on the same global batches.
     reference = train_in_one_process(config_dict, ranks)

@@ -1,5 +1,5 @@
 """The training data loader with worker processes gives the samples of the in-process loader: the same
-videos in the same order, each pair taken from its own video."""
+videos in the same order, the same frames, each pair taken from its own video."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ def _trainer(root, tmp_path, workers: int) -> Trainer:
 
 
 def _epoch(trainer: Trainer, epoch: int = 0) -> list[dict]:
-    trainer._seed_epoch(epoch)  # what fit() does at the start of each epoch
+    trainer.sampler.set_epoch(epoch)  # what fit() does at the start of each epoch
     return list(trainer.loader)
 
 
@@ -42,11 +42,13 @@ def test_workers_give_the_samples_of_the_main_process(tmp_path):
 
 @pytest.mark.slow
 def test_worker_pairs_come_from_their_video(dataset_dir, tmp_path):
-    """Multi-frame videos: the workers' items name the in-process loader's videos, in order, and each
+    """Multi-frame videos (random frame pairs): with 2 workers, the same pairs as in-process, and each
     frame is a frame of the named video, the source not after the driving frame."""
     trainers = {w: _trainer(dataset_dir, tmp_path, w) for w in (0, 2)}
     batches = {w: _epoch(t, epoch=1) for w, t in trainers.items()}
-    assert [b["name"] for b in batches[0]] == [b["name"] for b in batches[2]]
+    for inline, worker in zip(batches[0], batches[2], strict=True):
+        assert inline["name"] == worker["name"]
+        assert torch.equal(inline["source"], worker["source"]) and torch.equal(inline["driving"], worker["driving"])
     for batch in batches[2]:
         for name, source, driving in zip(batch["name"], batch["source"], batch["driving"], strict=True):
             frames = [np.array(Image.open(p)) for p in sorted((dataset_dir / "train" / name).iterdir())]
