@@ -38,6 +38,7 @@ from ..io import VideoReader, prepare_frame, read_image, to_tensor, to_uint8
 from ..io.streaming import prefetch
 from ..model import FOMM
 from ..models import Keypoints
+from .backend import Backend, TorchBackend
 from .best_frame import pose_distance
 from .normalize import movement_scale, normalize_kp
 
@@ -167,16 +168,21 @@ class FrameKeypoints:
     frame: np.ndarray | None = None
 
 
-def _placement(model: FOMM, channels_last: bool | None) -> tuple[torch.device, torch.dtype, torch.memory_format]:
-    """Device, dtype and memory format for the inputs; puts the weights in channels_last if asked
-    (by default on CPU and CUDA, where oneDNN and cuDNN convolutions run natively in that layout)."""
-    param = next(model.parameters())
-    if channels_last is None:
-        channels_last = param.device.type in ("cpu", "cuda")
-    memory_format = torch.channels_last if channels_last else torch.contiguous_format
-    if channels_last:
-        model.to(memory_format=memory_format)
-    return param.device, param.dtype, memory_format
+def as_backend(model: FOMM | Backend, precision: str | torch.dtype | None = None, channels_last: bool | None = None,
+               compile: bool = False, allow_slow: bool = False) -> Backend:
+    """``model`` as a :class:`Backend`: a FOMM gets a :class:`TorchBackend` with these options
+    (``precision`` None: fp32); a backend (e.g. an exported model) is used as it is, and the options
+    must then be left unset."""
+    if isinstance(model, FOMM):
+        return TorchBackend(model, precision=precision or "fp32", channels_last=channels_last, compile=compile,
+                            allow_slow=allow_slow)
+    if not isinstance(model, Backend):
+        raise AnimationError(f"expected a FOMM model or a backend, got {type(model).__name__}; load one with "
+                             "fomm.load_model")
+    if channels_last is not None or compile or precision not in (None, model.precision):
+        raise AnimationError(f"precision, channels_last and compile are options of PyTorch models; this "
+                             f"{type(model).__name__} runs at {model.precision} as exported")
+    return model
 
 
 def default_batch_size(device: torch.device) -> int:
@@ -185,18 +191,20 @@ def default_batch_size(device: torch.device) -> int:
     return 4 if device.type == "cpu" else 16
 
 
-def detect_keypoints(model: FOMM, frames: Iterable, *, size: int | None = None, fit: str = "crop",
+def detect_keypoints(model: FOMM | Backend, frames: Iterable, *, size: int | None = None, fit: str = "crop",
                      batch_size: int | None = None, keep_frames: bool = False,
-                     channels_last: bool | None = None) -> Iterator[FrameKeypoints]:
-    """The keypoints of every frame, detected in batches (frames decoded in a background thread)."""
-    size = int(size or model.config.frame_size)
-    validate_frame_size(model.config, size)
-    device, dtype, memory_format = _placement(model, channels_last)
-    batch_size = batch_size or default_batch_size(device)
-    batches = frame_batches(frames, size, fit, batch_size, device.type == "cuda", keep_originals=keep_frames)
+                     channels_last: bool | None = None, precision: str | torch.dtype | None = None,
+                     allow_slow: bool = False) -> Iterator[FrameKeypoints]:
+    """The keypoints of every frame, detected in batches (frames decoded in a background thread).
+    ``precision``/``allow_slow``: see :mod:`fomm.precision`."""
+    backend = as_backend(model, precision, channels_last, allow_slow=allow_slow)
+    size = int(size or backend.config.frame_size)
+    validate_frame_size(backend.config, size)
+    batch_size = batch_size or default_batch_size(backend.device)
+    batches = frame_batches(frames, size, fit, batch_size, backend.device.type == "cuda", keep_originals=keep_frames)
     for batch in prefetch(batches, name="fomm-decode"):
         with torch.inference_mode():
-            kp = model.kp_detector(batch.tensor.to(device, dtype, non_blocking=True, memory_format=memory_format))
+            kp = backend.keypoints(backend.to_input(batch.tensor))
             value = kp.value.float().cpu().numpy()
             jacobian = None if kp.jacobian is None else kp.jacobian.float().cpu().numpy()
         for i, shape in enumerate(batch.shapes):
@@ -218,12 +226,16 @@ class Animator:
     default the model's training size (``config.dataset_params.frame_shape``). ``fit``: ``"crop"``
     (center square) or ``"pad"`` (black borders) for non-square frames. ``channels_last`` (default on
     CPU and CUDA) moves the model's weights to that memory layout, in place: the same values, with
-    convolutions that need no layout conversion (about 1.4x faster on a CPU).
+    convolutions that need no layout conversion (about 1.4x faster on a CPU). ``precision``
+    (``fp32``, ``bf16``, ``fp16`` or ``auto``), ``allow_slow`` and ``compile``: see
+    :class:`~fomm.animation.backend.TorchBackend`. ``model`` may also be a ready backend, such as an
+    exported model (:class:`fomm.export.OnnxBackend`).
     """
 
-    def __init__(self, model: FOMM, source: np.ndarray | torch.Tensor | str | os.PathLike, *,
+    def __init__(self, model: FOMM | Backend, source: np.ndarray | torch.Tensor | str | os.PathLike, *,
                  mode: str = "relative", adapt_scale: bool = False, size: int | None = None,
-                 fit: str = "crop", batch_size: int | None = None, channels_last: bool | None = None):
+                 fit: str = "crop", batch_size: int | None = None, channels_last: bool | None = None,
+                 precision: str | torch.dtype | None = None, compile: bool = False, allow_slow: bool = False):
         if mode not in MODES:
             raise AnimationError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
         if adapt_scale and mode != "relative":
@@ -231,12 +243,13 @@ class Animator:
         if batch_size is not None and batch_size < 1:
             raise AnimationError(f"batch_size must be at least 1, got {batch_size}")
         self.model = model
+        self.backend = as_backend(model, precision, channels_last, compile, allow_slow)
         self.mode = mode
         self.adapt_scale = adapt_scale
-        self.size = int(size or model.config.frame_size)
-        validate_frame_size(model.config, self.size)
+        self.size = int(size or self.backend.config.frame_size)
+        validate_frame_size(self.backend.config, self.size)
         self.fit = fit
-        self.device, self.dtype, self.memory_format = _placement(model, channels_last)
+        self.device = self.backend.device
         self.batch_size = batch_size or default_batch_size(self.device)
         if isinstance(source, (str, os.PathLike)):
             source = read_image(Path(source))
@@ -244,9 +257,9 @@ class Animator:
         self.source_frame = to_uint8(prepared) if isinstance(prepared, torch.Tensor) else prepared
         tensor = prepared[None] if isinstance(prepared, torch.Tensor) else to_tensor(prepared)
         with torch.inference_mode():
-            self.source = tensor.to(self.device, self.dtype, memory_format=self.memory_format)  # (1, 3, S, S)
-            self.kp_source = model.kp_detector(self.source)
-            self.source_features = model.generator.encode_source(self.source)
+            self.source = self.backend.to_input(tensor)  # (1, 3, S, S)
+            self.kp_source = self.backend.keypoints(self.source)
+            self.source_features = self.backend.encode_source(self.source)
 
     # -------------------------------------------------------------------------- keypoints only
     def _batches(self, frames: Iterable) -> Iterator[FrameBatch]:
@@ -255,7 +268,7 @@ class Animator:
         return prefetch(frame_batches(frames, self.size, self.fit, self.batch_size, pin), name="fomm-decode")
 
     def _to_device(self, batch: FrameBatch) -> torch.Tensor:
-        return batch.tensor.to(self.device, self.dtype, non_blocking=True, memory_format=self.memory_format)
+        return self.backend.to_input(batch.tensor)
 
     def find_best_frame(self, frames: Iterable) -> BestFrame:
         """One pass over ``frames`` computing keypoints only (no frame is kept): the frame whose
@@ -264,7 +277,7 @@ class Animator:
         count = 0
         for batch in self._batches(frames):
             with torch.inference_mode():
-                kp = self.model.kp_detector(self._to_device(batch))
+                kp = self.backend.keypoints(self._to_device(batch))
                 distances = pose_distance(self.kp_source.value.float(), kp.value.float())
                 i = int(torch.argmin(distances))
                 if best is None or float(distances[i]) < best.distance:
@@ -286,7 +299,7 @@ class Animator:
                 tensor = prepare_input(frame, self.size, self.fit)
                 tensor = tensor[None] if isinstance(tensor, torch.Tensor) else to_tensor(tensor)
                 with torch.inference_mode():
-                    return self.model.kp_detector(tensor.to(self.device, self.dtype, memory_format=self.memory_format))
+                    return self.backend.keypoints(self.backend.to_input(tensor))
         raise AnimationError(f"frame {index} is past the end of the driving video ({count} frames); "
                              f"choose a frame between 0 and {max(count - 1, 0)}")
 
@@ -304,19 +317,18 @@ class Animator:
         relative = self.mode == "relative"
         initial, scale = None, 1.0
         if kp_driving_initial is not None and relative:
-            initial = kp_driving_initial.to(self.device, self.dtype)
+            initial = kp_driving_initial.to(self.device, self.kp_source.value.dtype)
             scale = movement_scale(self.kp_source, initial) if self.adapt_scale else 1.0
         produced = 0
         for batch in self._batches(frames):
             with torch.inference_mode():
-                kp_driving = self.model.kp_detector(self._to_device(batch))
+                kp_driving = self.backend.keypoints(self._to_device(batch))
                 if relative and initial is None:
                     initial = kp_driving[:1]
                     scale = movement_scale(self.kp_source, initial) if self.adapt_scale else 1.0
                 kp_used = normalize_kp(self.kp_source, kp_driving, initial, use_relative_movement=relative,
                                        use_relative_jacobian=relative, scale=scale) if relative else kp_driving
-                prediction = self.model.generator.decode(self.source_features, self.source, kp_used,
-                                                         self.kp_source, visualize=False).prediction
+                prediction = self.backend.decode(self.source_features, self.source, kp_used, self.kp_source)
                 images = to_uint8(prediction) if output == "uint8" else prediction
                 kp_driving_np = kp_driving.value.float().cpu().numpy()
                 kp_used_np = kp_used.value.float().cpu().numpy()
@@ -346,16 +358,18 @@ def _open(driving: Driving):
     return nullcontext(driving)
 
 
-def animate(model: FOMM, source: np.ndarray | torch.Tensor | str | os.PathLike, driving: Driving, *,
+def animate(model: FOMM | Backend, source: np.ndarray | torch.Tensor | str | os.PathLike, driving: Driving, *,
             mode: str = "relative", adapt_scale: bool = False, best_frame: None | str | int = None,
             batch_size: int | None = None, size: int | None = None, fit: str = "crop",
-            output: str = "uint8") -> Iterator[np.ndarray | torch.Tensor]:
+            output: str = "uint8", precision: str | torch.dtype | None = None, compile: bool = False,
+            allow_slow: bool = False) -> Iterator[np.ndarray | torch.Tensor]:
     """Yield the animated frames of ``source`` driven by ``driving``, in order (see :class:`Animator`).
 
     ``driving``: an iterable of frames, a video path, or a callable returning a fresh iterable.
     ``best_frame``: None (relative motion from the first frame), ``"auto"`` (from the frame whose pose
     best matches the source's) or a frame index. Both read the driving video twice (keypoints only,
     then animation), so ``driving`` must then be a path, a sequence or a callable, not an iterator.
+    ``precision``, ``compile``, ``allow_slow``: see :class:`Animator`.
     Options are checked and the source is encoded before this returns.
     """
     if best_frame is not None:
@@ -370,7 +384,7 @@ def animate(model: FOMM, source: np.ndarray | torch.Tensor | str | os.PathLike, 
     if output not in OUTPUTS:
         raise AnimationError(f"output must be one of {', '.join(OUTPUTS)}, got {output!r}")
     animator = Animator(model, source, mode=mode, adapt_scale=adapt_scale, size=size, fit=fit,
-                        batch_size=batch_size)
+                        batch_size=batch_size, precision=precision, compile=compile, allow_slow=allow_slow)
     return _animate(animator, driving, best_frame, output)
 
 

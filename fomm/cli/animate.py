@@ -17,7 +17,16 @@ from ..animation import LAYOUTS, Animator, compose
 from ..io import BackgroundWriter, VideoReader, VideoWriter, read_image
 from ..io.writer import H264_SUFFIXES
 from .animate_crop import add_crop_arguments, run_cropped, wants_crop
-from .common import CLIError, add_model_arguments, load_model_from_args, steady_memory, summary, user_errors
+from .common import (
+    CLIError,
+    add_model_arguments,
+    add_speed_arguments,
+    model_from_speed_args,
+    speed_options,
+    steady_memory,
+    summary,
+    user_errors,
+)
 
 
 def add_parser(sub) -> None:
@@ -46,6 +55,7 @@ def add_parser(sub) -> None:
     p.add_argument("--keypoints", action="store_true", help="draw the keypoints on the frames")
     p.add_argument("--overwrite", action="store_true", help="replace OUTPUT if it exists")
     add_crop_arguments(p)
+    add_speed_arguments(p)
     p.set_defaults(func=run)
 
 
@@ -75,9 +85,9 @@ def run(args: argparse.Namespace) -> int:
         try:
             writer = _open_writer(args, reader)
             steady_memory()
-            model = load_model_from_args(args, image=source)
+            model = model_from_speed_args(args, image=source)
             animator = Animator(model, source, mode=args.mode, adapt_scale=args.adapt_scale, size=args.size,
-                                fit=args.fit, batch_size=args.batch_size)
+                                fit=args.fit, batch_size=args.batch_size, **speed_options(args))
             start = time.perf_counter()
             frames = _animate(args, animator, reader, writer)
             seconds = time.perf_counter() - start

@@ -16,7 +16,15 @@ from ..crop.animate import CropAnimation, DrivingCrops, compose_pasted, driving_
 from ..crop.box import CropError
 from ..crop.image import user_box
 from ..io import BackgroundWriter, VideoReader, read_image
-from .common import CLIError, load_model_from_args, non_negative_float, steady_memory, summary, user_errors
+from .common import (
+    CLIError,
+    model_from_speed_args,
+    non_negative_float,
+    speed_options,
+    steady_memory,
+    summary,
+    user_errors,
+)
 
 
 def _crop(text: str) -> str | Box:
@@ -65,7 +73,7 @@ def run_cropped(args: argparse.Namespace, open_writer) -> int:
         try:
             writer = open_writer(args, reader)
             steady_memory()
-            model = load_model_from_args(args)
+            model = model_from_speed_args(args)
             size = int(args.size or model.config.frame_size)
             options = CropOptions(target=args.target, size=size, margin=args.crop_margin)
             boxes = _source_boxes(photo, source_crop, options, args.faces, args.fit)
@@ -73,7 +81,7 @@ def run_cropped(args: argparse.Namespace, open_writer) -> int:
 
             def make_animator(crop):
                 return Animator(model, crop, mode=args.mode, adapt_scale=args.adapt_scale, size=size, fit=args.fit,
-                                batch_size=args.batch_size)
+                                batch_size=args.batch_size, **speed_options(args))
 
             crops = CropAnimation.prepare(make_animator, photo, boxes, driving, size, paste_back=args.paste_back,
                                           keypoints=args.keypoints)

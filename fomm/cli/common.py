@@ -113,6 +113,15 @@ def add_model_arguments(p: argparse.ArgumentParser) -> None:
                    help="frames per forward pass (default: 16 on a GPU, 4 on the CPU)")
 
 
+def add_precision_argument(p: argparse.ArgumentParser, default: str = "auto") -> None:
+    """``--precision``: the arithmetic the networks run in (see :mod:`fomm.precision`)."""
+    from ..precision import PRECISIONS
+
+    p.add_argument("--precision", choices=PRECISIONS, default=default,
+                   help="fp32 (exact), bf16 (CPUs with AVX512-BF16 or AMX, recent GPUs), fp16 (GPUs), or auto: the "
+                        f"fastest the device runs natively, fp32 where unsure (default: {default})")
+
+
 def load_model_from_args(args: argparse.Namespace, image: np.ndarray | None = None) -> FOMM:
     """The model of ``--checkpoint``/``--config``/``--device``/``--align-corners``. Without
     ``--checkpoint`` the command says on stderr which model it runs (see :func:`announce_model`);
@@ -174,3 +183,47 @@ def steady_memory() -> None:
         libc.mallopt(M_MMAP_THRESHOLD, 256 << 20)
     except (OSError, AttributeError):  # not glibc
         pass
+
+
+BACKENDS = ("torch", "onnxruntime")
+
+
+def add_speed_arguments(p: argparse.ArgumentParser) -> None:
+    """How the networks run: precision, compilation, and the backend (PyTorch or an ONNX export)."""
+    add_precision_argument(p)
+    p.add_argument("--compile", action="store_true",
+                   help="torch.compile the networks (compiles for minutes first; see the README for when it pays)")
+    p.add_argument("--backend", choices=BACKENDS, default="torch",
+                   help="torch (default) or onnxruntime: run a model exported with `fomm export` (--model DIR; "
+                        "needs fomm[onnx])")
+    p.add_argument("--model", metavar="DIR", help="the exported model folder for --backend onnxruntime")
+
+
+def model_from_speed_args(args: argparse.Namespace, image: np.ndarray | None = None):
+    """The FOMM model (see :func:`load_model_from_args`), or the exported model's backend for
+    ``--backend onnxruntime``."""
+    if args.backend == "torch":
+        if args.model:
+            raise CLIError("--model DIR is the exported model of --backend onnxruntime; use --checkpoint with torch")
+        return load_model_from_args(args, image=image)
+    if not args.model:
+        raise CLIError("--backend onnxruntime needs --model DIR (made by fomm export CKPT --format onnx -o DIR)")
+    explicit = [flag for flag, on in (("--compile", args.compile), ("--config", args.config),
+                                      ("--align-corners", args.align_corners is not None),
+                                      ("--precision", args.precision not in ("auto", "fp32")),
+                                      ("--checkpoint", args.checkpoint != DEFAULT_MODEL)) if on]
+    if explicit:
+        raise CLIError(f"{', '.join(explicit)}: not options of --backend onnxruntime (the exported model fixes "
+                       "them); drop them or export again")
+    if args.device not in (None, "auto", "cpu"):
+        raise CLIError("--backend onnxruntime runs on the CPU here; drop --device or use --backend torch")
+    from ..export import OnnxBackend
+
+    return OnnxBackend(args.model)
+
+
+def speed_options(args: argparse.Namespace) -> dict:
+    """The Animator options for the chosen backend."""
+    if args.backend != "torch":
+        return {}
+    return {"precision": args.precision, "compile": args.compile}

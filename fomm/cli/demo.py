@@ -14,7 +14,7 @@ from tqdm import tqdm
 from ..animation import Animator, compose
 from ..api import DEFAULT_MODEL, load_model
 from ..io import VideoReader, VideoWriter, atomic_path
-from .common import CLIError, device_from_arg, summary, user_errors
+from .common import CLIError, add_precision_argument, device_from_arg, summary, user_errors
 
 DISPLAY_SCALE = 4  # the bundled model runs at 64x64; frames are enlarged for viewing
 
@@ -31,6 +31,7 @@ def add_parser(sub) -> None:
     p.add_argument("-o", "--out", default=".", help="folder for demo.mp4 and demo-keypoints.png (default: .)")
     p.add_argument("--device", default=None, help="cpu, cuda, mps; default: CUDA, then MPS, then CPU")
     p.add_argument("--overwrite", action="store_true", help="replace existing demo outputs")
+    add_precision_argument(p)
     p.set_defaults(func=run)
 
 
@@ -49,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
     device = device_from_arg(args.device)
     with user_errors(), VideoReader(asset("driving.mp4")) as reader:
         model = load_model(DEFAULT_MODEL, device=device)
-        animator = Animator(model, asset("source.png"))
+        animator = Animator(model, asset("source.png"), precision=args.precision)
         start = time.perf_counter()
         middle = (reader.num_frames or 1) // 2
         count, still = 0, None

@@ -31,7 +31,7 @@ from ..io import (
     is_image_path,
     read_image,
 )
-from .common import CLIError, add_model_arguments, load_model_from_args, summary, user_errors
+from .common import CLIError, add_model_arguments, add_precision_argument, load_model_from_args, summary, user_errors
 
 FORMATS = (".csv", ".json")
 
@@ -48,6 +48,7 @@ def add_parser(sub) -> None:
                    help="also draw the keypoints over the input: an image path for an image input, a video "
                         "(.mp4, .gif, or a folder) for a video")
     add_model_arguments(p)
+    add_precision_argument(p)
     p.add_argument("--overwrite", action="store_true", help="replace existing output files")
     p.set_defaults(func=run)
 
@@ -68,7 +69,7 @@ def run(args: argparse.Namespace) -> int:
             start = time.perf_counter()
             results = detect_keypoints(model, frames, size=args.size, fit=args.fit,
                                        batch_size=args.batch_size,
-                                       keep_frames=overlay is not None)
+                                       keep_frames=overlay is not None, precision=args.precision)
             total = 1 if still else reader.num_frames
             results = tqdm(results, total=total, unit="frame", desc="keypoints", disable=still)
             try:

@@ -11,7 +11,8 @@ import sys
 from .. import __version__
 from .common import CLIError
 
-COMMANDS = ("demo", "animate", "crop", "keypoints", "app", "live", "train", "reconstruct", "synth", "convert", "info")
+COMMANDS = ("demo", "animate", "crop", "keypoints", "app", "live", "train", "reconstruct", "synth", "convert",
+            "info", "export")
 
 
 def build_parser() -> argparse.ArgumentParser:

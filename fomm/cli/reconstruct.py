@@ -5,7 +5,15 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from .common import CLIError, announce_model, device_from_arg, positive_int, summary, user_errors
+from .common import (
+    CLIError,
+    add_precision_argument,
+    announce_model,
+    device_from_arg,
+    positive_int,
+    summary,
+    user_errors,
+)
 
 HELP = "score a checkpoint by reconstructing test videos from their first frame (L1, PSNR, SSIM)"
 
@@ -28,6 +36,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     parser.add_argument("--batch-size", type=positive_int, default=16,
                         help="driving frames per forward pass (default: 16)")
     parser.add_argument("--device", default="auto", help="cpu, cuda, cuda:1, mps or auto (default)")
+    add_precision_argument(parser)
     parser.set_defaults(func=run)
     return parser
 
@@ -50,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
 
             result = reconstruct(model, args.data, split=args.split, batch_size=args.batch_size,
                                  max_videos=args.max_videos, out_dir=args.out, save_videos=args.save_videos,
-                                 progress=progress)
+                                 progress=progress, precision=args.precision)
     print(result.table())
     print(result.summary())
     print(summary(result.num_frames, result.seconds, result.metrics_path or "(no --out: nothing written)"))

@@ -26,6 +26,7 @@ from ..data.datasets import DatasetError, FramesDataset, VideoFrames, validate_d
 from ..data.synthetic import Tracks, load_tracks, part_position_error
 from ..io import VideoWriter, to_uint8
 from ..model import FOMM
+from ..precision import autocast, resolve_precision
 from . import metrics
 from .keypoints import KeypointRecorder, KeypointStats, capture_heatmaps, merge_stats
 
@@ -227,7 +228,7 @@ def _tracks(video: VideoFrames) -> Tracks | None:
 
 @torch.no_grad()
 def _reconstruct_video(model: FOMM, video: VideoFrames, batch_size: int, save: str | None, out_path: Path | None,
-                       fps: float, on_frames: Callable[[int], None]) -> VideoResult:
+                       fps: float, on_frames: Callable[[int], None], dtype: torch.dtype) -> VideoResult:
     device = model.device
     tracks = _tracks(video)
     colors = None if tracks is None else tracks.part_colors
@@ -237,17 +238,20 @@ def _reconstruct_video(model: FOMM, video: VideoFrames, batch_size: int, save: s
     if first is None:
         raise DatasetError(f"{video.path} has no frames")
     source = first[:1].to(device)  # (1, 3, H, W)
-    kp_source = model.kp_detector(source)
-    features = model.generator.encode_source(source)  # once per video
+    with autocast(device, dtype):  # the networks only: the scores stay float32
+        kp_source = model.kp_detector(source)
+        features = model.generator.encode_source(source)  # once per video
     writer = VideoWriter(out_path, fps=fps, overwrite=True) if save else None
     recorder = KeypointRecorder(tuple(first.shape[2:]))
     try:
         for real in chain([first], batches):
             real = real.to(device)  # (B, 3, H, W)
-            with capture_heatmaps(model.kp_detector) as heatmaps:
+            with autocast(device, dtype), capture_heatmaps(model.kp_detector) as heatmaps:
                 kp_driving = model.kp_detector(real)
             recorder.add(kp_driving.value, heatmaps[0])
-            prediction = model.generator.decode(features, source, kp_driving, kp_source, visualize=False).prediction
+            with autocast(device, dtype):
+                prediction = model.generator.decode(features, source, kp_driving, kp_source, visualize=False).prediction
+            prediction = prediction.to(real.dtype)
             real_u8 = to_uint8(real) if colors is not None else None
             ours.add(prediction, real, real_u8, colors)
             base.add(source.expand_as(real), real, real_u8, colors)
@@ -272,14 +276,16 @@ def _reconstruct_video(model: FOMM, video: VideoFrames, batch_size: int, save: s
 def reconstruct(model: FOMM, dataset_or_root: FramesDataset | str | Path, *, split: str = "test",
                 batch_size: int = 16, max_videos: int | None = None, out_dir: str | Path | None = None,
                 save_videos: str | None = None, frame_shape: Sequence[int] | None = None,
-                progress: Callable[[int, int], None] | None = None) -> ReconstructionResult:
+                progress: Callable[[int, int], None] | None = None, precision: str | torch.dtype = "fp32",
+                allow_slow: bool = False) -> ReconstructionResult:
     """Reconstruct every video of a split and score it (see the module docstring).
 
     ``dataset_or_root``: a :class:`FramesDataset` or a dataset root (its ``split`` is used, frames
     of ``frame_shape``, by default the model config's ``dataset_params.frame_shape``).
     ``out_dir``: where ``metrics.json`` (per video and overall) and, with ``save_videos``
     (``"side-by-side"``: real | generated, or ``"prediction"``), ``videos/<name>.mp4`` are written.
-    ``progress(frames_done, frames_total)`` is called after each batch.
+    ``progress(frames_done, frames_total)`` is called after each batch. ``precision``/``allow_slow``:
+    the arithmetic of the networks (see :mod:`fomm.precision`; the scores are computed in float32).
     The model runs in eval mode without gradients, on its own device; its mode is restored after.
     """
     if save_videos is not None and save_videos not in SAVE_MODES:
@@ -305,6 +311,7 @@ def reconstruct(model: FOMM, dataset_or_root: FramesDataset | str | Path, *, spl
         if progress is not None:
             progress(done, total)
 
+    dtype = resolve_precision(precision, model.device, allow_slow)
     was_training = model.training
     model.eval()
     start = time.perf_counter()
@@ -315,7 +322,7 @@ def reconstruct(model: FOMM, dataset_or_root: FramesDataset | str | Path, *, spl
             if path is not None and save_videos:
                 path.parent.mkdir(parents=True, exist_ok=True)
             fps = video.fps or DEFAULT_FPS
-            result = _reconstruct_video(model, video, batch_size, save_videos, path, fps, on_frames)
+            result = _reconstruct_video(model, video, batch_size, save_videos, path, fps, on_frames, dtype)
             logger.info("%s: L1 %.4f (first frame %.4f)", video.name, result.model.l1, result.baseline.l1)
             results.append(result)
     finally:

@@ -47,9 +47,21 @@ def inverse_2x2(matrix: torch.Tensor) -> torch.Tensor:
     return adjugate / det[..., None, None]
 
 
+def full_precision(x: torch.Tensor) -> torch.Tensor:
+    """``x`` in float32 if it is in a reduced precision (bf16/fp16 under autocast), else unchanged.
+
+    Marks the numerically sensitive steps (soft-argmax, jacobians, sampling coordinates): a bf16
+    coordinate in [-1, 1] is only good to 1/128, half a pixel at 256 px.
+    """
+    return x.float() if x.dtype in (torch.float16, torch.bfloat16) else x
+
+
 def warp(image: torch.Tensor, grid: torch.Tensor, align_corners: bool, padding_mode: str = "zeros"):
-    """Bilinear ``grid_sample`` with the model's align_corners choice made explicit."""
-    return F.grid_sample(image, grid, mode="bilinear", padding_mode=padding_mode, align_corners=align_corners)
+    """Bilinear ``grid_sample`` with the model's align_corners choice made explicit; the coordinates
+    (and so the sampling) stay at least float32 under reduced precision."""
+    grid = full_precision(grid)
+    return F.grid_sample(image.to(grid.dtype), grid, mode="bilinear", padding_mode=padding_mode,
+                         align_corners=align_corners)
 
 
 class ResBlock2d(nn.Module):

@@ -9,7 +9,15 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .blocks import AntiAliasInterpolation2d, Hourglass, inverse_2x2, kp2gaussian, make_coordinate_grid, warp
+from .blocks import (
+    AntiAliasInterpolation2d,
+    Hourglass,
+    full_precision,
+    inverse_2x2,
+    kp2gaussian,
+    make_coordinate_grid,
+    warp,
+)
 from .keypoint_detector import Keypoints
 
 
@@ -78,7 +86,8 @@ class DenseMotionNetwork(nn.Module):
         sparse_deformed = self.deformed_sources(source_image, sparse_motion)
         features = torch.cat([heatmap, sparse_deformed], dim=2).view(bs, -1, h, w)
         prediction = self.hourglass(features)
-        mask = F.softmax(self.mask(prediction), dim=1)  # (B, K+1, h, w)
+        # float32: the mask weighs the sparse motions into grid_sample coordinates.
+        mask = F.softmax(full_precision(self.mask(prediction)), dim=1)  # (B, K+1, h, w)
         deformation = (sparse_motion * mask.unsqueeze(-1)).sum(dim=1)  # (B, h, w, 2)
         occlusion_map = torch.sigmoid(self.occlusion(prediction)) if self.occlusion is not None else None
         return DenseMotion(sparse_deformed, mask, deformation, occlusion_map)

@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .blocks import AntiAliasInterpolation2d, Hourglass, make_coordinate_grid
+from .blocks import AntiAliasInterpolation2d, Hourglass, full_precision, make_coordinate_grid
 
 
 @dataclass
@@ -79,14 +79,15 @@ class KPDetector(nn.Module):
         if self.scale_factor != 1:
             image = self.down(image)
         feature_map = self.predictor(image)
-        prediction = self.kp(feature_map)  # (B, K, h, w)
+        # The soft-argmax and the jacobians stay float32 under reduced precision (keypoint accuracy).
+        prediction = full_precision(self.kp(feature_map))  # (B, K, h, w)
         b, k, h, w = prediction.shape
         heatmap = F.softmax(prediction.view(b, k, -1) / self.temperature, dim=2).view(b, k, h, w)
         grid = make_coordinate_grid((h, w), heatmap.dtype, heatmap.device)
         value = (heatmap.unsqueeze(-1) * grid).sum(dim=(2, 3))  # (B, K, 2)
         jacobian = None
         if self.jacobian is not None:
-            jacobian_map = self.jacobian(feature_map).reshape(b, self.num_jacobian_maps, 4, h, w)
+            jacobian_map = full_precision(self.jacobian(feature_map)).reshape(b, self.num_jacobian_maps, 4, h, w)
             jacobian = (heatmap.unsqueeze(2) * jacobian_map).view(b, k, 4, -1).sum(dim=-1)
             jacobian = jacobian.view(b, k, 2, 2)
         return Keypoints(value, jacobian)
