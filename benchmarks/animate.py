@@ -1,8 +1,16 @@
-"""Benchmark: the original demo's per-frame loop against ``fomm animate``'s streaming animator.
+"""Benchmark: the original demo's per-frame loop against ``fomm animate``'s streaming animator, at
+each precision and backend.
 
     python benchmarks/animate.py                 # 60- and 600-frame driving videos (slow on a CPU)
     python benchmarks/animate.py --quick         # 8 and 24 frames, a smoke run
     python benchmarks/animate.py --frames 60,600 --naive-frames 60 --batch-size 4
+    python benchmarks/animate.py --frames 60 --variants fp32,bf16,onnxruntime,compile
+
+Variants of ``ours`` (``--variants``): ``fp32`` (the reference of the differences), ``bf16``/``fp16``
+(``--precision``; on a CPU without native support they run emulated, slower than fp32, on the
+``--emulated-frames`` first frames only, for their accuracy), ``onnxruntime`` (the model exported
+with ``fomm export``, run by :class:`fomm.export.OnnxBackend`; export time reported apart) and
+``compile`` (fp32 with ``torch.compile``; the compilation is part of the process time).
 
 Both run the ``vox-256`` architecture with random weights (seed 0, so both get the same weights),
 float32, on the CPU with ``torch.set_num_threads(2)``, on a 256x256 driving video of moving shapes
@@ -16,8 +24,10 @@ made with numpy, and both encode the result to H.264:
   come, with the command's allocator setting (``fomm.cli.common.steady_memory``).
 
 Each configuration runs in a fresh subprocess, which reports its wall time and peak RSS
-(``getrusage``'s ``ru_maxrss``). The max abs difference compares the float predictions of both on
-the shortest clip both ran.
+(``getrusage``'s ``ru_maxrss``); ``--repeat N`` runs every configuration N times, interleaved, and
+keeps each one's fastest run (the machine may be shared). The max abs difference and the PSNR compare
+the float predictions with ours at fp32 on the shortest clip both ran. The CPU model and its
+bf16/AMX flags are printed with the table.
 """
 
 from __future__ import annotations
@@ -80,6 +90,16 @@ def _model(config: str):
     return model.float().eval()
 
 
+def worker_export(args) -> dict:
+    """Export the benchmark's model (same seed, same weights) for the onnxruntime variant."""
+    from fomm.export import export_onnx
+
+    model = _model(args.config)
+    start = time.perf_counter()
+    export_onnx(model, args.output, size=SIZE, overwrite=True)
+    return {"frames": 0, "seconds": time.perf_counter() - start}
+
+
 def _dump(file, prediction) -> None:
     """Float predictions (3, H, W) appended as raw float32, for the difference (page cache, not RSS)."""
     if file is not None:
@@ -130,11 +150,18 @@ def worker_ours(args) -> dict:
     from fomm.io import BackgroundWriter, VideoReader, VideoWriter, read_image, to_uint8
 
     steady_memory()
-    model = _model(args.config)
+    if args.variant == "onnxruntime":
+        from fomm.export import OnnxBackend
+
+        model, options = OnnxBackend(args.model), {}
+    else:
+        model = _model(args.config)
+        precision = "fp32" if args.variant == "compile" else args.variant
+        options = {"precision": precision, "compile": args.variant == "compile", "allow_slow": True}
     dump = open(args.dump, "wb") if args.dump else None  # noqa: SIM115
     start = time.perf_counter()
     count = 0
-    animator = Animator(model, read_image(args.source), size=SIZE, batch_size=args.batch_size)
+    animator = Animator(model, read_image(args.source), size=SIZE, batch_size=args.batch_size, **options)
     with VideoReader(args.driving) as reader, VideoWriter(args.output, fps=reader.fps, overwrite=True) as writer, \
             BackgroundWriter(writer) as background:
         for frame in animator.stream(reader, output="tensor"):
@@ -151,35 +178,46 @@ def run_worker(args) -> None:
     import torch
 
     torch.set_num_threads(args.threads)
-    result = (worker_naive if args.worker == "naive" else worker_ours)(args)
+    result = {"naive": worker_naive, "ours": worker_ours, "export": worker_export}[args.worker](args)
     result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
     print("RESULT " + json.dumps(result), flush=True)
 
 
 # ---------------------------------------------------------------------------------------- driver
-def spawn(kind: str, n: int, videos: dict[int, Path], folder: Path, args, dump: Path | None = None) -> dict:
-    cmd = [sys.executable, __file__, "--worker", kind, "--driving", str(videos[n]),
-           "--source", str(folder / "source.png"), "--output", str(folder / f"out-{kind}-{n}.mp4"),
+VARIANTS = ("fp32", "bf16", "fp16", "onnxruntime", "compile")
+
+
+def spawn(kind: str, n: int, videos: dict[int, Path], folder: Path, args, dump: Path | None = None,
+          variant: str = "fp32") -> dict:
+    label = kind if kind != "ours" else f"ours {variant}"
+    cmd = [sys.executable, __file__, "--worker", kind, "--variant", variant, "--model", str(folder / "onnx"),
+           "--source", str(folder / "source.png"), "--output", str(folder / f"out-{kind}-{variant}-{n}.mp4"),
            "--config", args.config, "--batch-size", str(args.batch_size), "--threads", str(args.threads)]
+    if kind == "export":
+        cmd[cmd.index("--output") + 1] = str(folder / "onnx")
+    else:
+        cmd += ["--driving", str(videos[n])]
     if dump is not None:
         cmd += ["--dump", str(dump)]
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]))
-    print(f"  {kind:5s} {n:4d} frames ...", end="", flush=True, file=sys.stderr)
+    print(f"  {label:18s} {n:4d} frames ...", end="", flush=True, file=sys.stderr)
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
     lines = [line for line in proc.stdout.splitlines() if line.startswith("RESULT ")]
     if proc.returncode or not lines:
-        sys.exit(f"\n{kind} worker failed:\n{proc.stderr[-3000:]}")
+        sys.exit(f"\n{label} worker failed:\n{proc.stderr[-3000:]}")
     result = json.loads(lines[-1][len("RESULT "):])
-    result["fps"] = result["frames"] / result["seconds"]
-    print(f" {result['fps']:.2f} fps, {result['peak_rss_mb']:.0f} MiB", file=sys.stderr)
+    result["fps"] = result["frames"] / result["seconds"] if result["frames"] else 0.0
+    print(f" {result['seconds']:.1f} s, {result['fps']:.2f} fps, {result['peak_rss_mb']:.0f} MiB", file=sys.stderr)
     return result
 
 
-def max_difference(a: Path, b: Path) -> float:
+def difference(a: Path, b: Path) -> tuple[float, float]:
+    """Max abs difference and PSNR (dB, frames in [0, 1]) of two dumps of float frames."""
     x, y = np.fromfile(a, np.float32), np.fromfile(b, np.float32)
     if x.shape != y.shape:
-        raise SystemExit(f"the two paths produced different frame counts ({x.size} vs {y.size} values)")
-    return float(np.abs(x - y).max())
+        raise SystemExit(f"the two runs produced different frame counts ({x.size} vs {y.size} values)")
+    mse = float(np.mean((x.astype(np.float64) - y) ** 2))
+    return float(np.abs(x - y).max()), (10 * np.log10(1 / mse) if mse > 0 else float("inf"))
 
 
 def main() -> None:
@@ -189,54 +227,93 @@ def main() -> None:
                         help="run the naive loop only on clips up to this many frames (it is slow and holds the "
                              "whole video in memory)")
     parser.add_argument("--quick", action="store_true", help="8- and 24-frame clips, naive on 8")
+    parser.add_argument("--variants", default="fp32,bf16,onnxruntime",
+                        help=f"variants of ours, comma-separated, from {', '.join(VARIANTS)} (fp32 always runs)")
+    parser.add_argument("--emulated-frames", type=int, default=8,
+                        help="clip length for precisions this CPU only emulates (accuracy only)")
+    parser.add_argument("--repeat", type=int, default=1, help="runs per configuration, interleaved; the fastest kept")
     parser.add_argument("--config", default="vox-256")
     parser.add_argument("--batch-size", type=int, default=4)
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--worker", choices=("naive", "ours"), help=argparse.SUPPRESS)
-    for hidden in ("--driving", "--source", "--output", "--dump"):
+    parser.add_argument("--worker", choices=("naive", "ours", "export"), help=argparse.SUPPRESS)
+    parser.add_argument("--variant", default="fp32", choices=VARIANTS, help=argparse.SUPPRESS)
+    for hidden in ("--driving", "--source", "--output", "--dump", "--model"):
         parser.add_argument(hidden, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
         return run_worker(args)
     if args.quick:
         args.frames, args.naive_frames = "8,24", 8
+    from fomm.precision import fast_precisions
+
+    variants = ["fp32"] + [v for v in args.variants.split(",") if v and v != "fp32"]
+    unknown = [v for v in variants if v not in VARIANTS]
+    if unknown:
+        parser.error(f"unknown variants: {', '.join(unknown)}")
+    native = fast_precisions("cpu")
+    emulated = [v for v in variants if v in ("bf16", "fp16") and v not in native]
     counts = sorted({int(n) for n in args.frames.split(",")})
+    if emulated:
+        counts = sorted(set(counts) | {args.emulated_frames})
     with tempfile.TemporaryDirectory(prefix="fomm-bench-") as tmp:
         folder = Path(tmp)
         print(f"making driving videos of {counts} frames in {folder}", file=sys.stderr)
         videos = make_media(folder, counts)
-        rows, difference = [], None
+        export_seconds = None
+        if "onnxruntime" in variants:
+            export_seconds = spawn("export", 0, videos, folder, args)["seconds"]
+        rows = []
         for n in counts:
-            naive = None
-            diff_here = difference is None and n <= args.naive_frames
-            if n <= args.naive_frames:
-                naive = spawn("naive", n, videos, folder, args, folder / "naive.f32" if diff_here else None)
-            ours = spawn("ours", n, videos, folder, args, folder / "ours.f32" if diff_here else None)
-            if diff_here:
-                difference = max_difference(folder / "naive.f32", folder / "ours.f32")
-            rows.append((n, naive, ours))
-    print_table(rows, difference, args)
+            dumped = n <= args.naive_frames or n == args.emulated_frames
+            plan = [("naive", "fp32")] if n <= args.naive_frames else []
+            if emulated and n == args.emulated_frames:
+                plan += [("ours", v) for v in variants if v == "fp32" or v in emulated]
+            if n != args.emulated_frames or not emulated or n in {int(c) for c in args.frames.split(",")}:
+                plan += [("ours", v) for v in variants if v not in emulated and ("ours", v) not in plan]
+            best: dict[tuple[str, str], dict] = {}
+            for repeat in range(args.repeat):
+                for kind, variant in plan:
+                    dump = folder / f"{kind}-{variant}-{n}.f32" if dumped and repeat == 0 else None
+                    result = spawn(kind, n, videos, folder, args, dump, variant)
+                    if (kind, variant) not in best or result["fps"] > best[(kind, variant)]["fps"]:
+                        best[(kind, variant)] = result
+            for kind, variant in plan:
+                diff = None
+                if dumped and (kind, variant) != ("ours", "fp32"):
+                    diff = difference(folder / f"{kind}-{variant}-{n}.f32", folder / f"ours-fp32-{n}.f32")
+                rows.append({"frames": n, "kind": kind, "variant": variant, "result": best[(kind, variant)],
+                             "naive": best.get(("naive", "fp32")), "diff": diff, "emulated": variant in emulated})
+    print_table(rows, args, export_seconds)
 
 
-def print_table(rows, difference, args) -> None:
+def print_table(rows, args, export_seconds) -> None:
     import torch
 
-    print(f"\nvox-256 architecture ({args.config}, random weights), float32, CPU, {args.threads} threads, "
-          f"batch size {args.batch_size}, torch {torch.__version__}")
-    print(f"{'frames':>6} | {'naive fps':>9} | {'ours fps':>8} | {'ratio':>5} | {'naive peak RSS':>14} | "
-          f"{'ours peak RSS':>13}")
-    print("-" * 72)
-    for n, naive, ours in rows:
-        naive_fps = f"{naive['fps']:9.3f}" if naive else f"{'not run':>9}"
-        ratio = f"{ours['fps'] / naive['fps']:5.2f}" if naive else f"{'-':>5}"
-        naive_mem = f"{naive['peak_rss_mb']:10.0f} MiB" if naive else f"{'not run':>14}"
-        print(f"{n:6d} | {naive_fps} | {ours['fps']:8.3f} | {ratio} | {naive_mem} | {ours['peak_rss_mb']:9.0f} MiB")
-    if difference is not None:
-        print(f"max abs difference of the float frames (naive vs ours, {rows[0][0]} frames): {difference:.2e}")
-    ours_mem = [ours["peak_rss_mb"] for _, _, ours in rows]
-    if len(ours_mem) > 1:
-        growth = ours_mem[-1] / ours_mem[0] - 1
-        print(f"ours peak RSS, {rows[-1][0]} vs {rows[0][0]} frames: {growth:+.1%}")
+    from fomm.precision import cpu_features
+
+    print(f"\nCPU: {cpu_features().describe()}")
+    print(f"{args.config} architecture (random weights), {SIZE} px, {args.threads} threads, batch size "
+          f"{args.batch_size}, torch {torch.__version__}, best of {args.repeat}")
+    print(f"{'frames':>6} | {'variant':<17} | {'fps':>6} | {'ratio':>5} | {'max abs diff':>12} | {'PSNR dB':>7} | "
+          f"{'peak RSS':>9}")
+    print("-" * 82)
+    for row in rows:
+        result, naive = row["result"], row["naive"]
+        name = "naive loop" if row["kind"] == "naive" else row["variant"] + (" (emulated)" if row["emulated"] else "")
+        ratio = f"{result['fps'] / naive['fps']:5.2f}" if naive else f"{'-':>5}"
+        diff, psnr = f"{'-':>12}", f"{'-':>7}"
+        if row["diff"]:
+            diff, psnr = f"{row['diff'][0]:12.2e}", f"{row['diff'][1]:7.1f}"
+        print(f"{row['frames']:6d} | {name:<17} | {result['fps']:6.3f} | {ratio} | {diff} | {psnr} | "
+              f"{result['peak_rss_mb']:5.0f} MiB")
+    print("differences against ours fp32 on the same clip; ratio against the naive loop on the same clip")
+    if export_seconds is not None:
+        print(f"onnx export (fomm export): {export_seconds:.1f} s, once per model")
+    for variant in sorted({r["variant"] for r in rows if r["kind"] == "ours"}):
+        mem = [(r["frames"], r["result"]["peak_rss_mb"]) for r in rows
+               if r["kind"] == "ours" and r["variant"] == variant]
+        if len(mem) > 1:
+            print(f"ours {variant} peak RSS, {mem[-1][0]} vs {mem[0][0]} frames: {mem[-1][1] / mem[0][1] - 1:+.1%}")
 
 
 if __name__ == "__main__":
