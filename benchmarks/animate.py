@@ -4,13 +4,12 @@ each precision and backend.
     python benchmarks/animate.py                 # 60- and 600-frame driving videos (slow on a CPU)
     python benchmarks/animate.py --quick         # 8 and 24 frames, a smoke run
     python benchmarks/animate.py --frames 60,600 --naive-frames 60 --batch-size 4
-    python benchmarks/animate.py --frames 60 --variants fp32,bf16,onnxruntime,compile
+    python benchmarks/animate.py --frames 60 --variants fp32,bf16,onnxruntime
 
 Variants of ``ours`` (``--variants``): ``fp32`` (the reference of the differences), ``bf16``/``fp16``
 (``--precision``; on a CPU without native support they run emulated, slower than fp32, on the
 ``--emulated-frames`` first frames only, for their accuracy), ``onnxruntime`` (the model exported
-with ``fomm export``, run by :class:`fomm.export.OnnxBackend`; export time reported apart) and
-``compile`` (fp32 with ``torch.compile``; the compilation is part of the process time).
+with ``fomm export``, run by :class:`fomm.export.OnnxBackend`; export time reported apart).
 
 Both run the ``vox-256`` architecture with random weights (seed 0, so both get the same weights),
 float32, on the CPU with ``torch.set_num_threads(2)``, on a 256x256 driving video of moving shapes
@@ -156,8 +155,7 @@ def worker_ours(args) -> dict:
         model, options = OnnxBackend(args.model), {}
     else:
         model = _model(args.config)
-        precision = "fp32" if args.variant == "compile" else args.variant
-        options = {"precision": precision, "compile": args.variant == "compile", "allow_slow": True}
+        options = {"precision": args.variant, "allow_slow": True}
     dump = open(args.dump, "wb") if args.dump else None  # noqa: SIM115
     start = time.perf_counter()
     count = 0
@@ -184,7 +182,7 @@ def run_worker(args) -> None:
 
 
 # ---------------------------------------------------------------------------------------- driver
-VARIANTS = ("fp32", "bf16", "fp16", "onnxruntime", "compile")
+VARIANTS = ("fp32", "bf16", "fp16", "onnxruntime")
 
 
 def spawn(kind: str, n: int, videos: dict[int, Path], folder: Path, args, dump: Path | None = None,

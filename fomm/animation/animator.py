@@ -169,18 +169,17 @@ class FrameKeypoints:
 
 
 def as_backend(model: FOMM | Backend, precision: str | torch.dtype | None = None, channels_last: bool | None = None,
-               compile: bool = False, allow_slow: bool = False) -> Backend:
+               allow_slow: bool = False) -> Backend:
     """``model`` as a :class:`Backend`: a FOMM gets a :class:`TorchBackend` with these options
     (``precision`` None: fp32); a backend (e.g. an exported model) is used as it is, and the options
     must then be left unset."""
     if isinstance(model, FOMM):
-        return TorchBackend(model, precision=precision or "fp32", channels_last=channels_last, compile=compile,
-                            allow_slow=allow_slow)
+        return TorchBackend(model, precision=precision or "fp32", channels_last=channels_last, allow_slow=allow_slow)
     if not isinstance(model, Backend):
         raise AnimationError(f"expected a FOMM model or a backend, got {type(model).__name__}; load one with "
                              "fomm.load_model")
-    if channels_last is not None or compile or precision not in (None, model.precision):
-        raise AnimationError(f"precision, channels_last and compile are options of PyTorch models; this "
+    if channels_last is not None or precision not in (None, model.precision):
+        raise AnimationError(f"precision and channels_last are options of PyTorch models; this "
                              f"{type(model).__name__} runs at {model.precision} as exported")
     return model
 
@@ -227,7 +226,7 @@ class Animator:
     (center square) or ``"pad"`` (black borders) for non-square frames. ``channels_last`` (default on
     CPU and CUDA) moves the model's weights to that memory layout, in place: the same values, with
     convolutions that need no layout conversion (about 1.4x faster on a CPU). ``precision``
-    (``fp32``, ``bf16``, ``fp16`` or ``auto``), ``allow_slow`` and ``compile``: see
+    (``fp32``, ``bf16``, ``fp16`` or ``auto``; default fp32) and ``allow_slow``: see
     :class:`~fomm.animation.backend.TorchBackend`. ``model`` may also be a ready backend, such as an
     exported model (:class:`fomm.export.OnnxBackend`).
     """
@@ -235,7 +234,7 @@ class Animator:
     def __init__(self, model: FOMM | Backend, source: np.ndarray | torch.Tensor | str | os.PathLike, *,
                  mode: str = "relative", adapt_scale: bool = False, size: int | None = None,
                  fit: str = "crop", batch_size: int | None = None, channels_last: bool | None = None,
-                 precision: str | torch.dtype | None = None, compile: bool = False, allow_slow: bool = False):
+                 precision: str | torch.dtype | None = None, allow_slow: bool = False):
         if mode not in MODES:
             raise AnimationError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
         if adapt_scale and mode != "relative":
@@ -243,7 +242,7 @@ class Animator:
         if batch_size is not None and batch_size < 1:
             raise AnimationError(f"batch_size must be at least 1, got {batch_size}")
         self.model = model
-        self.backend = as_backend(model, precision, channels_last, compile, allow_slow)
+        self.backend = as_backend(model, precision, channels_last, allow_slow)
         self.mode = mode
         self.adapt_scale = adapt_scale
         self.size = int(size or self.backend.config.frame_size)
@@ -361,7 +360,7 @@ def _open(driving: Driving):
 def animate(model: FOMM | Backend, source: np.ndarray | torch.Tensor | str | os.PathLike, driving: Driving, *,
             mode: str = "relative", adapt_scale: bool = False, best_frame: None | str | int = None,
             batch_size: int | None = None, size: int | None = None, fit: str = "crop",
-            output: str = "uint8", precision: str | torch.dtype | None = None, compile: bool = False,
+            output: str = "uint8", precision: str | torch.dtype | None = None,
             allow_slow: bool = False) -> Iterator[np.ndarray | torch.Tensor]:
     """Yield the animated frames of ``source`` driven by ``driving``, in order (see :class:`Animator`).
 
@@ -369,7 +368,7 @@ def animate(model: FOMM | Backend, source: np.ndarray | torch.Tensor | str | os.
     ``best_frame``: None (relative motion from the first frame), ``"auto"`` (from the frame whose pose
     best matches the source's) or a frame index. Both read the driving video twice (keypoints only,
     then animation), so ``driving`` must then be a path, a sequence or a callable, not an iterator.
-    ``precision``, ``compile``, ``allow_slow``: see :class:`Animator`.
+    ``precision``, ``allow_slow``: see :class:`Animator`.
     Options are checked and the source is encoded before this returns.
     """
     if best_frame is not None:
@@ -384,7 +383,7 @@ def animate(model: FOMM | Backend, source: np.ndarray | torch.Tensor | str | os.
     if output not in OUTPUTS:
         raise AnimationError(f"output must be one of {', '.join(OUTPUTS)}, got {output!r}")
     animator = Animator(model, source, mode=mode, adapt_scale=adapt_scale, size=size, fit=fit,
-                        batch_size=batch_size, precision=precision, compile=compile, allow_slow=allow_slow)
+                        batch_size=batch_size, precision=precision, allow_slow=allow_slow)
     return _animate(animator, driving, best_frame, output)
 
 

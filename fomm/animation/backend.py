@@ -1,5 +1,5 @@
-"""What runs the networks for the animator: PyTorch (any precision, channels-last, optionally compiled)
-or an exported model (``fomm.export.OnnxBackend``).
+"""What runs the networks for the animator: PyTorch (any precision, channels-last) or an exported
+model (``fomm.export.OnnxBackend``).
 
 A backend offers the three computations streaming animation is made of (paper Sec. 3.5): the
 keypoints of a batch of frames, the source's features (once per source) and the decoding of a batch
@@ -48,13 +48,11 @@ class TorchBackend:
     parts in float32; see :mod:`fomm.precision`) or ``auto``; a reduced precision the device only
     emulates is refused unless ``allow_slow``. ``channels_last`` (default on CPU and CUDA) moves the
     model's weights to that memory layout, in place: the same values, with convolutions that need no
-    layout conversion (about 1.4x faster on a CPU). ``compile``: ``torch.compile`` the keypoint
-    detector and the decoder (a one-time compilation of minutes on a CPU; see the README for when it
-    pays off).
+    layout conversion (about 1.4x faster on a CPU).
     """
 
     def __init__(self, model: FOMM, *, precision: str | torch.dtype = "fp32", channels_last: bool | None = None,
-                 compile: bool = False, allow_slow: bool = False):
+                 allow_slow: bool = False):
         self.model = model
         self.config = model.config
         param = next(model.parameters())
@@ -67,20 +65,14 @@ class TorchBackend:
         self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
         if channels_last:
             model.to(memory_format=self.memory_format)
-        self._kp_detector = model.kp_detector
-        self._decode = model.generator.decode
-        if compile:
-            self._kp_detector = torch.compile(model.kp_detector, dynamic=False)
-            self._decode = torch.compile(model.generator.decode, dynamic=False)
-        logger.debug("torch backend: %s, %s, %s%s", self.device, self.precision, self.memory_format,
-                     ", compiled" if compile else "")
+        logger.debug("torch backend: %s, %s, %s", self.device, self.precision, self.memory_format)
 
     def to_input(self, images: torch.Tensor) -> torch.Tensor:
         return images.to(self.device, self.input_dtype, non_blocking=True, memory_format=self.memory_format)
 
     def keypoints(self, images: torch.Tensor) -> Keypoints:
         with autocast(self.device, self.dtype):
-            kp = self._kp_detector(images)
+            kp = self.model.kp_detector(images)
         return kp if kp.value.dtype == self.input_dtype else kp.to(self.input_dtype)
 
     def encode_source(self, source: torch.Tensor) -> torch.Tensor:
@@ -90,5 +82,6 @@ class TorchBackend:
     def decode(self, features: torch.Tensor, source: torch.Tensor, kp_driving: Keypoints,
                kp_source: Keypoints) -> torch.Tensor:
         with autocast(self.device, self.dtype):
-            prediction = self._decode(features, source, kp_driving, kp_source, visualize=False).prediction
+            prediction = self.model.generator.decode(features, source, kp_driving, kp_source,
+                                                     visualize=False).prediction
         return prediction if prediction.dtype == self.input_dtype else prediction.to(self.input_dtype)

@@ -189,10 +189,8 @@ BACKENDS = ("torch", "onnxruntime")
 
 
 def add_speed_arguments(p: argparse.ArgumentParser) -> None:
-    """How the networks run: precision, compilation, and the backend (PyTorch or an ONNX export)."""
+    """How the networks run: the precision and the backend (PyTorch or an ONNX export)."""
     add_precision_argument(p)
-    p.add_argument("--compile", action="store_true",
-                   help="torch.compile the networks (compiles for minutes first; see the README for when it pays)")
     p.add_argument("--backend", choices=BACKENDS, default="torch",
                    help="torch (default) or onnxruntime: run a model exported with `fomm export` (--model DIR; "
                         "needs fomm[onnx])")
@@ -208,7 +206,7 @@ def model_from_speed_args(args: argparse.Namespace, image: np.ndarray | None = N
         return load_model_from_args(args, image=image)
     if not args.model:
         raise CLIError("--backend onnxruntime needs --model DIR (made by fomm export CKPT --format onnx -o DIR)")
-    explicit = [flag for flag, on in (("--compile", args.compile), ("--config", args.config),
+    explicit = [flag for flag, on in (("--config", args.config),
                                       ("--align-corners", args.align_corners is not None),
                                       ("--precision", args.precision not in ("auto", "fp32")),
                                       ("--checkpoint", args.checkpoint != DEFAULT_MODEL)) if on]
@@ -226,4 +224,4 @@ def speed_options(args: argparse.Namespace) -> dict:
     """The Animator options for the chosen backend."""
     if args.backend != "torch":
         return {}
-    return {"precision": args.precision, "compile": args.compile}
+    return {"precision": args.precision}
