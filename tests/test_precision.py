@@ -118,16 +118,20 @@ def test_animator_refuses_bf16_here_and_runs_it_when_allowed(golden, cpu):
     assert _psnr(images, exact) >= 50
 
 
-def test_cli_refuses_bf16_on_a_cpu_without_it_in_one_line(golden, cpu, tmp_path, capsys):
+@pytest.mark.parametrize("command", ["animate", "keypoints", "demo"])
+def test_cli_refuses_bf16_on_a_cpu_without_it_in_one_line(golden, cpu, tmp_path, capsys, command):
     from fomm.cli import main
     from tests.media import make_frame_folder, make_image
 
     cpu(PLAIN)
-    out = tmp_path / "out.mp4"
-    argv = ["animate", make_image(tmp_path / "source.png", size=(64, 64)),
-            make_frame_folder(tmp_path / "frames", n=2, size=(64, 64)), "-o", out,
-            "--checkpoint", golden / "tiny-cpk.pth.tar", "--size", "128", "--precision", "bf16"]
-    assert main([str(a) for a in argv]) == 2
+    source = make_image(tmp_path / "source.png", size=(64, 64))
+    model = ["--checkpoint", golden / "tiny-cpk.pth.tar", "--size", "128"]
+    out = tmp_path / "out"
+    argv = {"animate": ["animate", source, make_frame_folder(tmp_path / "frames", n=2, size=(64, 64)), "-o", out,
+                        *model],
+            "keypoints": ["keypoints", source, "-o", out.with_suffix(".csv"), *model],
+            "demo": ["demo", "-o", out]}[command]
+    assert main([str(a) for a in [*argv, "--precision", "bf16"]]) == 2
     err = capsys.readouterr().err.strip()
-    assert err.startswith("fomm animate: error: precision bf16: this CPU has no native bf16") and "\n" not in err
-    assert not out.exists()
+    assert err.startswith(f"fomm {command}: error: precision bf16: this CPU has no native bf16") and "\n" not in err
+    assert not out.exists() and not out.with_suffix(".csv").exists()
