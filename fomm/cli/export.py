@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import argparse
 import time
+from pathlib import Path
 
-from .common import positive_int, user_errors
+from .common import CLIError, positive_int, user_errors
 
 FORMATS = ("onnx",)
 
@@ -37,6 +38,8 @@ def run(args: argparse.Namespace) -> int:
     from ..api import load_model
     from ..export.onnx import OPSET, export_onnx
 
+    if Path(args.output).exists() and not args.overwrite:  # before the model is loaded
+        raise CLIError(f"{args.output} exists; pass --overwrite to replace it")
     with user_errors():
         start = time.perf_counter()
         model = load_model(args.checkpoint, config=args.config, device="cpu", align_corners=args.align_corners)

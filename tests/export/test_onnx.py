@@ -136,6 +136,8 @@ def test_missing_extra_is_named(monkeypatch, exported):
 def test_refusals(exported, backend, tiny, tmp_path, capsys):
     with pytest.raises(ExportError, match="--overwrite"):
         export_onnx(tiny, exported, size=SIZE)
+    assert main(["export", "no-such-checkpoint.pth", "-o", str(exported)]) == 2  # refused before loading
+    assert "exists; pass --overwrite" in capsys.readouterr().err
     with pytest.raises(ExportError, match="GridSample"):
         export_onnx(tiny, tmp_path / "old", size=SIZE, opset=13)
     assert not (tmp_path / "old").exists()
