@@ -7,6 +7,7 @@ the options) is checked before the model is loaded, so a typo fails in a second 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 import time
 from pathlib import Path
@@ -69,20 +70,26 @@ def run(args: argparse.Namespace) -> int:
                        "absolute")
     if wants_crop(args):
         return run_cropped(args, _open_writer)
-    with user_errors():
+    # One ExitStack owns the pipeline, entered in its order: reader, writer, encode thread, decode thread.
+    # It unwinds in the reverse order on success, on error and on Ctrl-C: each thread is joined before
+    # the container it uses is closed, and the writer discards its partial output unless all went well.
+    with user_errors(), contextlib.ExitStack() as pipeline:
         source = read_image(args.source)
-        reader = VideoReader(args.driving)  # fails now on an image, a missing file or no decodable frames
-        try:
-            writer = _open_writer(args, reader)
-            steady_memory()
-            model = load_model_from_args(args, image=source)
-            animator = Animator(model, source, mode=args.mode, adapt_scale=args.adapt_scale, size=args.size,
-                                fit=args.fit, batch_size=args.batch_size)
-            start = time.perf_counter()
-            frames = _animate(args, animator, reader, writer)
-            seconds = time.perf_counter() - start
-        finally:
-            reader.close()
+        reader = pipeline.enter_context(VideoReader(args.driving))  # fails now on an image, a missing file, ...
+        writer = pipeline.enter_context(_open_writer(args, reader))  # checks the output path before any work
+        steady_memory()
+        model = load_model_from_args(args, image=source)
+        animator = Animator(model, source, mode=args.mode, adapt_scale=args.adapt_scale, size=args.size,
+                            fit=args.fit, batch_size=args.batch_size)
+        start = time.perf_counter()
+        initial = _initial_keypoints(args, animator, reader)
+        background = pipeline.enter_context(BackgroundWriter(writer))
+        stream = pipeline.enter_context(contextlib.closing(animator.stream(reader, initial)))
+        frames = 0
+        for frame in tqdm(stream, total=reader.num_frames, unit="frame", desc="animate"):
+            background.write(compose(animator, frame, args.layout, args.keypoints))
+            frames += 1
+    seconds = time.perf_counter() - start
     if reader.truncated:
         print(f"fomm animate: warning: {args.driving} is truncated or damaged: animated the {frames} frames that "
               "decode", file=sys.stderr)
@@ -91,7 +98,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _open_writer(args: argparse.Namespace, reader: VideoReader) -> VideoWriter:
-    """The writer checks the output path (extension, existing file) before any work is done."""
+    """The writer checks the output path (extension, existing file, inputs) before any work is done."""
     carries_sound = Path(args.output).suffix.lower() in H264_SUFFIXES
     if args.audio and not carries_sound:
         raise CLIError(f"--audio: {args.output} cannot carry sound; write an .mp4/.mov/.mkv or pass --no-audio")
@@ -99,22 +106,16 @@ def _open_writer(args: argparse.Namespace, reader: VideoReader) -> VideoWriter:
         raise CLIError(f"--audio: {args.driving} has no audio track; drop --audio")
     audio = args.audio is not False and carries_sound and reader.has_audio
     return VideoWriter(args.output, fps=reader.fps, audio_from=args.driving if audio else None,
-                       overwrite=args.overwrite)
+                       overwrite=args.overwrite, inputs=(args.source, args.driving, args.checkpoint))
 
 
-def _animate(args: argparse.Namespace, animator: Animator, reader: VideoReader, writer: VideoWriter) -> int:
-    initial = None
+def _initial_keypoints(args: argparse.Namespace, animator: Animator, reader: VideoReader):
+    """Relative motion's reference keypoints for --best-frame (a first pass over the driving video)."""
     if args.best_frame == "auto":
         frames = tqdm(reader, total=reader.num_frames, unit="frame", desc="best frame", leave=False)
         best = animator.find_best_frame(frames)
         tqdm.write(f"starting from frame {best.index} (pose distance {best.distance:.3f})", file=sys.stderr)
-        initial = best.keypoints
-    elif args.best_frame is not None:
-        initial = animator.keypoints_at(reader, args.best_frame)
-    count = 0
-    with writer, BackgroundWriter(writer) as background:
-        stream = animator.stream(reader, initial)
-        for frame in tqdm(stream, total=reader.num_frames, unit="frame", desc="animate"):
-            background.write(compose(animator, frame, args.layout, args.keypoints))
-            count += 1
-    return count
+        return best.keypoints
+    if args.best_frame is not None:
+        return animator.keypoints_at(reader, args.best_frame)
+    return None

@@ -7,7 +7,8 @@ from pathlib import Path
 
 from .. import load_model
 from ..checkpoints import save_checkpoint
-from .common import CLIError, user_errors
+from ..io.outputs import check_file_output
+from .common import user_errors
 
 
 def add_parser(sub) -> None:
@@ -24,9 +25,8 @@ def add_parser(sub) -> None:
 
 def run(args: argparse.Namespace) -> int:
     out = Path(args.output)
-    if out.exists() and not args.overwrite:
-        raise CLIError(f"{out} exists; pass --overwrite to replace it")
     with user_errors():
+        check_file_output(out, overwrite=args.overwrite, inputs=(args.input, args.config))
         model = load_model(args.input, config=args.config, device="cpu", with_discriminator=not args.inference_only)
         save_checkpoint(out, model.networks(), model.config)
     print(f"wrote {out} ({', '.join(model.networks())})")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import time
 from importlib import resources
 from pathlib import Path
@@ -14,7 +15,8 @@ from tqdm import tqdm
 from ..animation import Animator, compose
 from ..api import DEFAULT_MODEL, load_model
 from ..io import VideoReader, VideoWriter, atomic_path
-from .common import CLIError, device_from_arg, summary, user_errors
+from ..io.outputs import check_file_output
+from .common import device_from_arg, summary, user_errors
 
 DISPLAY_SCALE = 4  # the bundled model runs at 64x64; frames are enlarged for viewing
 
@@ -43,24 +45,27 @@ def _enlarge(frame: np.ndarray) -> np.ndarray:
 def run(args: argparse.Namespace) -> int:
     out = Path(args.out)
     video_path, still_path = out / "demo.mp4", out / "demo-keypoints.png"
-    for path in (video_path, still_path):
-        if path.exists() and not args.overwrite:
-            raise CLIError(f"{path} exists; pass --overwrite to replace it")
+    with user_errors():
+        for path in (video_path, still_path):
+            check_file_output(path, overwrite=args.overwrite)
     device = device_from_arg(args.device)
-    with user_errors(), VideoReader(asset("driving.mp4")) as reader:
+    # Unwinds in reverse: the decode thread is joined, the video published (or discarded), the reader closed.
+    with user_errors(), contextlib.ExitStack() as pipeline:
+        reader = pipeline.enter_context(VideoReader(asset("driving.mp4")))
+        writer = pipeline.enter_context(VideoWriter(video_path, fps=reader.fps, overwrite=args.overwrite))
         model = load_model(DEFAULT_MODEL, device=device)
         animator = Animator(model, asset("source.png"))
         start = time.perf_counter()
         middle = (reader.num_frames or 1) // 2
         count, still = 0, None
-        with VideoWriter(video_path, fps=reader.fps, overwrite=args.overwrite) as writer:
-            for frame in tqdm(animator.stream(reader), total=reader.num_frames, unit="frame", desc="demo"):
-                writer.write(_enlarge(compose(animator, frame, "side-by-side")))
-                if frame.index == middle or still is None:
-                    still = _enlarge(compose(animator, frame, "side-by-side", keypoints=True))
-                count += 1
-        with atomic_path(still_path) as tmp:
-            Image.fromarray(still).save(tmp, format="PNG")
+        stream = pipeline.enter_context(contextlib.closing(animator.stream(reader)))
+        for frame in tqdm(stream, total=reader.num_frames, unit="frame", desc="demo"):
+            writer.write(_enlarge(compose(animator, frame, "side-by-side")))
+            if frame.index == middle or still is None:
+                still = _enlarge(compose(animator, frame, "side-by-side", keypoints=True))
+            count += 1
+    with user_errors(), atomic_path(still_path) as tmp:
+        Image.fromarray(still).save(tmp, format="PNG")
     print(summary(count, time.perf_counter() - start, video_path))
     print(f"keypoints: {still_path}")
     return 0

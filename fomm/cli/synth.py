@@ -7,7 +7,8 @@ import time
 
 from tqdm import tqdm
 
-from ..data.synthetic import make_synthetic_dataset
+from ..data.synthetic import check_dataset_out, make_synthetic_dataset
+from ..errors import FommError
 from .common import CLIError, summary
 
 
@@ -27,20 +28,25 @@ def add_parser(sub) -> None:
                         "more articulation relative to the body")
     p.add_argument("--test-fraction", type=float, default=0.2, help="share of videos in test/ (default 0.2)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    p.add_argument("--overwrite", action="store_true", help="replace OUT if it is not empty")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace OUT if an earlier fomm synth wrote it (never another folder)")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     start = time.perf_counter()
+    try:
+        check_dataset_out(args.out, args.overwrite)
+    except FommError as exc:
+        raise CLIError(str(exc)) from exc
     with tqdm(total=args.videos, unit="video", desc="synth") as bar:
         try:
             result = make_synthetic_dataset(
                 args.out, args.videos, num_frames=args.frames, size=args.size, seed=args.seed,
                 test_fraction=args.test_fraction, num_parts=args.parts, limb_swing=args.limb_swing,
                 overwrite=args.overwrite, on_video=lambda _i: bar.update(1))
-        except FileExistsError as exc:
-            raise CLIError(f"{args.out} exists and is not empty; pass --overwrite to replace it") from exc
+        except FommError as exc:  # the output is in the way: the message names what and the fix
+            raise CLIError(str(exc)) from exc
         except ValueError as exc:
             raise CLIError(str(exc)) from exc
     frames = args.videos * args.frames
