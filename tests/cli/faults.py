@@ -11,6 +11,7 @@ mid-run) or ``none``. Decode errors need no injection: the tests give a damaged 
 from __future__ import annotations
 
 import errno
+import signal
 import sys
 import time
 
@@ -61,6 +62,8 @@ def _slow(patch, cls, method: str, seconds: float) -> None:
 
 
 if __name__ == "__main__":
+    # Ctrl-C as in a terminal: a test runner started in the background (``cmd &``) passes SIGINT on ignored.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     install(sys.argv[1])
     from fomm.cli.main import main
 
