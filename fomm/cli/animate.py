@@ -11,14 +11,17 @@ import contextlib
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from tqdm import tqdm
-
-from ..animation import LAYOUTS, Animator, compose
-from ..io import BackgroundWriter, VideoReader, VideoWriter, read_image
-from ..io.writer import H264_SUFFIXES
 from .animate_crop import add_crop_arguments, run_cropped, wants_crop
 from .common import CLIError, add_model_arguments, load_model_from_args, steady_memory, summary, user_errors
+
+if TYPE_CHECKING:
+    from ..animation import Animator
+    from ..io import VideoReader, VideoWriter
+
+# fomm.animation.LAYOUTS, spelt out so that building the parser loads no torch/PyAV code (a test keeps them equal)
+LAYOUTS = ("result", "side-by-side")
 
 
 def add_parser(sub) -> None:
@@ -63,6 +66,11 @@ def _best_frame(text: str) -> str | int:
 
 
 def run(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from ..animation import Animator, compose
+    from ..io import BackgroundWriter, VideoReader, read_image
+
     if args.mode == "absolute" and args.adapt_scale:
         raise CLIError("--adapt-scale scales relative motion; it does nothing with --mode absolute")
     if args.mode == "absolute" and args.best_frame is not None:
@@ -99,6 +107,9 @@ def run(args: argparse.Namespace) -> int:
 
 def _open_writer(args: argparse.Namespace, reader: VideoReader) -> VideoWriter:
     """The writer checks the output path (extension, existing file, inputs) before any work is done."""
+    from ..io import VideoWriter
+    from ..io.writer import H264_SUFFIXES
+
     carries_sound = Path(args.output).suffix.lower() in H264_SUFFIXES
     if args.audio and not carries_sound:
         raise CLIError(f"--audio: {args.output} cannot carry sound; write an .mp4/.mov/.mkv or pass --no-audio")
@@ -111,6 +122,8 @@ def _open_writer(args: argparse.Namespace, reader: VideoReader) -> VideoWriter:
 
 def _initial_keypoints(args: argparse.Namespace, animator: Animator, reader: VideoReader):
     """Relative motion's reference keypoints for --best-frame (a first pass over the driving video)."""
+    from tqdm import tqdm
+
     if args.best_frame == "auto":
         frames = tqdm(reader, total=reader.num_frames, unit="frame", desc="best frame", leave=False)
         best = animator.find_best_frame(frames)

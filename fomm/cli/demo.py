@@ -7,16 +7,14 @@ import contextlib
 import time
 from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import numpy as np
-from PIL import Image
-from tqdm import tqdm
-
-from ..animation import Animator, compose
-from ..api import DEFAULT_MODEL, load_model
-from ..io import VideoReader, VideoWriter, atomic_path
 from ..io.outputs import check_file_output
+from ..io.paths import atomic_path
 from .common import device_from_arg, summary, user_errors
+
+if TYPE_CHECKING:
+    import numpy as np
 
 DISPLAY_SCALE = 4  # the bundled model runs at 64x64; frames are enlarged for viewing
 
@@ -37,12 +35,22 @@ def add_parser(sub) -> None:
 
 
 def _enlarge(frame: np.ndarray) -> np.ndarray:
+    import numpy as np
+    from PIL import Image
+
     h, w = frame.shape[:2]
     image = Image.fromarray(frame).resize((w * DISPLAY_SCALE, h * DISPLAY_SCALE), Image.Resampling.BICUBIC)
     return np.asarray(image)
 
 
 def run(args: argparse.Namespace) -> int:
+    from PIL import Image
+    from tqdm import tqdm
+
+    from ..animation import Animator, compose
+    from ..api import DEFAULT_MODEL, load_model
+    from ..io import VideoReader, VideoWriter
+
     out = Path(args.out)
     video_path, still_path = out / "demo.mp4", out / "demo-keypoints.png"
     with user_errors():

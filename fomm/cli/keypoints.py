@@ -17,23 +17,16 @@ import sys
 import time
 from contextlib import closing
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import numpy as np
-from PIL import Image
-from tqdm import tqdm
-
-from ..animation.animator import FrameKeypoints, detect_keypoints
-from ..io import (
-    IMAGE_EXTENSIONS,
-    VideoReader,
-    VideoWriter,
-    atomic_path,
-    draw_keypoints,
-    is_image_path,
-    read_image,
-)
 from ..io.outputs import check_file_output
+from ..io.paths import IMAGE_EXTENSIONS, atomic_path, is_image_path
 from .common import CLIError, add_model_arguments, load_model_from_args, summary, user_errors
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from ..animation.animator import FrameKeypoints
 
 FORMATS = (".csv", ".json")
 
@@ -55,6 +48,11 @@ def add_parser(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from ..animation.animator import detect_keypoints
+    from ..io import VideoReader, read_image
+
     inputs = (args.input, args.checkpoint)
     try:
         # The pipeline unwinds in reverse: the decode thread is joined, then the outputs are published
@@ -123,6 +121,8 @@ class _ImageOverlay:
         return self
 
     def __exit__(self, exc_type, exc, tb) -> None:
+        from PIL import Image
+
         if exc_type is None and self.image is not None:
             with atomic_path(self.path) as tmp:
                 Image.fromarray(self.image).save(tmp, format=Image.registered_extensions()[self.path.suffix.lower()])
@@ -136,11 +136,15 @@ def _open_overlay(args: argparse.Namespace, still: bool, fps: float | None, inpu
     if is_image_path(args.overlay):
         raise CLIError(f"--overlay {args.overlay}: the input is a video, so the overlay must be one too "
                        "(.mp4, .gif, or a folder)")
+    from ..io import VideoWriter
+
     return VideoWriter(args.overlay, fps=fps, overwrite=args.overwrite, inputs=inputs)
 
 
 def _write(args: argparse.Namespace, results, text, overlay, num_kp: int) -> int:
     """Stream the coordinates (and the overlay) as they come."""
+    from ..io import draw_keypoints
+
     count = 0
     as_json = bool(args.output) and Path(args.output).suffix.lower() == ".json"
     if as_json:  # one frame per line, so that long videos stay readable and stream out
@@ -165,6 +169,8 @@ def _write(args: argparse.Namespace, results, text, overlay, num_kp: int) -> int
 
 
 def _frame_json(item: FrameKeypoints) -> dict:
+    import numpy as np
+
     out = {"frame": item.index, "width": item.shape[1], "height": item.shape[0],
            "keypoints": [[round(float(x), 3), round(float(y), 3)] for x, y in item.pixels]}
     if item.jacobian is not None:

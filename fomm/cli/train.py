@@ -9,21 +9,20 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import torch
 import yaml
-from tqdm import tqdm
 
 from ..api import resolve_model
 from ..checkpoints import Checkpoint, read_checkpoint
 from ..config import Config, ConfigError, load_config, parse_config
-from ..data.datasets import make_dataset
 from ..io.outputs import PARTIAL_PATTERN, check_folder_output, clear_folder, mark_folder
-from ..training import distributed
-from ..training.state import STATE_KEY
-from ..training.trainer import Trainer, TrainResult, format_log_line, latest_checkpoint
-from ..training.vgg import load_vgg19
 from .common import CLIError, device_from_arg, non_negative_int, positive_float, positive_int, user_errors
+
+if TYPE_CHECKING:
+    import torch
+
+    from ..training.trainer import Trainer, TrainResult
 
 # What a previous run leaves in its output folder (removed by --overwrite; nothing else is touched).
 RUN_FILES = ("log.txt", "config.yaml", "*-checkpoint.pth.tar", "events.out.tfevents.*", "train-vis")
@@ -154,6 +153,8 @@ def _prepare_out(out: Path, resuming: bool, overwrite: bool, inputs: tuple = ())
 
 def _amp(args: argparse.Namespace, checkpoint: Checkpoint | None, device: torch.device) -> str | None:
     """--amp, else the resumed checkpoint's setting (an exact resume needs the same numerics)."""
+    from ..training.state import STATE_KEY
+
     if args.amp is not None:
         return None if args.amp == "off" else args.amp
     state = checkpoint.extra.get(STATE_KEY) if checkpoint is not None else None
@@ -176,6 +177,14 @@ def _weights(name_or_path: str, option: str) -> Path:
 
 def train_from_args(args: argparse.Namespace) -> tuple[Trainer, TrainResult]:
     """Build everything from the parsed arguments and train (also used by the distributed tests)."""
+    import torch
+    from tqdm import tqdm
+
+    from ..data.datasets import make_dataset
+    from ..training import distributed
+    from ..training.trainer import Trainer, format_log_line, latest_checkpoint
+    from ..training.vgg import load_vgg19
+
     out = Path(args.out)
     device = device_from_arg(args.device)
     if args.threads is not None:
@@ -224,6 +233,8 @@ def train_from_args(args: argparse.Namespace) -> tuple[Trainer, TrainResult]:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..training import distributed
+
     try:
         with user_errors():
             trainer, result = train_from_args(args)
