@@ -36,7 +36,7 @@ class CLIError(Exception):
 
 
 # Errors whose message is already written for the user.
-USER_ERRORS: tuple[type[BaseException], ...] = (FommError, FileNotFoundError, FileExistsError)
+USER_ERRORS: tuple[type[BaseException], ...] = (FommError,)
 
 # Failures of the machine rather than of fomm or of the command line (a full disk, a read-only or
 # forbidden folder): shown as one line with the fix. Any other OSError is a bug and keeps its traceback.

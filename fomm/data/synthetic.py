@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw
 
+from ..errors import FommError
 from ..io.outputs import check_folder_output, partial_path, publish_folder, remove_path
 
 logger = logging.getLogger(__name__)
@@ -55,6 +56,10 @@ _MIN_VISIBLE_FRACTION = 0.4
 _MIN_VISIBLE_PIXELS = 4.0
 
 
+class SyntheticDataError(FommError, ValueError):
+    """Settings for synthetic data out of range, or a tracks file that is not one; the message says which."""
+
+
 @dataclass(frozen=True)
 class SyntheticConfig:
     """What one synthetic video looks like. Amplitudes are fractions of the frame size."""
@@ -72,19 +77,20 @@ class SyntheticConfig:
 
     def __post_init__(self) -> None:
         if self.size < 16:
-            raise ValueError(f"size must be >= 16 pixels, got {self.size}")
+            raise SyntheticDataError(f"size must be >= 16 pixels, got {self.size}")
         if self.num_frames < 1:
-            raise ValueError(f"num_frames must be >= 1, got {self.num_frames}")
+            raise SyntheticDataError(f"num_frames must be >= 1, got {self.num_frames}")
         if not 1 <= self.num_parts <= len(PALETTE):
-            raise ValueError(f"num_parts must be in 1..{len(PALETTE)} (one palette color each), got {self.num_parts}")
+            raise SyntheticDataError(f"num_parts must be in 1..{len(PALETTE)} (one palette color each), got "
+                                     f"{self.num_parts}")
         if self.supersample < 1:
-            raise ValueError(f"supersample must be >= 1, got {self.supersample}")
+            raise SyntheticDataError(f"supersample must be >= 1, got {self.supersample}")
         if self.fps <= 0:
-            raise ValueError(f"fps must be > 0, got {self.fps}")
+            raise SyntheticDataError(f"fps must be > 0, got {self.fps}")
         if self.motion_scale < 0:
-            raise ValueError(f"motion_scale must be >= 0, got {self.motion_scale}")
+            raise SyntheticDataError(f"motion_scale must be >= 0, got {self.motion_scale}")
         if self.limb_swing < 0:
-            raise ValueError(f"limb_swing must be >= 0, got {self.limb_swing}")
+            raise SyntheticDataError(f"limb_swing must be >= 0, got {self.limb_swing}")
 
 
 @dataclass(frozen=True)
@@ -414,13 +420,14 @@ def load_tracks(path: str | os.PathLike[str]) -> Tracks:
     """Read a tracks JSON written by `save_tracks` / `make_synthetic_dataset`."""
     doc = json.loads(Path(path).read_text())
     if not isinstance(doc, dict) or doc.get("format") != TRACKS_FORMAT:
-        raise ValueError(f"{path} is not a synthetic tracks file (expected format {TRACKS_FORMAT!r})")
+        raise SyntheticDataError(f"{path} is not a synthetic tracks file (expected format {TRACKS_FORMAT!r})")
     if doc.get("version") != TRACKS_VERSION:
-        raise ValueError(f"{path}: unsupported tracks version {doc.get('version')!r}, expected {TRACKS_VERSION}")
+        raise SyntheticDataError(f"{path}: unsupported tracks version {doc.get('version')!r}, expected "
+                                 f"{TRACKS_VERSION}")
     parts = doc["parts"]
     frames = doc["frames"]
     if any(len(frame) != len(parts) for frame in frames):
-        raise ValueError(f"{path}: every frame must list all {len(parts)} parts")
+        raise SyntheticDataError(f"{path}: every frame must list all {len(parts)} parts")
     positions = np.array([[(p["x"], p["y"]) for p in frame] for frame in frames], dtype=np.float32)
     visible = np.array([[p["visible"] for p in frame] for frame in frames], dtype=bool)
     return Tracks(
@@ -473,9 +480,9 @@ def make_synthetic_dataset(
     """
     config = SyntheticConfig(size=size, num_frames=num_frames, num_parts=num_parts, limb_swing=limb_swing)
     if num_videos < 1:
-        raise ValueError(f"num_videos must be >= 1, got {num_videos}")
+        raise SyntheticDataError(f"num_videos must be >= 1, got {num_videos}")
     if not 0.0 <= test_fraction <= 1.0:
-        raise ValueError(f"test_fraction must be in [0, 1], got {test_fraction}")
+        raise SyntheticDataError(f"test_fraction must be in [0, 1], got {test_fraction}")
     root = check_dataset_out(out_dir, overwrite)
 
     num_test = round(num_videos * test_fraction)
