@@ -287,8 +287,8 @@ def save_checkpoint(path: str | Path, networks: Mapping[str, torch.nn.Module], c
 
     ``.safetensors``: flat ``<network>.<key>`` tensors, config and epoch in the metadata.
     Anything else: the original dict format (which the authors' code loads), plus ``config`` as
-    YAML text so that the file alone rebuilds the model. Optimizer states go under
-    ``optimizer_<network>`` as in the original.
+    YAML text so that the file alone rebuilds the model. Optimizer states (optimizers, or their
+    ``state_dict()`` as read back) go under ``optimizer_<network>`` as in the original.
     """
     path = Path(path)
     if path.suffix == ".safetensors":
@@ -306,7 +306,8 @@ def save_checkpoint(path: str | Path, networks: Mapping[str, torch.nn.Module], c
         return path
     payload: dict[str, Any] = {n: net.state_dict() for n, net in networks.items()}
     for name, opt in (optimizers or {}).items():
-        payload[f"optimizer_{name}" if not name.startswith("optimizer_") else name] = opt.state_dict()
+        state = opt.state_dict() if hasattr(opt, "state_dict") else opt  # an optimizer, or its saved state
+        payload[f"optimizer_{name}" if not name.startswith("optimizer_") else name] = state
     if epoch is not None:
         payload["epoch"] = epoch
     if config is not None:

@@ -24,7 +24,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import nullcontext
+from contextlib import closing, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -201,15 +201,16 @@ def detect_keypoints(model: FOMM | Backend, frames: Iterable, *, size: int | Non
     validate_frame_size(backend.config, size)
     batch_size = batch_size or default_batch_size(backend.device)
     batches = frame_batches(frames, size, fit, batch_size, backend.device.type == "cuda", keep_originals=keep_frames)
-    for batch in prefetch(batches, name="fomm-decode"):
-        with torch.inference_mode():
-            kp = backend.keypoints(backend.to_input(batch.tensor))
-            value = kp.value.float().cpu().numpy()
-            jacobian = None if kp.jacobian is None else kp.jacobian.float().cpu().numpy()
-        for i, shape in enumerate(batch.shapes):
-            yield FrameKeypoints(batch.start + i, value[i], None if jacobian is None else jacobian[i],
-                                 keypoints_to_pixels(value[i], shape, size, fit), shape,
-                                 batch.originals[i] if keep_frames else None)
+    with closing(prefetch(batches, name="fomm-decode")) as prefetched:  # joined before ``frames`` can close
+        for batch in prefetched:
+            with torch.inference_mode():
+                kp = backend.keypoints(backend.to_input(batch.tensor))
+                value = kp.value.float().cpu().numpy()
+                jacobian = None if kp.jacobian is None else kp.jacobian.float().cpu().numpy()
+            for i, shape in enumerate(batch.shapes):
+                yield FrameKeypoints(batch.start + i, value[i], None if jacobian is None else jacobian[i],
+                                     keypoints_to_pixels(value[i], shape, size, fit), shape,
+                                     batch.originals[i] if keep_frames else None)
 
 
 # ---------------------------------------------------------------------------------- the animator
@@ -261,10 +262,11 @@ class Animator:
             self.source_features = self.backend.encode_source(self.source)
 
     # -------------------------------------------------------------------------- keypoints only
-    def _batches(self, frames: Iterable) -> Iterator[FrameBatch]:
-        """Resized batches, decoded and prepared in a background thread."""
+    def _batches(self, frames: Iterable) -> closing[Iterator[FrameBatch]]:
+        """Resized batches, decoded and prepared in a background thread; a context manager, whose end
+        joins the thread (so ``frames`` may be closed after it, whatever happened)."""
         pin = self.device.type == "cuda"
-        return prefetch(frame_batches(frames, self.size, self.fit, self.batch_size, pin), name="fomm-decode")
+        return closing(prefetch(frame_batches(frames, self.size, self.fit, self.batch_size, pin), name="fomm-decode"))
 
     def _to_device(self, batch: FrameBatch) -> torch.Tensor:
         return self.backend.to_input(batch.tensor)
@@ -274,14 +276,15 @@ class Animator:
         normalized keypoint pose is closest to the source's (the first one on ties)."""
         best: BestFrame | None = None
         count = 0
-        for batch in self._batches(frames):
-            with torch.inference_mode():
-                kp = self.backend.keypoints(self._to_device(batch))
-                distances = pose_distance(self.kp_source.value.float(), kp.value.float())
-                i = int(torch.argmin(distances))
-                if best is None or float(distances[i]) < best.distance:
-                    best = BestFrame(batch.start + i, float(distances[i]), kp[i : i + 1], 0)
-            count = batch.start + len(batch.frames)
+        with self._batches(frames) as batches:
+            for batch in batches:
+                with torch.inference_mode():
+                    kp = self.backend.keypoints(self._to_device(batch))
+                    distances = pose_distance(self.kp_source.value.float(), kp.value.float())
+                    i = int(torch.argmin(distances))
+                    if best is None or float(distances[i]) < best.distance:
+                        best = BestFrame(batch.start + i, float(distances[i]), kp[i : i + 1], 0)
+                count = batch.start + len(batch.frames)
         if best is None:
             raise AnimationError("the driving video has no frames")
         best.num_frames = count
@@ -319,22 +322,24 @@ class Animator:
             initial = kp_driving_initial.to(self.device, self.kp_source.value.dtype)
             scale = movement_scale(self.kp_source, initial) if self.adapt_scale else 1.0
         produced = 0
-        for batch in self._batches(frames):
-            with torch.inference_mode():
-                kp_driving = self.backend.keypoints(self._to_device(batch))
-                if relative and initial is None:
-                    initial = kp_driving[:1]
-                    scale = movement_scale(self.kp_source, initial) if self.adapt_scale else 1.0
-                kp_used = normalize_kp(self.kp_source, kp_driving, initial, use_relative_movement=relative,
-                                       use_relative_jacobian=relative, scale=scale) if relative else kp_driving
-                prediction = self.backend.decode(self.source_features, self.source, kp_used, self.kp_source)
-                images = to_uint8(prediction) if output == "uint8" else prediction
-                kp_driving_np = kp_driving.value.float().cpu().numpy()
-                kp_used_np = kp_used.value.float().cpu().numpy()
-            for i in range(len(batch.frames)):
-                image = images[i] if output == "uint8" else images[i].clone()  # a normal tensor, not an inference one
-                yield AnimatedFrame(batch.start + i, image, batch.frames[i], kp_driving_np[i], kp_used_np[i])
-            produced += len(batch.frames)
+        with self._batches(frames) as batches:  # the decode thread is joined when this generator ends
+            for batch in batches:
+                with torch.inference_mode():
+                    kp_driving = self.backend.keypoints(self._to_device(batch))
+                    if relative and initial is None:
+                        initial = kp_driving[:1]
+                        scale = movement_scale(self.kp_source, initial) if self.adapt_scale else 1.0
+                    kp_used = normalize_kp(self.kp_source, kp_driving, initial, use_relative_movement=relative,
+                                           use_relative_jacobian=relative, scale=scale) if relative else kp_driving
+                    prediction = self.backend.decode(self.source_features, self.source, kp_used, self.kp_source)
+                    images = to_uint8(prediction) if output == "uint8" else prediction
+                    kp_driving_np = kp_driving.value.float().cpu().numpy()
+                    kp_used_np = kp_used.value.float().cpu().numpy()
+                for i in range(len(batch.frames)):
+                    # .clone(): a normal tensor, not an inference one
+                    image = images[i] if output == "uint8" else images[i].clone()
+                    yield AnimatedFrame(batch.start + i, image, batch.frames[i], kp_driving_np[i], kp_used_np[i])
+                produced += len(batch.frames)
         if produced == 0:
             raise AnimationError("the driving video has no frames")
 
@@ -395,6 +400,6 @@ def _animate(animator: Animator, driving: Driving, best_frame: None | str | int,
     elif best_frame is not None:
         with _open(driving) as frames:
             initial = animator.keypoints_at(frames, best_frame)
-    with _open(driving) as frames:
-        for frame in animator.stream(frames, initial, output=output):
+    with _open(driving) as frames, closing(animator.stream(frames, initial, output=output)) as stream:
+        for frame in stream:  # closing: the stream's decode thread ends before ``frames`` closes
             yield frame.image

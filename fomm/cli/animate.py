@@ -7,15 +7,12 @@ the options) is checked before the model is loaded, so a typo fails in a second 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from tqdm import tqdm
-
-from ..animation import LAYOUTS, Animator, compose
-from ..io import BackgroundWriter, VideoReader, VideoWriter, read_image
-from ..io.writer import H264_SUFFIXES
 from .animate_crop import add_crop_arguments, run_cropped, wants_crop
 from .common import (
     CLIError,
@@ -27,6 +24,13 @@ from .common import (
     summary,
     user_errors,
 )
+
+if TYPE_CHECKING:
+    from ..animation import Animator
+    from ..io import VideoReader, VideoWriter
+
+# fomm.animation.LAYOUTS, spelt out so that building the parser loads no torch/PyAV code (a test keeps them equal)
+LAYOUTS = ("result", "side-by-side")
 
 
 def add_parser(sub) -> None:
@@ -72,6 +76,11 @@ def _best_frame(text: str) -> str | int:
 
 
 def run(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from ..animation import Animator, compose
+    from ..io import BackgroundWriter, VideoReader, read_image
+
     if args.mode == "absolute" and args.adapt_scale:
         raise CLIError("--adapt-scale scales relative motion; it does nothing with --mode absolute")
     if args.mode == "absolute" and args.best_frame is not None:
@@ -79,20 +88,26 @@ def run(args: argparse.Namespace) -> int:
                        "absolute")
     if wants_crop(args):
         return run_cropped(args, _open_writer)
-    with user_errors():
+    # One ExitStack owns the pipeline, entered in its order: reader, writer, encode thread, decode thread.
+    # It unwinds in the reverse order on success, on error and on Ctrl-C: each thread is joined before
+    # the container it uses is closed, and the writer discards its partial output unless all went well.
+    with user_errors(), contextlib.ExitStack() as pipeline:
         source = read_image(args.source)
-        reader = VideoReader(args.driving)  # fails now on an image, a missing file or no decodable frames
-        try:
-            writer = _open_writer(args, reader)
-            steady_memory()
-            model = model_from_speed_args(args, image=source)
-            animator = Animator(model, source, mode=args.mode, adapt_scale=args.adapt_scale, size=args.size,
-                                fit=args.fit, batch_size=args.batch_size, **speed_options(args))
-            start = time.perf_counter()
-            frames = _animate(args, animator, reader, writer)
-            seconds = time.perf_counter() - start
-        finally:
-            reader.close()
+        reader = pipeline.enter_context(VideoReader(args.driving))  # fails now on an image, a missing file, ...
+        writer = pipeline.enter_context(_open_writer(args, reader))  # checks the output path before any work
+        steady_memory()
+        model = model_from_speed_args(args, image=source)
+        animator = Animator(model, source, mode=args.mode, adapt_scale=args.adapt_scale, size=args.size,
+                            fit=args.fit, batch_size=args.batch_size, **speed_options(args))
+        start = time.perf_counter()
+        initial = _initial_keypoints(args, animator, reader)
+        background = pipeline.enter_context(BackgroundWriter(writer))
+        stream = pipeline.enter_context(contextlib.closing(animator.stream(reader, initial)))
+        frames = 0
+        for frame in tqdm(stream, total=reader.num_frames, unit="frame", desc="animate"):
+            background.write(compose(animator, frame, args.layout, args.keypoints))
+            frames += 1
+    seconds = time.perf_counter() - start
     if reader.truncated:
         print(f"fomm animate: warning: {args.driving} is truncated or damaged: animated the {frames} frames that "
               "decode", file=sys.stderr)
@@ -101,7 +116,10 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _open_writer(args: argparse.Namespace, reader: VideoReader) -> VideoWriter:
-    """The writer checks the output path (extension, existing file) before any work is done."""
+    """The writer checks the output path (extension, existing file, inputs) before any work is done."""
+    from ..io import VideoWriter
+    from ..io.writer import H264_SUFFIXES
+
     carries_sound = Path(args.output).suffix.lower() in H264_SUFFIXES
     if args.audio and not carries_sound:
         raise CLIError(f"--audio: {args.output} cannot carry sound; write an .mp4/.mov/.mkv or pass --no-audio")
@@ -109,22 +127,18 @@ def _open_writer(args: argparse.Namespace, reader: VideoReader) -> VideoWriter:
         raise CLIError(f"--audio: {args.driving} has no audio track; drop --audio")
     audio = args.audio is not False and carries_sound and reader.has_audio
     return VideoWriter(args.output, fps=reader.fps, audio_from=args.driving if audio else None,
-                       overwrite=args.overwrite)
+                       overwrite=args.overwrite, inputs=(args.source, args.driving, args.checkpoint))
 
 
-def _animate(args: argparse.Namespace, animator: Animator, reader: VideoReader, writer: VideoWriter) -> int:
-    initial = None
+def _initial_keypoints(args: argparse.Namespace, animator: Animator, reader: VideoReader):
+    """Relative motion's reference keypoints for --best-frame (a first pass over the driving video)."""
+    from tqdm import tqdm
+
     if args.best_frame == "auto":
         frames = tqdm(reader, total=reader.num_frames, unit="frame", desc="best frame", leave=False)
         best = animator.find_best_frame(frames)
         tqdm.write(f"starting from frame {best.index} (pose distance {best.distance:.3f})", file=sys.stderr)
-        initial = best.keypoints
-    elif args.best_frame is not None:
-        initial = animator.keypoints_at(reader, args.best_frame)
-    count = 0
-    with writer, BackgroundWriter(writer) as background:
-        stream = animator.stream(reader, initial)
-        for frame in tqdm(stream, total=reader.num_frames, unit="frame", desc="animate"):
-            background.write(compose(animator, frame, args.layout, args.keypoints))
-            count += 1
-    return count
+        return best.keypoints
+    if args.best_frame is not None:
+        return animator.keypoints_at(reader, args.best_frame)
+    return None

@@ -8,7 +8,6 @@ import signal
 import sys
 import time
 
-from ..app import ModelCache, WorkFolder, checkpoint_choices
 from .common import device_from_arg, positive_float, positive_int, user_errors
 
 
@@ -38,6 +37,8 @@ def _interrupt(signum, frame):
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..app import ModelCache, WorkFolder, checkpoint_choices
+
     with user_errors():
         choices = checkpoint_choices(args.checkpoint)
     device = device_from_arg(args.device)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import ctypes
+import errno
 import logging
 import sys
 from contextlib import contextmanager
@@ -35,18 +36,34 @@ class CLIError(Exception):
 
 
 # Errors whose message is already written for the user.
-USER_ERRORS: tuple[type[BaseException], ...] = (FommError, FileNotFoundError, FileExistsError)
+USER_ERRORS: tuple[type[BaseException], ...] = (FommError,)
+
+# Failures of the machine rather than of fomm or of the command line (a full disk, a read-only or
+# forbidden folder): shown as one line with the fix. Any other OSError is a bug and keeps its traceback.
+SYSTEM_ERRORS = {
+    errno.ENOSPC: "free some space or write the output elsewhere",
+    errno.EDQUOT: "free some space or write the output elsewhere",
+    errno.EROFS: "write the output to a writable folder",
+    errno.EACCES: "check the permissions or choose another path",
+    errno.EPERM: "check the permissions or choose another path",
+}
 
 
 @contextmanager
 def user_errors():
-    """Turn library errors into :class:`CLIError` (one clear line, exit 2)."""
+    """Turn library errors (and a full disk or a permission refused) into :class:`CLIError`: one
+    clear line, exit 2. Anything else propagates: a bug, shown with its traceback."""
     try:
         yield
     except CLIError:
         raise
     except USER_ERRORS as exc:
         raise CLIError(str(exc)) from exc
+    except OSError as exc:
+        if exc.errno not in SYSTEM_ERRORS:
+            raise
+        where = f": {exc.filename}" if exc.filename else ""
+        raise CLIError(f"{exc.strerror or exc}{where}; {SYSTEM_ERRORS[exc.errno]}") from exc
 
 
 def device_from_arg(text: str | None):

@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import time
 from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import numpy as np
-from PIL import Image
-from tqdm import tqdm
+from ..io.outputs import check_file_output
+from ..io.paths import atomic_path
+from .common import add_precision_argument, device_from_arg, summary, user_errors
 
-from ..animation import Animator, compose
-from ..api import DEFAULT_MODEL, load_model
-from ..io import VideoReader, VideoWriter, atomic_path
-from .common import CLIError, add_precision_argument, device_from_arg, summary, user_errors
+if TYPE_CHECKING:
+    import numpy as np
 
 DISPLAY_SCALE = 4  # the bundled model runs at 64x64; frames are enlarged for viewing
 
@@ -36,32 +36,45 @@ def add_parser(sub) -> None:
 
 
 def _enlarge(frame: np.ndarray) -> np.ndarray:
+    import numpy as np
+    from PIL import Image
+
     h, w = frame.shape[:2]
     image = Image.fromarray(frame).resize((w * DISPLAY_SCALE, h * DISPLAY_SCALE), Image.Resampling.BICUBIC)
     return np.asarray(image)
 
 
 def run(args: argparse.Namespace) -> int:
+    from PIL import Image
+    from tqdm import tqdm
+
+    from ..animation import Animator, compose
+    from ..api import DEFAULT_MODEL, load_model
+    from ..io import VideoReader, VideoWriter
+
     out = Path(args.out)
     video_path, still_path = out / "demo.mp4", out / "demo-keypoints.png"
-    for path in (video_path, still_path):
-        if path.exists() and not args.overwrite:
-            raise CLIError(f"{path} exists; pass --overwrite to replace it")
+    with user_errors():
+        for path in (video_path, still_path):
+            check_file_output(path, overwrite=args.overwrite)
     device = device_from_arg(args.device)
-    with user_errors(), VideoReader(asset("driving.mp4")) as reader:
+    # Unwinds in reverse: the decode thread is joined, the video published (or discarded), the reader closed.
+    with user_errors(), contextlib.ExitStack() as pipeline:
+        reader = pipeline.enter_context(VideoReader(asset("driving.mp4")))
+        writer = pipeline.enter_context(VideoWriter(video_path, fps=reader.fps, overwrite=args.overwrite))
         model = load_model(DEFAULT_MODEL, device=device)
         animator = Animator(model, asset("source.png"), precision=args.precision)
         start = time.perf_counter()
         middle = (reader.num_frames or 1) // 2
         count, still = 0, None
-        with VideoWriter(video_path, fps=reader.fps, overwrite=args.overwrite) as writer:
-            for frame in tqdm(animator.stream(reader), total=reader.num_frames, unit="frame", desc="demo"):
-                writer.write(_enlarge(compose(animator, frame, "side-by-side")))
-                if frame.index == middle or still is None:
-                    still = _enlarge(compose(animator, frame, "side-by-side", keypoints=True))
-                count += 1
-        with atomic_path(still_path) as tmp:
-            Image.fromarray(still).save(tmp, format="PNG")
+        stream = pipeline.enter_context(contextlib.closing(animator.stream(reader)))
+        for frame in tqdm(stream, total=reader.num_frames, unit="frame", desc="demo"):
+            writer.write(_enlarge(compose(animator, frame, "side-by-side")))
+            if frame.index == middle or still is None:
+                still = _enlarge(compose(animator, frame, "side-by-side", keypoints=True))
+            count += 1
+    with user_errors(), atomic_path(still_path) as tmp:
+        Image.fromarray(still).save(tmp, format="PNG")
     print(summary(count, time.perf_counter() - start, video_path))
     print(f"keypoints: {still_path}")
     return 0

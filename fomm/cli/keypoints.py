@@ -15,23 +15,18 @@ import json
 import os
 import sys
 import time
+from contextlib import closing
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import numpy as np
-from PIL import Image
-from tqdm import tqdm
-
-from ..animation.animator import FrameKeypoints, detect_keypoints
-from ..io import (
-    IMAGE_EXTENSIONS,
-    VideoReader,
-    VideoWriter,
-    atomic_path,
-    draw_keypoints,
-    is_image_path,
-    read_image,
-)
+from ..io.outputs import check_file_output
+from ..io.paths import IMAGE_EXTENSIONS, atomic_path, is_image_path
 from .common import CLIError, add_model_arguments, add_precision_argument, load_model_from_args, summary, user_errors
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from ..animation.animator import FrameKeypoints
 
 FORMATS = (".csv", ".json")
 
@@ -54,33 +49,43 @@ def add_parser(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    with user_errors():
-        _check_output(args.output, args.overwrite)
-        still = Path(args.input).is_file() and is_image_path(args.input)
-        if still:
-            image = read_image(args.input)
-            frames, reader, fps = [image], None, None
-        else:
-            reader = VideoReader(args.input)  # fails now on a missing or unreadable input
-            frames, fps = reader, reader.fps
-        try:
-            overlay = _open_overlay(args, still, fps)
-            model = load_model_from_args(args, image=image if still else None)
+    from tqdm import tqdm
+
+    from ..animation.animator import detect_keypoints
+    from ..io import VideoReader, read_image
+
+    inputs = (args.input, args.checkpoint)
+    try:
+        # The pipeline unwinds in reverse: the decode thread is joined, then the outputs are published
+        # (or discarded on an error or Ctrl-C), then the reader closes.
+        with user_errors(), contextlib.ExitStack() as pipeline:
+            _check_output(args, inputs)
+            still = Path(args.input).is_file() and is_image_path(args.input)
+            image = read_image(args.input) if still else None
+            if still:
+                frames, reader, fps = [image], None, None
+            else:
+                reader = pipeline.enter_context(VideoReader(args.input))  # fails now on a missing or unreadable input
+                frames, fps = reader, reader.fps
+            overlay = _open_overlay(args, still, fps, inputs)
+            if overlay is not None:
+                pipeline.enter_context(overlay)
+            text = sys.stdout
+            if args.output:
+                text = pipeline.enter_context(open(pipeline.enter_context(atomic_path(Path(args.output))), "w",
+                                                   newline=""))
+            model = load_model_from_args(args, image=image)
             start = time.perf_counter()
-            results = detect_keypoints(model, frames, size=args.size, fit=args.fit,
-                                       batch_size=args.batch_size,
-                                       keep_frames=overlay is not None, precision=args.precision)
+            results = pipeline.enter_context(closing(detect_keypoints(
+                model, frames, size=args.size, fit=args.fit, batch_size=args.batch_size,
+                keep_frames=overlay is not None, precision=args.precision)))
             total = 1 if still else reader.num_frames
-            results = tqdm(results, total=total, unit="frame", desc="keypoints", disable=still)
-            try:
-                count = _write(args, results, overlay, model.config.model_params.common_params.num_kp)
-            except BrokenPipeError:  # standard output closed early (``| head``): not an error
-                sys.stdout = open(os.devnull, "w")  # noqa: SIM115 (keeps Python from failing again at exit)
-                return 0
+            count = _write(args, tqdm(results, total=total, unit="frame", desc="keypoints", disable=still), text,
+                           overlay, model.config.model_params.common_params.num_kp)
             seconds = time.perf_counter() - start
-        finally:
-            if reader is not None:
-                reader.close()
+    except BrokenPipeError:  # standard output closed early (``| head``): not an error; the overlay is discarded
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 (keeps Python from failing again at exit)
+        return 0
     if reader is not None and reader.truncated:
         print(f"fomm keypoints: warning: {args.input} is truncated or damaged: used the {count} frames that "
               "decode", file=sys.stderr)
@@ -89,27 +94,25 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _check_output(path: str | None, overwrite: bool) -> None:
-    if path is None:
+def _check_output(args: argparse.Namespace, inputs: tuple) -> None:
+    if args.output is None:
         return
-    suffix = Path(path).suffix.lower()
+    suffix = Path(args.output).suffix.lower()
     if suffix not in FORMATS:
-        raise CLIError(f"cannot write keypoints to {path}: unsupported extension {suffix or '(none)'}; use .csv "
-                       "or .json")
-    if Path(path).exists() and not overwrite:
-        raise CLIError(f"{path} exists; pass --overwrite to replace it")
+        raise CLIError(f"cannot write keypoints to {args.output}: unsupported extension {suffix or '(none)'}; use "
+                       ".csv or .json")
+    check_file_output(args.output, overwrite=args.overwrite, inputs=inputs, option="-o")
 
 
 class _ImageOverlay:
     """An image written atomically (temporary file, then rename) when the block ends without error."""
 
-    def __init__(self, path: str, overwrite: bool):
+    def __init__(self, path: str, overwrite: bool, inputs: tuple):
         self.path = Path(path)
         if self.path.suffix.lower() not in IMAGE_EXTENSIONS:
             raise CLIError(f"--overlay {path}: the input is an image, so the overlay must be one too "
                            f"({', '.join(IMAGE_EXTENSIONS)})")
-        if self.path.exists() and not overwrite:
-            raise CLIError(f"{path} exists; pass --overwrite to replace it")
+        check_file_output(self.path, overwrite=overwrite, inputs=inputs, option="--overlay")
         self.image: np.ndarray | None = None
 
     def write(self, frame: np.ndarray) -> None:
@@ -119,55 +122,56 @@ class _ImageOverlay:
         return self
 
     def __exit__(self, exc_type, exc, tb) -> None:
+        from PIL import Image
+
         if exc_type is None and self.image is not None:
             with atomic_path(self.path) as tmp:
                 Image.fromarray(self.image).save(tmp, format=Image.registered_extensions()[self.path.suffix.lower()])
 
 
-def _open_overlay(args: argparse.Namespace, still: bool, fps: float | None):
+def _open_overlay(args: argparse.Namespace, still: bool, fps: float | None, inputs: tuple):
     if args.overlay is None:
         return None
     if still:
-        return _ImageOverlay(args.overlay, args.overwrite)
+        return _ImageOverlay(args.overlay, args.overwrite, inputs)
     if is_image_path(args.overlay):
         raise CLIError(f"--overlay {args.overlay}: the input is a video, so the overlay must be one too "
                        "(.mp4, .gif, or a folder)")
-    return VideoWriter(args.overlay, fps=fps, overwrite=args.overwrite)
+    from ..io import VideoWriter
+
+    return VideoWriter(args.overlay, fps=fps, overwrite=args.overwrite, inputs=inputs)
 
 
-def _write(args: argparse.Namespace, results, overlay, num_kp: int) -> int:
-    """Stream the coordinates (and the overlay); nothing is left at the output paths on failure."""
+def _write(args: argparse.Namespace, results, text, overlay, num_kp: int) -> int:
+    """Stream the coordinates (and the overlay) as they come."""
+    from ..io import draw_keypoints
+
     count = 0
     as_json = bool(args.output) and Path(args.output).suffix.lower() == ".json"
-    with contextlib.ExitStack() as stack:
-        if overlay is not None:
-            stack.enter_context(overlay)
-        if args.output:
-            text = stack.enter_context(open(stack.enter_context(atomic_path(Path(args.output))), "w", newline=""))
-        else:
-            text = sys.stdout
-        if as_json:  # one frame per line, so that long videos stay readable and stream out
-            header = {"input": str(args.input), "num_kp": num_kp, "fit": args.fit,
-                      "coordinates": "pixels of the input frame; integer x is the center of pixel column x"}
-            text.write(json.dumps(header)[:-1] + ', "frames": [\n')
-        else:
-            rows = csv.writer(text)
-            rows.writerow(["frame", "kp", "x", "y"])
-        for item in results:
-            if as_json:
-                text.write((",\n" if count else "") + json.dumps(_frame_json(item)))
-            else:
-                for k, (x, y) in enumerate(item.pixels):
-                    rows.writerow([item.index, k, f"{x:.3f}", f"{y:.3f}"])
-            if overlay is not None:
-                overlay.write(draw_keypoints(item.frame, item.pixels))
-            count += 1
+    if as_json:  # one frame per line, so that long videos stay readable and stream out
+        header = {"input": str(args.input), "num_kp": num_kp, "fit": args.fit,
+                  "coordinates": "pixels of the input frame; integer x is the center of pixel column x"}
+        text.write(json.dumps(header)[:-1] + ', "frames": [\n')
+    else:
+        rows = csv.writer(text)
+        rows.writerow(["frame", "kp", "x", "y"])
+    for item in results:
         if as_json:
-            text.write("\n]}\n")
+            text.write((",\n" if count else "") + json.dumps(_frame_json(item)))
+        else:
+            for k, (x, y) in enumerate(item.pixels):
+                rows.writerow([item.index, k, f"{x:.3f}", f"{y:.3f}"])
+        if overlay is not None:
+            overlay.write(draw_keypoints(item.frame, item.pixels))
+        count += 1
+    if as_json:
+        text.write("\n]}\n")
     return count
 
 
 def _frame_json(item: FrameKeypoints) -> dict:
+    import numpy as np
+
     out = {"frame": item.index, "width": item.shape[1], "height": item.shape[0],
            "keypoints": [[round(float(x), 3), round(float(y), 3)] for x, y in item.pixels]}
     if item.jacobian is not None:

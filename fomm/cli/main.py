@@ -1,5 +1,8 @@
 """Entry point: ``fomm <command> ...``. Each command module exposes ``add_parser(subparsers)``
-which registers its parser and sets ``func`` to a callable taking the parsed args."""
+which registers its parser and sets ``func`` to a callable taking the parsed args.
+
+Only the module of the command being run is imported (all of them for ``fomm --help``), and each
+imports its heavy modules inside ``run``: ``fomm info`` loads no video, training or web code."""
 
 from __future__ import annotations
 
@@ -7,6 +10,7 @@ import argparse
 import importlib
 import logging
 import sys
+from collections.abc import Sequence
 
 from .. import __version__
 from .common import CLIError
@@ -15,14 +19,14 @@ COMMANDS = ("demo", "animate", "crop", "keypoints", "app", "live", "train", "rec
             "info", "export")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(commands: Sequence[str] = COMMANDS) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="fomm", description="Animate a still image with the motion of a driving video "
         "(First Order Motion Model).")
     parser.add_argument("--version", action="version", version=f"fomm {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="show debug logs")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in COMMANDS:
+    for name in commands:
         try:
             module = importlib.import_module(f".{name}", __package__)
         except ModuleNotFoundError as exc:
@@ -33,8 +37,20 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _commands_needed(argv: Sequence[str]) -> Sequence[str]:
+    """The command named on the command line, alone (its parser is all that parsing it needs); every
+    command when none is named (``fomm --help``) or the name is unknown (argparse lists them)."""
+    for arg in argv:
+        if arg in COMMANDS:
+            return (arg,)
+        if not arg.startswith("-"):
+            break
+    return COMMANDS
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser(_commands_needed(argv))
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
                         format="%(levelname)s: %(message)s")

@@ -37,6 +37,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                         help="driving frames per forward pass (default: 16)")
     parser.add_argument("--device", default="auto", help="cpu, cuda, cuda:1, mps or auto (default)")
     add_precision_argument(parser)
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace the results of an earlier run in OUT (metrics.json and videos/)")
     parser.set_defaults(func=run)
     return parser
 
@@ -45,11 +47,14 @@ def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from ..api import load_model
-    from ..evaluation.reconstruct import reconstruct
+    from ..evaluation.reconstruct import check_outputs, reconstruct
 
     if args.save_videos and args.out is None:
         raise CLIError("--save-videos needs --out DIR")
     with user_errors():
+        if args.out is not None:  # before any work
+            check_outputs(args.out, save_videos=args.save_videos, overwrite=args.overwrite,
+                          inputs=(args.data, args.checkpoint))
         model = load_model(args.checkpoint, config=args.config, device=device_from_arg(args.device))
         announce_model(args, model.config)
         with tqdm(unit="frame", desc="reconstruct", leave=False) as bar:
@@ -59,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
 
             result = reconstruct(model, args.data, split=args.split, batch_size=args.batch_size,
                                  max_videos=args.max_videos, out_dir=args.out, save_videos=args.save_videos,
-                                 progress=progress, precision=args.precision)
+                                 progress=progress, overwrite=args.overwrite, precision=args.precision)
     print(result.table())
     print(result.summary())
     print(summary(result.num_frames, result.seconds, result.metrics_path or "(no --out: nothing written)"))

@@ -7,23 +7,22 @@ DistributedDataParallel; only rank 0 writes files and shows progress.
 from __future__ import annotations
 
 import argparse
-import shutil
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import torch
 import yaml
-from tqdm import tqdm
 
 from ..api import resolve_model
 from ..checkpoints import Checkpoint, read_checkpoint
 from ..config import Config, ConfigError, load_config, parse_config
-from ..data.datasets import make_dataset
-from ..training import distributed
-from ..training.state import STATE_KEY
-from ..training.trainer import Trainer, TrainResult, format_log_line, latest_checkpoint
-from ..training.vgg import load_vgg19
+from ..io.outputs import PARTIAL_PATTERN, check_folder_output, clear_folder, mark_folder
 from .common import CLIError, device_from_arg, non_negative_int, positive_float, positive_int, user_errors
+
+if TYPE_CHECKING:
+    import torch
+
+    from ..training.trainer import Trainer, TrainResult
 
 # What a previous run leaves in its output folder (removed by --overwrite; nothing else is touched).
 RUN_FILES = ("log.txt", "config.yaml", "*-checkpoint.pth.tar", "events.out.tfevents.*", "train-vis")
@@ -77,7 +76,8 @@ def add_parser(sub) -> None:
                      help="allow a randomly initialized VGG-19 when no weights are found (smoke tests, synthetic "
                           "data); no download is tried")
     p.add_argument("--overwrite", action="store_true",
-                   help="reuse a non-empty OUT, deleting the previous run's checkpoints, logs and pictures")
+                   help="reuse the folder of a previous fomm run, deleting its checkpoints, logs and pictures (a "
+                        "folder holding other files, or an input such as the --finetune checkpoint, is refused)")
     p.set_defaults(func=run)
 
 
@@ -133,21 +133,28 @@ def build_config(args: argparse.Namespace, checkpoint: Checkpoint | None) -> Con
         raise
 
 
-def _prepare_out(out: Path, resuming: bool, overwrite: bool) -> None:
+def _prepare_out(out: Path, resuming: bool, overwrite: bool, inputs: tuple = ()) -> None:
+    """Make ``out`` ready for the run: a new or empty folder, the run being resumed, or with --overwrite
+    a previous run's folder (marked by fomm, or holding nothing but RUN_FILES) whose run files are
+    removed. A folder holding anything else, or one of the run's inputs, is refused."""
     if out.exists() and not out.is_dir():
         raise CLIError(f"--out {out} is a file; give a folder")
-    if not out.exists() or not any(out.iterdir()) or resuming:
+    if resuming and out.is_dir():
         return
-    if not overwrite:
-        raise CLIError(f"--out {out} is not empty: give a new folder, resume with --checkpoint {out}, or pass "
-                       "--overwrite to replace the previous run")
-    for pattern in RUN_FILES:
-        for path in out.glob(pattern):
-            shutil.rmtree(path) if path.is_dir() else path.unlink()
+    if out.is_dir() and any(out.iterdir()):
+        if not overwrite:
+            raise CLIError(f"--out {out} is not empty: give a new folder, resume with --checkpoint {out}, or pass "
+                           "--overwrite to replace the previous run")
+        check_folder_output(out, overwrite=True, inputs=inputs, legacy=RUN_FILES, option="--out")
+        clear_folder(out, (*RUN_FILES, PARTIAL_PATTERN))
+    out.mkdir(parents=True, exist_ok=True)
+    mark_folder(out, "fomm train")
 
 
 def _amp(args: argparse.Namespace, checkpoint: Checkpoint | None, device: torch.device) -> str | None:
     """--amp, else the resumed checkpoint's setting (an exact resume needs the same numerics)."""
+    from ..training.state import STATE_KEY
+
     if args.amp is not None:
         return None if args.amp == "off" else args.amp
     state = checkpoint.extra.get(STATE_KEY) if checkpoint is not None else None
@@ -170,6 +177,14 @@ def _weights(name_or_path: str, option: str) -> Path:
 
 def train_from_args(args: argparse.Namespace) -> tuple[Trainer, TrainResult]:
     """Build everything from the parsed arguments and train (also used by the distributed tests)."""
+    import torch
+    from tqdm import tqdm
+
+    from ..data.datasets import make_dataset
+    from ..training import distributed
+    from ..training.trainer import Trainer, format_log_line, latest_checkpoint
+    from ..training.vgg import load_vgg19
+
     out = Path(args.out)
     device = device_from_arg(args.device)
     if args.threads is not None:
@@ -182,7 +197,9 @@ def train_from_args(args: argparse.Namespace) -> tuple[Trainer, TrainResult]:
     finetune = _weights(args.finetune, "--finetune") if args.finetune is not None else None
     config = build_config(args, checkpoint)
     if ctx.is_main:
-        _prepare_out(out, resuming=checkpoint is not None, overwrite=args.overwrite)
+        with user_errors():
+            _prepare_out(out, resuming=checkpoint is not None, overwrite=args.overwrite,
+                         inputs=(args.finetune, args.data, args.config, args.vgg))
     dataset = make_dataset(config, is_train=True)
     vgg = None
     if any(config.train_params.loss_weights.perceptual):
@@ -216,6 +233,8 @@ def train_from_args(args: argparse.Namespace) -> tuple[Trainer, TrainResult]:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..training import distributed
+
     try:
         with user_errors():
             trainer, result = train_from_args(args)

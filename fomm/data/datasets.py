@@ -500,7 +500,8 @@ class DatasetRepeater(Dataset):
 
     def __init__(self, dataset: Dataset, num_repeats: int = 100):
         if num_repeats < 1:
-            raise ValueError(f"num_repeats must be >= 1, got {num_repeats}")
+            raise DatasetError(f"num_repeats must be >= 1, got {num_repeats}; set train_params.num_repeats to 1 or "
+                               "more")
         self.dataset = dataset
         self.num_repeats = num_repeats
 

@@ -19,14 +19,15 @@ import json
 import logging
 import math
 import os
-import shutil
-import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageDraw
+
+from ..errors import FommError
+from ..io.outputs import check_folder_output, partial_path, publish_folder, remove_path
 
 logger = logging.getLogger(__name__)
 
@@ -55,6 +56,10 @@ _MIN_VISIBLE_FRACTION = 0.4
 _MIN_VISIBLE_PIXELS = 4.0
 
 
+class SyntheticDataError(FommError, ValueError):
+    """Settings for synthetic data out of range, or a tracks file that is not one; the message says which."""
+
+
 @dataclass(frozen=True)
 class SyntheticConfig:
     """What one synthetic video looks like. Amplitudes are fractions of the frame size."""
@@ -72,19 +77,20 @@ class SyntheticConfig:
 
     def __post_init__(self) -> None:
         if self.size < 16:
-            raise ValueError(f"size must be >= 16 pixels, got {self.size}")
+            raise SyntheticDataError(f"size must be >= 16 pixels, got {self.size}")
         if self.num_frames < 1:
-            raise ValueError(f"num_frames must be >= 1, got {self.num_frames}")
+            raise SyntheticDataError(f"num_frames must be >= 1, got {self.num_frames}")
         if not 1 <= self.num_parts <= len(PALETTE):
-            raise ValueError(f"num_parts must be in 1..{len(PALETTE)} (one palette color each), got {self.num_parts}")
+            raise SyntheticDataError(f"num_parts must be in 1..{len(PALETTE)} (one palette color each), got "
+                                     f"{self.num_parts}")
         if self.supersample < 1:
-            raise ValueError(f"supersample must be >= 1, got {self.supersample}")
+            raise SyntheticDataError(f"supersample must be >= 1, got {self.supersample}")
         if self.fps <= 0:
-            raise ValueError(f"fps must be > 0, got {self.fps}")
+            raise SyntheticDataError(f"fps must be > 0, got {self.fps}")
         if self.motion_scale < 0:
-            raise ValueError(f"motion_scale must be >= 0, got {self.motion_scale}")
+            raise SyntheticDataError(f"motion_scale must be >= 0, got {self.motion_scale}")
         if self.limb_swing < 0:
-            raise ValueError(f"limb_swing must be >= 0, got {self.limb_swing}")
+            raise SyntheticDataError(f"limb_swing must be >= 0, got {self.limb_swing}")
 
 
 @dataclass(frozen=True)
@@ -414,13 +420,14 @@ def load_tracks(path: str | os.PathLike[str]) -> Tracks:
     """Read a tracks JSON written by `save_tracks` / `make_synthetic_dataset`."""
     doc = json.loads(Path(path).read_text())
     if not isinstance(doc, dict) or doc.get("format") != TRACKS_FORMAT:
-        raise ValueError(f"{path} is not a synthetic tracks file (expected format {TRACKS_FORMAT!r})")
+        raise SyntheticDataError(f"{path} is not a synthetic tracks file (expected format {TRACKS_FORMAT!r})")
     if doc.get("version") != TRACKS_VERSION:
-        raise ValueError(f"{path}: unsupported tracks version {doc.get('version')!r}, expected {TRACKS_VERSION}")
+        raise SyntheticDataError(f"{path}: unsupported tracks version {doc.get('version')!r}, expected "
+                                 f"{TRACKS_VERSION}")
     parts = doc["parts"]
     frames = doc["frames"]
     if any(len(frame) != len(parts) for frame in frames):
-        raise ValueError(f"{path}: every frame must list all {len(parts)} parts")
+        raise SyntheticDataError(f"{path}: every frame must list all {len(parts)} parts")
     positions = np.array([[(p["x"], p["y"]) for p in frame] for frame in frames], dtype=np.float32)
     visible = np.array([[p["visible"] for p in frame] for frame in frames], dtype=bool)
     return Tracks(
@@ -434,6 +441,18 @@ def load_tracks(path: str | os.PathLike[str]) -> Tracks:
 
 
 # ----------------------------------------------------------------------------- dataset on disk
+
+
+SYNTHETIC_ENTRIES = ("train", "test", "synthetic.json")  # what make_synthetic_dataset writes in out_dir
+
+
+def check_dataset_out(out_dir: str | os.PathLike[str], overwrite: bool) -> Path:
+    """Refuse an ``out_dir`` that must not be replaced (see :mod:`fomm.io.outputs`): one holding anything
+    fomm did not write, or an earlier dataset without ``overwrite``. A dataset written before fomm
+    marked its folders counts as fomm's when it holds nothing but what this module writes."""
+    root = Path(out_dir)
+    legacy = SYNTHETIC_ENTRIES if (root / "synthetic.json").is_file() else ()
+    return check_folder_output(root, overwrite=overwrite, legacy=legacy)
 
 
 def make_synthetic_dataset(
@@ -455,25 +474,24 @@ def make_synthetic_dataset(
     out_dir/{train,test}/vidNNNNN.tracks.json (see `save_tracks`) and out_dir/synthetic.json (the
     generation settings). The last round(num_videos * test_fraction) videos form the test split. Video i
     uses seed (seed, i), so a dataset is reproducible and the same video comes out whatever num_videos.
-    Everything is written into a temporary folder beside out_dir and renamed at the end. `on_video(i)` is
+    Everything is written into a temporary folder beside out_dir and renamed at the end. An existing
+    out_dir is replaced only with `overwrite` and only if fomm made it (see `fomm.io.outputs`). `on_video(i)` is
     called after video i is written (e.g. to advance a progress bar).
     """
     config = SyntheticConfig(size=size, num_frames=num_frames, num_parts=num_parts, limb_swing=limb_swing)
     if num_videos < 1:
-        raise ValueError(f"num_videos must be >= 1, got {num_videos}")
+        raise SyntheticDataError(f"num_videos must be >= 1, got {num_videos}")
     if not 0.0 <= test_fraction <= 1.0:
-        raise ValueError(f"test_fraction must be in [0, 1], got {test_fraction}")
-    root = Path(out_dir)
-    if root.exists() and not root.is_dir():
-        raise FileExistsError(f"{root} exists and is not a folder; choose another out_dir")
-    if root.is_dir() and any(root.iterdir()) and not overwrite:
-        raise FileExistsError(f"{root} exists and is not empty; pass overwrite=True to replace it")
+        raise SyntheticDataError(f"test_fraction must be in [0, 1], got {test_fraction}")
+    root = check_dataset_out(out_dir, overwrite)
 
     num_test = round(num_videos * test_fraction)
     names = [f"vid{i:05d}" for i in range(num_videos)]
     splits = ["train"] * (num_videos - num_test) + ["test"] * num_test
     root.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{root.name}.", suffix=".tmp", dir=root.parent))
+    tmp = partial_path(root)
+    remove_path(tmp)  # left by a killed run
+    tmp.mkdir()
     try:
         for split in ("train", "test"):
             (tmp / split).mkdir()
@@ -483,9 +501,9 @@ def make_synthetic_dataset(
             _write_video(tmp / split, name, [seed, i], config)
             if on_video is not None:
                 on_video(i)
-        _replace_dir(tmp, root)
+        publish_folder(tmp, root, "fomm synth")
     except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
+        remove_path(tmp)
         raise
     logger.info("wrote %d synthetic videos (%d test) to %s", num_videos, num_test, root)
     return SyntheticDatasetSummary(
@@ -511,18 +529,6 @@ def _write_video(split_dir: Path, name: str, seed: list[int], config: SyntheticC
         visible.append(frame_visible)
     tracks = Tracks(np.stack(positions), np.stack(visible), figure.colors, figure.names, config.size, config.fps)
     save_tracks(tracks, split_dir / f"{name}.tracks.json", seed=seed)
-
-
-def _replace_dir(new: Path, target: Path) -> None:
-    """Move `new` to `target`, replacing a folder there only after the new one is complete."""
-    if not target.exists():
-        new.rename(target)
-        return
-    old = target.with_name(f".{target.name}.old")
-    shutil.rmtree(old, ignore_errors=True)
-    target.rename(old)
-    new.rename(target)
-    shutil.rmtree(old)
 
 
 # ----------------------------------------------------------------------------- measuring parts by color

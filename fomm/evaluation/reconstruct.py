@@ -14,6 +14,7 @@ import json
 import logging
 import math
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from itertools import chain
@@ -24,7 +25,15 @@ import torch
 
 from ..data.datasets import DatasetError, FramesDataset, VideoFrames, validate_dataset
 from ..data.synthetic import Tracks, load_tracks, part_position_error
-from ..io import VideoWriter, to_uint8
+from ..io import VideoWriter, atomic_path, to_uint8
+from ..io.outputs import (
+    OutputError,
+    check_file_output,
+    check_folder_output,
+    partial_path,
+    publish_folder,
+    remove_path,
+)
 from ..model import FOMM
 from ..precision import autocast, resolve_precision
 from . import metrics
@@ -36,6 +45,7 @@ __all__ = ["ReconstructionResult", "Scores", "VideoResult", "reconstruct", "SAVE
 
 SAVE_MODES = ("side-by-side", "prediction")
 DEFAULT_FPS = 25.0
+METRICS, VIDEOS = "metrics.json", "videos"  # what reconstruct writes in its out_dir
 
 
 @dataclass
@@ -103,9 +113,10 @@ class ReconstructionResult:
         }
 
     def save_json(self, path: str | Path) -> Path:
+        """Write :meth:`to_dict` to ``path``, atomically (a complete file or none)."""
         path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(self.to_dict(), indent=1) + "\n")
+        with atomic_path(path) as tmp:
+            tmp.write_text(json.dumps(self.to_dict(), indent=1) + "\n")
         return path
 
     def table(self, max_name: int = 32) -> str:
@@ -241,7 +252,7 @@ def _reconstruct_video(model: FOMM, video: VideoFrames, batch_size: int, save: s
     with autocast(device, dtype):  # the networks only: the scores stay float32
         kp_source = model.kp_detector(source)
         features = model.generator.encode_source(source)  # once per video
-    writer = VideoWriter(out_path, fps=fps, overwrite=True) if save else None
+    writer = VideoWriter(out_path, fps=fps) if save else None
     recorder = KeypointRecorder(tuple(first.shape[2:]))
     try:
         for real in chain([first], batches):
@@ -273,17 +284,48 @@ def _reconstruct_video(model: FOMM, video: VideoFrames, batch_size: int, save: s
                        recorder.stats(tracks))
 
 
+def video_output_names(names: Sequence[str]) -> list[str]:
+    """A distinct file stem per video name: the stem (``a.mp4`` -> ``a``) unless two videos share it
+    (``a.mp4`` and ``a.avi`` -> ``a_mp4``, ``a_avi``); compared case-insensitively, as some file systems do."""
+    stems = [Path(name).stem for name in names]
+    shared = Counter(stem.lower() for stem in stems)
+    used: set[str] = set()
+    result = []
+    for name, stem in zip(names, stems, strict=True):
+        base = stem if shared[stem.lower()] == 1 else name.replace(".", "_")
+        candidate, k = base, 2
+        while candidate.lower() in used:
+            candidate, k = f"{base}-{k}", k + 1
+        used.add(candidate.lower())
+        result.append(candidate)
+    return result
+
+
+def check_outputs(out_dir: str | Path, *, save_videos: str | None, overwrite: bool,
+                  inputs: Sequence[str | Path | None] = ()) -> None:
+    """Refuse to mix with earlier results: ``out_dir/metrics.json`` and ``out_dir/videos/`` are replaced
+    only with ``overwrite`` (``videos/`` only if fomm wrote it), never when they are ``inputs``."""
+    out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise OutputError(f"--out {out} is a file; give a folder")
+    check_file_output(out / METRICS, overwrite=overwrite, inputs=inputs)
+    if save_videos or (out / VIDEOS).exists():  # earlier videos go too: they would not match the new metrics
+        check_folder_output(out / VIDEOS, overwrite=overwrite, inputs=inputs)
+
+
 def reconstruct(model: FOMM, dataset_or_root: FramesDataset | str | Path, *, split: str = "test",
                 batch_size: int = 16, max_videos: int | None = None, out_dir: str | Path | None = None,
                 save_videos: str | None = None, frame_shape: Sequence[int] | None = None,
-                progress: Callable[[int, int], None] | None = None, precision: str | torch.dtype = "fp32",
-                allow_slow: bool = False) -> ReconstructionResult:
+                progress: Callable[[int, int], None] | None = None, overwrite: bool = False,
+                precision: str | torch.dtype = "fp32", allow_slow: bool = False) -> ReconstructionResult:
     """Reconstruct every video of a split and score it (see the module docstring).
 
     ``dataset_or_root``: a :class:`FramesDataset` or a dataset root (its ``split`` is used, frames
     of ``frame_shape``, by default the model config's ``dataset_params.frame_shape``).
     ``out_dir``: where ``metrics.json`` (per video and overall) and, with ``save_videos``
-    (``"side-by-side"``: real | generated, or ``"prediction"``), ``videos/<name>.mp4`` are written.
+    (``"side-by-side"``: real | generated, or ``"prediction"``), ``videos/<name>.mp4`` are written (names
+    from :func:`video_output_names`); earlier results there are replaced only with ``overwrite`` (see
+    :func:`check_outputs`), and only once the new ones are complete.
     ``progress(frames_done, frames_total)`` is called after each batch. ``precision``/``allow_slow``:
     the arithmetic of the networks (see :mod:`fomm.precision`; the scores are computed in float32).
     The model runs in eval mode without gradients, on its own device; its mode is restored after.
@@ -300,9 +342,13 @@ def reconstruct(model: FOMM, dataset_or_root: FramesDataset | str | Path, *, spl
         shape = tuple(frame_shape or model.config.dataset_params.frame_shape)
         validate_dataset(dataset_or_root, shape, model.config, id_sampling=False, splits=(split,))
         dataset = FramesDataset(dataset_or_root, shape, is_train=split == "train")
-    videos = [dataset.video(i) for i in range(len(dataset.entries))][:max_videos]
-    total = sum(len(v) for v in videos)
     out = None if out_dir is None else Path(out_dir)
+    if out is not None:
+        check_outputs(out, save_videos=save_videos, overwrite=overwrite,
+                      inputs=[None if isinstance(dataset_or_root, FramesDataset) else dataset_or_root])
+    videos = [dataset.video(i) for i in range(len(dataset.entries))][:max_videos]
+    names = video_output_names([video.name for video in videos])
+    total = sum(len(v) for v in videos)
     done = 0
 
     def on_frames(n: int) -> None:
@@ -316,22 +362,32 @@ def reconstruct(model: FOMM, dataset_or_root: FramesDataset | str | Path, *, spl
     model.eval()
     start = time.perf_counter()
     results = []
+    # Videos go to a hidden folder that replaces videos/ once all are written (with metrics.json).
+    staging = None if out is None or not save_videos else partial_path(out / VIDEOS)
     try:
-        for video in videos:
-            path = None if out is None else out / "videos" / f"{Path(video.name).stem}.mp4"
-            if path is not None and save_videos:
-                path.parent.mkdir(parents=True, exist_ok=True)
+        if staging is not None:
+            remove_path(staging)  # left by a killed run
+            staging.mkdir(parents=True)
+        for video, name in zip(videos, names, strict=True):
+            path = None if staging is None else staging / f"{name}.mp4"
             fps = video.fps or DEFAULT_FPS
             result = _reconstruct_video(model, video, batch_size, save_videos, path, fps, on_frames, dtype)
+            result.output = None if path is None else out / VIDEOS / path.name
             logger.info("%s: L1 %.4f (first frame %.4f)", video.name, result.model.l1, result.baseline.l1)
             results.append(result)
+        result = ReconstructionResult(results, _mean([r.model for r in results]),
+                                      _mean([r.baseline for r in results]), time.perf_counter() - start, split=split,
+                                      keypoints=merge_stats([r.keypoints for r in results]) if results else None)
+        if result.keypoint_warning():
+            logger.warning("%s", result.keypoint_warning())
+        if out is not None:
+            result.metrics_path = result.save_json(out / METRICS)
+            if staging is not None:
+                publish_folder(staging, out / VIDEOS, "fomm reconstruct")
+            elif (out / VIDEOS).exists():  # checked above: fomm's, and --overwrite given
+                remove_path(out / VIDEOS)
     finally:
         model.train(was_training)
-    result = ReconstructionResult(results, _mean([r.model for r in results]), _mean([r.baseline for r in results]),
-                                  time.perf_counter() - start, split=split,
-                                  keypoints=merge_stats([r.keypoints for r in results]) if results else None)
-    if result.keypoint_warning():
-        logger.warning("%s", result.keypoint_warning())
-    if out is not None:
-        result.metrics_path = result.save_json(out / "metrics.json")
+        if staging is not None:
+            remove_path(staging)
     return result

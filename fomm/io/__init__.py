@@ -3,16 +3,27 @@
 Frames are (H, W, 3) uint8 RGB numpy arrays; :func:`to_tensor` and :func:`to_uint8` convert to and from
 the networks' float (N, 3, H, W) tensors in [0, 1]. Videos are streamed frame by frame. Every problem
 with a file raises :class:`MediaError`, whose message names the file and the fix.
+
+The names below are imported on first use (PEP 562), so that code needing only paths or the output
+rules (checkpoints, ``fomm info``) does not load PyAV and the video stack.
 """
 
-from .draw import draw_keypoints, keypoint_colors
-from .errors import MediaError
-from .frames import prepare_frame, to_tensor, to_uint8
-from .image import read_image
-from .paths import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, atomic_path, is_image_path, is_video_path
-from .reader import VideoInfo, VideoReader, probe_video, read_video
-from .streaming import BackgroundWriter, prefetch
-from .writer import VideoWriter
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING
+
+_EXPORTS = {
+    "draw_keypoints": ".draw", "keypoint_colors": ".draw",
+    "MediaError": ".errors",
+    "prepare_frame": ".frames", "to_tensor": ".frames", "to_uint8": ".frames",
+    "read_image": ".image",
+    "IMAGE_EXTENSIONS": ".paths", "VIDEO_EXTENSIONS": ".paths", "atomic_path": ".paths", "is_image_path": ".paths",
+    "is_video_path": ".paths",
+    "VideoInfo": ".reader", "VideoReader": ".reader", "probe_video": ".reader", "read_video": ".reader",
+    "BackgroundWriter": ".streaming", "prefetch": ".streaming",
+    "VideoWriter": ".writer",
+}
 
 __all__ = [
     "BackgroundWriter",
@@ -35,3 +46,26 @@ __all__ = [
     "to_tensor",
     "to_uint8",
 ]
+
+
+def __getattr__(name: str):
+    if name not in _EXPORTS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(_EXPORTS[name], __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_EXPORTS))
+
+
+if TYPE_CHECKING:
+    from .draw import draw_keypoints, keypoint_colors
+    from .errors import MediaError
+    from .frames import prepare_frame, to_tensor, to_uint8
+    from .image import read_image
+    from .paths import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, atomic_path, is_image_path, is_video_path
+    from .reader import VideoInfo, VideoReader, probe_video, read_video
+    from .streaming import BackgroundWriter, prefetch
+    from .writer import VideoWriter

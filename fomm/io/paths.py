@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from .errors import MediaError
+from .outputs import partial_path
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".bmp")
 # GIF counts as video: an animated GIF is a common driving clip, and a single-frame GIF is rare as a source.
@@ -44,10 +45,11 @@ def require_exists(path: Path) -> None:
 @contextlib.contextmanager
 def atomic_path(path: str | Path) -> Iterator[Path]:
     """A temporary path beside ``path`` (same suffix) that replaces ``path`` when the block succeeds
-    and is removed when it fails, so an interrupted write never leaves a half-written file."""
+    and is removed when it fails, so an interrupted write never leaves a half-written file (a kill -9
+    leaves the hidden temporary file, :func:`fomm.io.outputs.partial_path`, which the next write removes)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.parent / f".{path.name}.partial{path.suffix}"
+    tmp = partial_path(path)
     try:
         yield tmp
         _fsync(tmp)  # the data on disk before the name points at it: a crash leaves the old file or the new

@@ -1,12 +1,20 @@
 """Streaming plumbing: iterate in a background thread with a bounded queue (decoding ahead of the
 networks), and write in a background thread (encoding behind them). Memory stays bounded by the
-queue sizes, whatever the length of the video, and errors cross back to the caller's thread."""
+queue sizes, whatever the length of the video, and errors cross back to the caller's thread.
+
+Shutdown order: a thread uses a container (the reader's or the writer's), so it is stopped and
+joined before that container closes, on success, on error and on Ctrl-C. Both helpers join their
+thread when they end (``prefetch``: when the generator is exhausted, raises or is closed, so use it
+with ``contextlib.closing``; ``BackgroundWriter``: when its ``with`` block ends), and a Ctrl-C that
+arrives during the join is held back until the thread has finished, then raised.
+"""
 
 from __future__ import annotations
 
 import queue
 import threading
 from collections.abc import Iterable, Iterator
+from contextlib import suppress
 
 import numpy as np
 
@@ -21,8 +29,9 @@ class _Failure:
 def prefetch(items: Iterable, maxsize: int = 2, name: str = "fomm-prefetch") -> Iterator:
     """Iterate ``items`` in a background thread, at most ``maxsize`` items ahead of the consumer.
 
-    The producer's exceptions are raised in the consumer. Closing the iterator early (or an error in
-    the consumer) stops the producer after the item it is working on.
+    The producer's exceptions are raised in the consumer. Closing the generator (``close()``, or
+    leaving a ``with contextlib.closing(prefetch(...))`` block) stops the producer after the item it is
+    working on and waits for its thread to end, so the caller may then close what ``items`` reads from.
     """
     channel: queue.Queue = queue.Queue(maxsize)
     stop = threading.Event()
@@ -37,13 +46,21 @@ def prefetch(items: Iterable, maxsize: int = 2, name: str = "fomm-prefetch") -> 
         return False
 
     def produce() -> None:
+        iterator = iter(items)
         try:
-            for item in items:
+            for item in iterator:
                 if not put(item):
                     return
             put(_END)
         except BaseException as exc:  # noqa: BLE001 (handed over to the consumer)
             put(_Failure(exc))
+        finally:
+            # Finish the producer's generators here, in this thread, before the consumer goes on to
+            # close what they read from (not later, in whatever thread collects them).
+            close = getattr(iterator, "close", None)
+            if close is not None:
+                with suppress(Exception):
+                    close()
 
     worker = threading.Thread(target=produce, name=name, daemon=True)
     worker.start()
@@ -57,7 +74,20 @@ def prefetch(items: Iterable, maxsize: int = 2, name: str = "fomm-prefetch") -> 
             yield item
     finally:
         stop.set()
-        worker.join()
+        join(worker)
+
+
+def join(thread: threading.Thread) -> None:
+    """Wait for ``thread`` to end, even through Ctrl-C: a KeyboardInterrupt arriving meanwhile is
+    raised once the thread has ended (so nothing closes a container the thread still uses)."""
+    interrupted = False
+    while thread.is_alive():
+        try:
+            thread.join()
+        except KeyboardInterrupt:
+            interrupted = True
+    if interrupted:
+        raise KeyboardInterrupt
 
 
 class BackgroundWriter:
@@ -67,8 +97,10 @@ class BackgroundWriter:
         with VideoWriter(path, fps) as writer, BackgroundWriter(writer) as background:
             background.write(frame)
 
-    On an exception (or Ctrl-C) in the body, queued frames are dropped and the error propagates,
-    so the writer discards its partial output.
+    On an exception (or Ctrl-C) in the body, queued frames are dropped, the thread ends after the
+    frame it is writing and is joined, and the error propagates, so the writer (whose ``with`` block
+    encloses this one) discards its partial output after the thread has stopped using it. An error in
+    the thread is raised in the caller at the next ``write`` or when the block ends.
     """
 
     def __init__(self, writer, maxsize: int = 16):
@@ -113,6 +145,6 @@ class BackgroundWriter:
                 break
             except queue.Full:
                 continue
-        self._thread.join()
+        join(self._thread)
         if exc_type is None and self._error is not None:
             raise self._error

@@ -6,7 +6,7 @@ import logging
 import math
 import numbers
 import os
-import shutil
+from collections.abc import Sequence
 from fractions import Fraction
 from pathlib import Path
 
@@ -17,6 +17,7 @@ from PIL import Image
 from .audio import AudioCopy, open_audio
 from .errors import MediaError
 from .frames import check_frame
+from .outputs import check_file_output, check_folder_output, partial_path, publish_folder, remove_path
 from .paths import require_exists
 
 logger = logging.getLogger(__name__)
@@ -38,8 +39,10 @@ class VideoWriter:
     second of that file's audio where the output begins (for clips cut out of it).
 
     The output appears only when the writer closes without error: frames go to a hidden temporary
-    ``.<name>.partial<ext>`` beside it, which an exception (or Ctrl-C) inside the ``with`` block removes.
-    An existing output is never replaced unless ``overwrite=True``.
+    ``.<name>.partial<ext>`` beside it, which an exception (or Ctrl-C) inside the ``with`` block removes
+    (and the next writer of the same path, after a kill -9). An existing output is never replaced
+    unless ``overwrite=True``; a folder only if fomm wrote it; never one of ``inputs`` (nor
+    ``audio_from``). See :mod:`fomm.io.outputs`.
 
         with VideoWriter("result.mp4", fps=reader.fps, audio_from="driving.mp4") as out:
             for frame in frames:
@@ -55,6 +58,7 @@ class VideoWriter:
         overwrite: bool = False,
         crf: int = 18,
         audio_start: float = 0.0,
+        inputs: Sequence[str | Path | None] = (),
     ):
         self.path = Path(path)
         self.kind = _output_kind(path)
@@ -70,38 +74,33 @@ class VideoWriter:
         self.size = (int(size[0]), int(size[1])) if size is not None else None
         self.crf = crf
         self.frames_written = 0
-        self._check_target(overwrite)
+        self._check_target(overwrite, (*inputs, audio_from))
         if audio_from is not None and self.kind != "h264":
             raise MediaError(f"cannot add audio to {self.path}: only {', '.join(H264_SUFFIXES)} outputs carry "
                              "sound; drop audio_from or write a video file")
         if self.kind == "gif" and self.fps > GIF_MAX_FPS:
             logger.warning("%s: GIF cannot show %g fps (browsers slow frames shorter than 20 ms down); "
                            "write an .mp4 for full speed", self.path, self.fps)
-        self._audio: AudioCopy | None = None
-        if audio_from is not None:
-            require_exists(Path(audio_from))
-            self._audio = open_audio(Path(audio_from), self.path.suffix.lower(), audio_start)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        suffix = "" if self.kind == "folder" else self.path.suffix
-        self._partial = self.path.parent / f".{self.path.name}.partial{suffix}"
-        _remove(self._partial)  # left by a crashed run
         self._container: av.container.OutputContainer | None = None
         self._stream = None
         self._pad = (0, 0)
         self._started = self._closed = False
+        self._audio: AudioCopy | None = None
+        if audio_from is not None:
+            require_exists(Path(audio_from))
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._partial = partial_path(self.path)
+        remove_path(self._partial)  # left by a killed run
+        if audio_from is not None:  # last: nothing after it can fail and leave it open
+            self._audio = open_audio(Path(audio_from), self.path.suffix.lower(), audio_start)
 
-    def _check_target(self, overwrite: bool) -> None:
-        path = self.path
-        if not (path.exists() or path.is_symlink()):
-            return
-        if self.kind == "folder" and path.is_dir() and not any(path.iterdir()):
-            return  # an empty folder holds nothing to lose
-        if not overwrite:
-            raise MediaError(f"{path} exists; pass --overwrite to replace it")
-        if self.kind == "folder" and not path.is_dir():
-            raise MediaError(f"{path} is a file, not a folder of frames; remove it or choose another output path")
-        if self.kind != "folder" and path.is_dir():
-            raise MediaError(f"{path} is a folder; remove it or choose another output path")
+    def _check_target(self, overwrite: bool, inputs: Sequence[str | Path | None]) -> None:
+        """The overwrite rules of :mod:`fomm.io.outputs`: a file is replaced only with ``overwrite``, a
+        folder of frames only if fomm wrote it, never an input."""
+        if self.kind == "folder":
+            check_folder_output(self.path, overwrite=overwrite, inputs=inputs)
+        else:
+            check_file_output(self.path, overwrite=overwrite, inputs=inputs)
 
     def write(self, frame: np.ndarray) -> None:
         """Append one (H, W, 3) uint8 RGB frame; every frame must have the same size."""
@@ -207,16 +206,11 @@ class VideoWriter:
                     resource.close()
                 except Exception as error:  # the file is being thrown away; keep the original error
                     logger.debug("ignoring %r while discarding %s", error, self._partial)
-        _remove(self._partial)
+        remove_path(self._partial)
 
     def _publish(self) -> None:
-        if self.kind == "folder" and self.path.is_dir():
-            # os.replace cannot replace a non-empty folder: move the old one aside first.
-            old = self.path.parent / f".{self.path.name}.old"
-            _remove(old)
-            os.replace(self.path, old)
-            os.replace(self._partial, self.path)
-            _remove(old)
+        if self.kind == "folder":
+            publish_folder(self._partial, self.path, "VideoWriter: PNG frames")
         else:
             os.replace(self._partial, self.path)
 
@@ -241,10 +235,3 @@ def _output_kind(path: str | Path) -> str:
     if suffix == ".gif":
         return "gif"
     raise MediaError(f"cannot write {text}: unsupported extension {suffix!r}; use {SUPPORTED}")
-
-
-def _remove(path: Path) -> None:
-    if path.is_dir() and not path.is_symlink():
-        shutil.rmtree(path)
-    elif path.exists() or path.is_symlink():
-        path.unlink()

@@ -48,7 +48,7 @@ def _probe(path: Path) -> dict:
 
 
 def _folder_frames(path: Path) -> np.ndarray:
-    return np.stack([read_image(p) for p in sorted(path.iterdir())])
+    return np.stack([read_image(p) for p in sorted(path.iterdir()) if not p.name.startswith(".")])
 
 
 def _library(model, media, name: str, **options) -> np.ndarray:

@@ -37,7 +37,7 @@ def inputs(tmp_path_factory) -> dict:
 
 def _frames(path: Path) -> list[np.ndarray]:
     if path.is_dir():
-        return [read_image(p) for p in sorted(path.iterdir())]
+        return [read_image(p) for p in sorted(path.iterdir()) if not p.name.startswith(".")]
     with av.open(str(path)) as container:
         return [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
 

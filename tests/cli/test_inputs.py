@@ -21,7 +21,7 @@ pytestmark = pytest.mark.slow
 
 
 def _folder_frames(path: Path) -> np.ndarray:
-    return np.stack([read_image(p) for p in sorted(path.iterdir())])
+    return np.stack([read_image(p) for p in sorted(path.iterdir()) if not p.name.startswith(".")])
 
 
 @pytest.mark.parametrize(("suffix", "audio_codec"), [(".avi", None), (".webm", "libopus")])

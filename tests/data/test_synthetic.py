@@ -52,7 +52,7 @@ def test_layout_and_file_counts(dataset):
     root = summary.root
     assert summary.train_videos == ("vid00000", "vid00001") and summary.test_videos == ("vid00002",)
     assert calls == [0, 1, 2]
-    assert sorted(p.name for p in root.iterdir()) == ["synthetic.json", "test", "train"]
+    assert sorted(p.name for p in root.iterdir()) == [".fomm-output", "synthetic.json", "test", "train"]
     assert not [p for p in root.parent.iterdir() if p.name != "ds"]  # no temporary folder left behind
     for split, names in (("train", summary.train_videos), ("test", summary.test_videos)):
         entries = sorted(p.name for p in (root / split).iterdir())
@@ -93,16 +93,26 @@ def test_load_tracks_rejects_other_json(tmp_path):
         load_tracks(path)
 
 
-def test_refuses_to_overwrite(tmp_path):
+def test_never_replaces_a_folder_it_did_not_make(tmp_path):
     root = tmp_path / "ds"
     root.mkdir()
     (root / "keep.txt").write_text("mine")
-    with pytest.raises(FileExistsError, match="overwrite=True"):
+    for overwrite in (False, True):
+        with pytest.raises(FileExistsError, match=r"holds 1 entry fomm did not write \(keep.txt\)"):
+            make_synthetic_dataset(root, num_videos=1, num_frames=2, overwrite=overwrite)
+    assert sorted(p.name for p in root.iterdir()) == ["keep.txt"] and (root / "keep.txt").read_text() == "mine"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ds"]
+
+
+def test_replaces_its_own_dataset_only_with_overwrite(tmp_path):
+    root = tmp_path / "ds"
+    make_synthetic_dataset(root, num_videos=2, num_frames=2, test_fraction=0.5)
+    with pytest.raises(FileExistsError, match="pass --overwrite"):
         make_synthetic_dataset(root, num_videos=1, num_frames=2)
-    assert (root / "keep.txt").read_text() == "mine"
+    assert (root / "test" / "vid00001").is_dir()
     summary = make_synthetic_dataset(root, num_videos=1, num_frames=2, overwrite=True)
-    assert not (root / "keep.txt").exists()
     assert summary.train_videos == ("vid00000",) and summary.test_videos == ()
+    assert not (root / "test" / "vid00001").exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["ds"]
 
 

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from fomm.io import MediaError, VideoReader, VideoWriter, probe_video, read_video
+from fomm.io.outputs import MARKER, OutputError
 from tests.media import make_audio, make_gif, make_video, pattern_frame, pattern_index
 
 
@@ -77,7 +78,7 @@ def test_gif_at_ntsc_rate_keeps_duration(tmp_path):
 def test_folder_of_png_frames(tmp_path, name):
     _write_pattern(f"{tmp_path}/{name}", n=3, fps=25)  # a string: pathlib would drop the trailing /
     folder = tmp_path / name.rstrip("/")
-    assert sorted(p.name for p in folder.iterdir()) == ["000000.png", "000001.png", "000002.png"]
+    assert sorted(p.name for p in folder.iterdir()) == [MARKER, "000000.png", "000001.png", "000002.png"]
     np.testing.assert_array_equal(read_video(folder), np.stack([pattern_frame(i) for i in range(3)]))
     assert sorted(p.name for p in tmp_path.iterdir()) == [folder.name]  # no temporary folder left
 
@@ -133,25 +134,30 @@ def test_audio_from_a_silent_file_gives_a_silent_output(tmp_path):
 def test_existing_output_is_not_overwritten(tmp_path):
     target = tmp_path / "out.mp4"
     target.write_bytes(b"precious")
-    with pytest.raises(MediaError, match=r"out\.mp4 exists; pass --overwrite to replace it"):
+    with pytest.raises(OutputError, match=r"out\.mp4 exists; pass --overwrite to replace it"):
         VideoWriter(target, fps=25)
     assert target.read_bytes() == b"precious"
     folder = tmp_path / "frames"
-    folder.mkdir()
-    (folder / "keep.png").write_bytes(b"precious")
-    with pytest.raises(MediaError, match=r"frames exists; pass --overwrite to replace it"):
+    _write_pattern(folder, n=3, fps=25)
+    with pytest.raises(OutputError, match=r"frames exists; pass --overwrite to replace it"):
         VideoWriter(folder, fps=25)
     _write_pattern(target, n=2, fps=25, overwrite=True)
     assert probe_video(target).num_frames == 2
     _write_pattern(folder, n=2, fps=25, overwrite=True)
-    assert sorted(p.name for p in folder.iterdir()) == ["000000.png", "000001.png"]
+    assert sorted(p.name for p in folder.iterdir()) == [MARKER, "000000.png", "000001.png"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["frames", "out.mp4"]
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "keep.png").write_bytes(b"precious")  # a folder fomm did not make: never replaced
+    with pytest.raises(OutputError, match=r"mine holds 1 entry fomm did not write \(keep.png\)"):
+        VideoWriter(mine, fps=25, overwrite=True)
+    assert [p.name for p in mine.iterdir()] == ["keep.png"]
 
 
 def test_an_empty_folder_is_not_in_the_way(tmp_path):
     (tmp_path / "frames").mkdir()
     _write_pattern(tmp_path / "frames", n=1, fps=25)
-    assert [p.name for p in (tmp_path / "frames").iterdir()] == ["000000.png"]
+    assert sorted(p.name for p in (tmp_path / "frames").iterdir()) == [MARKER, "000000.png"]
 
 
 @pytest.mark.parametrize("name", ["out.mp4", "out.gif", "frames"])

@@ -30,6 +30,7 @@ from PIL import Image
 
 from fomm.cli.main import main
 from fomm.config import load_config
+from fomm.io.outputs import MARKER
 from fomm.model import FOMM
 from fomm.training.state import STATE_KEY
 
@@ -146,6 +147,8 @@ class Folder:
         names = set()
         for path in self.out.iterdir():
             name = path.name
+            if name == MARKER:  # fomm's mark on the folders it makes (fomm.io.outputs)
+                continue
             if name.startswith("."):  # the temporary file of an interrupted save: never a checkpoint's name
                 assert not CHECKPOINT.match(name) and ".partial" in name, name
                 continue
@@ -246,7 +249,7 @@ def test_sigkill_at_random_moments_never_corrupts_a_run(tmp_path, monkeypatch):
     folder.check()
     assert folder.newest() == epochs * STEPS_PER_EPOCH
     names = sorted(p.name for p in out.iterdir() if not p.name.startswith("events.out.tfevents"))
-    assert names == sorted(["config.yaml", "log.txt", "train-vis"]
+    assert names == sorted([MARKER, "config.yaml", "log.txt", "train-vis"]
                            + [f"{e:08d}-checkpoint.pth.tar" for e in range(epochs)]), names
     logged = [line.split(")")[0] for line in (out / "log.txt").read_text().splitlines()]
     assert logged == [f"{e:08d}" for e in range(epochs)]

@@ -1,0 +1,184 @@
+"""The overwrite rules of every fomm command, in one place.
+
+- A file output appears whole or not at all: it is written to a hidden temporary file beside it,
+  ``.<name>.partial<suffix>`` (:func:`partial_path`), and renamed onto the output when complete.
+  A process killed with SIGKILL cannot remove its temporary file; the next run writing the same
+  output removes it before starting, and nothing else is ever named that way.
+- An existing output is replaced only with ``overwrite=True`` (``--overwrite``).
+- A folder is replaced (or cleared) only when fomm made it: it holds the marker file
+  :data:`MARKER`, or nothing but what the command itself writes (``legacy`` name patterns, for
+  folders written before the marker existed). Anything else is refused, ``overwrite`` or not, with
+  a message naming what is in the way.
+- An input is never deleted or written to: an output that is an input, or a folder to be replaced
+  that holds an input, is refused whatever the options.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import errno
+import fnmatch
+import logging
+import os
+import shutil
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+from ..errors import FommError
+
+logger = logging.getLogger(__name__)
+
+MARKER = ".fomm-output"  # written inside every folder fomm creates as an output; hidden, so no reader lists it
+MAX_NAMED = 5  # entries named in a refusal
+PARTIAL_PATTERN = ".*.partial*"  # the names of partial_path
+
+
+class OutputError(FommError, FileExistsError):
+    """An output cannot be written where asked: it exists, it is not fomm's, or it is an input.
+
+    (Also a ``FileExistsError``, so code that caught the builtin keeps working.)"""
+
+
+def partial_path(path: str | Path) -> Path:
+    """The hidden temporary name an output is written under before it is renamed onto ``path``:
+    ``dir/.name.partial.ext`` for ``dir/name.ext`` (the suffix kept so that writers that pick a
+    format by extension still do); ``dir/.name.partial`` for a folder."""
+    path = Path(path)
+    return path.parent / f".{path.name}.partial{path.suffix}"
+
+
+def remove_path(path: Path) -> None:
+    """Remove a file, a link or a folder tree; nothing if absent. Only for fomm's own temporary paths."""
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    elif path.exists() or path.is_symlink():
+        path.unlink()
+
+
+def _is_same_or_inside(path: Path, folder: Path) -> bool:
+    """True if ``path`` is ``folder`` or lies inside it (links resolved)."""
+    path, folder = _resolved(path), _resolved(folder)
+    return path == folder or folder in path.parents
+
+
+def _resolved(path: str | Path) -> Path:
+    return Path(os.path.abspath(os.path.realpath(path)))
+
+
+def check_not_input(output: str | Path, inputs: Iterable[str | Path | None], *, replaces_folder: bool = False,
+                    option: str = "") -> None:
+    """Refuse an ``output`` that is one of ``inputs`` or, when the output folder is to be replaced or
+    cleared (``replaces_folder``), that holds one of them. ``option`` names the output's flag in messages."""
+    output = Path(output)
+    name = f"{option} {output}".strip()
+    for item in inputs:
+        if item is None or not Path(item).exists():  # e.g. a model name rather than a file
+            continue
+        item = Path(item)
+        if _resolved(output) == _resolved(item):
+            raise OutputError(f"{name} is also an input ({item}); fomm never writes to an input: choose "
+                              "another output")
+        if replaces_folder and _is_same_or_inside(item, output):
+            raise OutputError(f"{name} holds the input {item}, which replacing the folder would delete; "
+                              "choose another output or move the input out of it first")
+
+
+def check_file_output(path: str | Path, *, overwrite: bool, inputs: Iterable[str | Path | None] = (),
+                      option: str = "") -> Path:
+    """Check that a file can be written at ``path`` (nothing there, or ``overwrite`` and a file that is
+    no input); raises :class:`OutputError` naming the fix otherwise."""
+    path = Path(path)
+    check_not_input(path, inputs, option=option)
+    name = f"{option} {path}".strip()
+    if path.is_dir():
+        raise OutputError(f"{name} is a folder; give a file name or choose another output")
+    if (path.exists() or path.is_symlink()) and not overwrite:
+        raise OutputError(f"{name} exists; pass --overwrite to replace it")
+    return path
+
+
+def foreign_entries(folder: Path, legacy: Sequence[str] = ()) -> list[str]:
+    """The names in ``folder`` that fomm did not write: all of them unless the folder holds
+    :data:`MARKER`, minus those matching a ``legacy`` pattern (and fomm's own temporary names)."""
+    names = sorted(os.listdir(folder))
+    if MARKER in names:
+        return []
+    return [n for n in names if not any(fnmatch.fnmatchcase(n, p) for p in (*legacy, PARTIAL_PATTERN))]
+
+
+def check_folder_output(path: str | Path, *, overwrite: bool, inputs: Iterable[str | Path | None] = (),
+                        legacy: Sequence[str] = (), option: str = "") -> Path:
+    """Check that the folder ``path`` may be created, or replaced as a whole: absent, empty, or made by
+    fomm (see :func:`foreign_entries`) with ``overwrite``, and holding no input."""
+    path = Path(path)
+    name = f"{option} {path}".strip()
+    check_not_input(path, inputs, replaces_folder=True, option=option)
+    if path.is_symlink() or (path.exists() and not path.is_dir()):
+        raise OutputError(f"{name} is a file, not a folder; remove it or choose another output")
+    if not path.exists() or not any(path.iterdir()):
+        return path
+    foreign = foreign_entries(path, legacy)
+    if foreign:
+        listed = ", ".join(foreign[:MAX_NAMED]) + (", ..." if len(foreign) > MAX_NAMED else "")
+        what = "entry" if len(foreign) == 1 else "entries"
+        raise OutputError(f"{name} holds {len(foreign)} {what} fomm did not write ({listed}); fomm replaces only "
+                          "folders it made: choose another output or remove them")
+    if not overwrite:
+        raise OutputError(f"{name} exists; pass --overwrite to replace it")
+    return path
+
+
+def mark_folder(folder: Path, what: str) -> None:
+    """Write :data:`MARKER` into ``folder``: fomm made it (``what`` says which command or writer)."""
+    (folder / MARKER).write_text(f"written by fomm ({what}); fomm may replace this folder with --overwrite\n")
+
+
+def clear_folder(folder: Path, patterns: Sequence[str]) -> list[Path]:
+    """Remove the entries of a fomm-made ``folder`` matching ``patterns`` (a run folder being reused);
+    call :func:`check_folder_output` first. Returns what was removed."""
+    removed = []
+    for entry in sorted(folder.iterdir()):
+        if any(fnmatch.fnmatchcase(entry.name, p) for p in patterns):
+            remove_path(entry)
+            removed.append(entry)
+    return removed
+
+
+RENAME_EXCHANGE = 2  # linux/fs.h
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Swap two paths atomically (Linux renameat2); False where the system cannot."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        renameat2 = libc.renameat2
+    except (OSError, AttributeError):
+        return False
+    at_fdcwd = -100
+    if renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), RENAME_EXCHANGE) == 0:
+        return True
+    code = ctypes.get_errno()
+    if code in (errno.ENOSYS, errno.EINVAL, errno.ENOTSUP):
+        return False
+    raise OSError(code, os.strerror(code), str(b))
+
+
+def publish_folder(new: Path, target: Path, what: str) -> None:
+    """Move the complete folder ``new`` onto ``target``, marked as fomm's (``what`` made it).
+
+    An existing ``target`` (already checked with :func:`check_folder_output`) is swapped out in one
+    atomic exchange where the system has one (Linux), so a reader or a kill -9 sees the old folder or
+    the new one, never neither; elsewhere it is moved aside to ``.<name>.old`` first. The old folder is
+    then deleted."""
+    mark_folder(new, what)
+    if not target.exists():
+        os.replace(new, target)
+        return
+    if _exchange(new, target):
+        remove_path(new)  # now the old folder
+        return
+    old = target.parent / f".{target.name}.old"
+    remove_path(old)
+    os.replace(target, old)
+    os.replace(new, target)
+    remove_path(old)
