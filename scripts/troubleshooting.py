@@ -102,6 +102,7 @@ CASES = [
     Case("A checkpoint that is not there", [*ANIMATE, "--checkpoint", "vox-cpk.pth.tar"], _media),
     Case("The checkpoint does not fit the config",
          [*ANIMATE, "--checkpoint", "my-model.pth.tar", "--config", "synthetic-64-parts"], _other_checkpoint),
+    Case("No face found", [*ANIMATE, "--crop", "auto"], _media),
     Case("CUDA is not available", [*ANIMATE, "--device", "cuda"], _media, no_cuda=True),
     Case("The output exists", ANIMATE, _existing),
     Case("The driving video cannot be read", ANIMATE, _not_a_video),
