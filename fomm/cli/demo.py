@@ -51,6 +51,7 @@ def run(args: argparse.Namespace) -> int:
     from ..animation import Animator, compose
     from ..api import DEFAULT_MODEL, load_model
     from ..io import VideoReader, VideoWriter
+    from ..precision import resolve_precision
 
     out = Path(args.out)
     video_path, still_path = out / "demo.mp4", out / "demo-keypoints.png"
@@ -58,6 +59,8 @@ def run(args: argparse.Namespace) -> int:
         for path in (video_path, still_path):
             check_file_output(path, overwrite=args.overwrite)
     device = device_from_arg(args.device)
+    with user_errors():
+        resolve_precision(args.precision, device)  # refused before any file is opened
     # Unwinds in reverse: the decode thread is joined, the video published (or discarded), the reader closed.
     with user_errors(), contextlib.ExitStack() as pipeline:
         reader = pipeline.enter_context(VideoReader(asset("driving.mp4")))

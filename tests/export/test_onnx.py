@@ -94,8 +94,8 @@ def test_cli_animate_with_onnxruntime_matches_torch(exported, golden, tmp_path):
                  str(golden / "tiny-cpk.pth.tar"), "--precision", "fp32"]) == 0
     assert main(["animate", *common, "-o", str(tmp_path / "ort"), "--backend", "onnxruntime",
                  "--model", str(exported)]) == 0
-    ours = [read_image(p).astype(int) for p in sorted((tmp_path / "ort").iterdir())]
-    reference = [read_image(p).astype(int) for p in sorted((tmp_path / "torch").iterdir())]
+    ours = [read_image(p).astype(int) for p in sorted((tmp_path / "ort").glob("*.png"))]
+    reference = [read_image(p).astype(int) for p in sorted((tmp_path / "torch").glob("*.png"))]
     assert len(ours) == len(reference) == 4
     # float frames within 1e-4 of each other round to uint8 levels at most 1 apart
     assert max(np.abs(a - b).max() for a, b in zip(ours, reference, strict=True)) <= 1
