@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import argparse
 import time
-from pathlib import Path
 
-from .common import CLIError, positive_int, user_errors
+from .common import positive_int, user_errors
 
 FORMATS = ("onnx",)
 
@@ -37,10 +36,11 @@ def add_parser(sub) -> None:
 def run(args: argparse.Namespace) -> int:
     from ..api import load_model
     from ..export.onnx import OPSET, export_onnx
+    from ..io.outputs import check_folder_output
 
-    if Path(args.output).exists() and not args.overwrite:  # before the model is loaded
-        raise CLIError(f"{args.output} exists; pass --overwrite to replace it")
     with user_errors():
+        # before the model is loaded: a user's folder is never replaced, an input never written
+        check_folder_output(args.output, overwrite=args.overwrite, inputs=(args.checkpoint,))
         start = time.perf_counter()
         model = load_model(args.checkpoint, config=args.config, device="cpu", align_corners=args.align_corners)
         out = export_onnx(model, args.output, size=args.size, opset=args.opset or OPSET, overwrite=args.overwrite)

@@ -28,6 +28,7 @@ from torch import nn
 from .. import __version__
 from ..config import validate_frame_size
 from ..errors import FommError
+from ..io.outputs import check_folder_output, publish_folder
 from ..model import FOMM
 from ..models import Keypoints
 
@@ -139,11 +140,8 @@ def export_onnx(model: FOMM, out_dir: str | Path, *, size: int | None = None, op
         raise missing_extra("onnx") from None
     if opset < 16:
         raise ExportError(f"opset {opset} has no GridSample (needed by the dense motion); use opset >= 16")
-    out = Path(out_dir)
-    if out.exists() and not overwrite:
-        raise ExportError(f"{out} exists; pass --overwrite to replace it")
-    if out.exists() and not out.is_dir():
-        raise ExportError(f"{out} is a file; the export writes a folder: choose another path")
+    # Replaced only if fomm made it (its marker, or nothing but an export's files), never a user's folder.
+    out = check_folder_output(out_dir, overwrite=overwrite, legacy=(*GRAPHS.values(), METADATA))
     config = model.config
     size = int(size or config.frame_size)
     validate_frame_size(config, size)
@@ -186,9 +184,7 @@ def export_onnx(model: FOMM, out_dir: str | Path, *, size: int | None = None, op
         for file in GRAPHS.values():
             _add_metadata(tmp / file, embedded)
         (tmp / METADATA).write_text(json.dumps(metadata, indent=2) + "\n")
-        if out.exists():
-            shutil.rmtree(out)
-        tmp.rename(out)
+        publish_folder(tmp, out, "fomm export")
     finally:
         if tmp.exists():
             shutil.rmtree(tmp)

@@ -16,6 +16,7 @@ from fomm.cli import main
 from fomm.config import load_config
 from fomm.export import ExportError, OnnxBackend, export_onnx
 from fomm.io import read_image
+from fomm.io.outputs import MARKER, OutputError
 from fomm.model import FOMM
 from tests.media import make_frame_folder, make_image
 
@@ -134,7 +135,7 @@ def test_missing_extra_is_named(monkeypatch, exported):
 
 
 def test_refusals(exported, backend, tiny, tmp_path, capsys):
-    with pytest.raises(ExportError, match="--overwrite"):
+    with pytest.raises(OutputError, match="--overwrite"):
         export_onnx(tiny, exported, size=SIZE)
     assert main(["export", "no-such-checkpoint.pth", "-o", str(exported)]) == 2  # refused before loading
     assert "exists; pass --overwrite" in capsys.readouterr().err
@@ -151,3 +152,14 @@ def test_refusals(exported, backend, tiny, tmp_path, capsys):
     driving = make_frame_folder(tmp_path / "frames", n=1, size=(64, 64))
     assert main(["animate", str(source), str(driving), "-o", str(tmp_path / "x.mp4"), "--backend", "onnxruntime"]) == 2
     assert "--model DIR" in capsys.readouterr().err
+
+
+def test_overwrite_never_replaces_a_folder_fomm_did_not_make(golden, exported, tmp_path, capsys):
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("keep")
+    assert main(["export", str(golden / "tiny-cpk.pth.tar"), "-o", str(mine), "--overwrite"]) == 2
+    err = capsys.readouterr().err
+    assert "fomm did not write (notes.txt)" in err and "\n" not in err.strip()
+    assert sorted(p.name for p in mine.iterdir()) == ["notes.txt"] and (mine / "notes.txt").read_text() == "keep"
+    assert (exported / MARKER).exists()  # an export is fomm's folder: --overwrite may replace it
