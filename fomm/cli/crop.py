@@ -24,6 +24,7 @@ from ..crop.clips import (
 from ..crop.image import crop_square
 from ..crop.track import plan_crops
 from ..io import VideoReader, VideoWriter, atomic_path, is_image_path, read_image
+from ..io.outputs import check_file_output
 from ..io.writer import H264_SUFFIXES
 from .common import CLIError, non_negative_float, positive_int, summary, user_errors
 
@@ -71,10 +72,10 @@ def _default_output(source: Path, suffix: str) -> Path:
     return Path.cwd() / f"{source.stem}-crop{suffix}"
 
 
-def _check_free(paths: list[Path], overwrite: bool) -> None:
+def _check_free(paths: list[Path], overwrite: bool, source: Path) -> None:
+    """The shared output rules (fomm.io.outputs): nothing replaced without --overwrite, the input never."""
     for path in paths:
-        if path.exists() and not overwrite:
-            raise CLIError(f"{path} exists; pass --overwrite to replace it")
+        check_file_output(path, overwrite=overwrite, inputs=(source,))
 
 
 def _write_json(path: str | None, record: dict, overwrite: bool) -> None:
@@ -94,7 +95,7 @@ def _crop_image(args: argparse.Namespace, source: Path, options: CropOptions) ->
                               "crop it by hand (any image editor), or try --target person")
     chosen = subjects if args.all else subjects[:1]
     paths = [numbered(output, i) for i in range(len(chosen))] if args.all else [output]
-    _check_free(paths + ([Path(args.json)] if args.json else []), args.overwrite)
+    _check_free(paths + ([Path(args.json)] if args.json else []), args.overwrite, source)
     for subject, path in zip(chosen, paths, strict=True):
         with atomic_path(path) as tmp:
             Image.fromarray(crop_square(image, subject.crop, options.size)).save(tmp, format=_format(path))
@@ -116,7 +117,7 @@ def _crop_video(args: argparse.Namespace, source: Path, options: CropOptions) ->
     output = Path(args.output) if args.output else _default_output(source, ".mp4")
     if output.suffix.lower() not in (*H264_SUFFIXES, ".gif"):
         raise CLIError(f"{output}: a video's crops are clips; give -o NAME.mp4 (or .mov, .mkv, .gif)")
-    _check_free([numbered(output, 0)] + ([Path(args.json)] if args.json else []), args.overwrite)
+    _check_free([numbered(output, 0)] + ([Path(args.json)] if args.json else []), args.overwrite, source)
     start = time.perf_counter()
     with VideoReader(source) as reader:
         frames = tqdm(reader, total=reader.num_frames, unit="frame", desc="detect", leave=False)
@@ -135,7 +136,7 @@ def _crop_video(args: argparse.Namespace, source: Path, options: CropOptions) ->
     paths = [numbered(output, n) for n in range(len(segments))]
     audio = has_audio and output.suffix.lower() in H264_SUFFIXES
     writers = [VideoWriter(path, fps=fps, audio_from=source if audio else None, audio_start=s.start / fps,
-                           overwrite=args.overwrite) for s, path in zip(segments, paths, strict=True)]
+                           overwrite=args.overwrite, inputs=(source,)) for s, path in zip(segments, paths, strict=True)]
     last = max(s.end for s in segments)
     with VideoReader(source) as reader, tqdm(total=last, unit="frame", desc="crop", leave=False) as bar:
         write_segment_clips(reader, segments, writers, options.size, bar.update)

@@ -77,6 +77,12 @@ def test_still_image_and_json(tmp_path):
     assert _box(entry).contains(*center)
     crop = _box(record["clips"][0]["crop"])
     assert np.array_equal(read_image(tmp_path / "face.png"), crop_square(image, crop, 256))
+    before = source.read_bytes()
+    for flag in ("-o", "--json"):  # the input is never written, --overwrite or not
+        argv = ["crop", str(source), "-o", str(tmp_path / "other.png"), flag, str(source), "--overwrite"]
+        assert main(argv) == 2
+        assert source.read_bytes() == before
+    assert not (tmp_path / "other.png").exists()
 
 
 def test_refusals(scene, tmp_path, capsys):
