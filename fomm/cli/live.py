@@ -72,7 +72,8 @@ def run(args: argparse.Namespace) -> int:
     with user_errors():
         source = open_camera(args.camera, realtime=not args.every_frame)
         try:
-            output = open_output(args.output, overwrite=args.overwrite)
+            output = open_output(args.output, overwrite=args.overwrite,
+                                 inputs=(*args.source, args.camera, args.checkpoint))
             model = load_model_from_args(args)
             live = LiveAnimator(model, args.source, mode=args.mode, adapt_scale=args.adapt_scale, size=args.size,
                                 fit=args.fit)

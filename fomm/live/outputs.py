@@ -8,7 +8,7 @@ message naming the alternatives. The virtual camera needs ``pyvirtualcam`` (``fo
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from contextlib import ExitStack
 from pathlib import Path
 
@@ -29,15 +29,17 @@ class FileOutput(Output):
     the last result again, so the file plays in real time (its length is the input's). The file
     appears complete when the session ends (also on ``q`` and Ctrl-C), never half-written."""
 
-    def __init__(self, path: str | Path, overwrite: bool = False):
-        self.path, self.overwrite = Path(path), overwrite
-        VideoWriter(self.path, fps=30, overwrite=overwrite)  # checks the name and an existing file now (opens nothing)
+    def __init__(self, path: str | Path, overwrite: bool = False, inputs: Sequence[str | Path | None] = ()):
+        self.path, self.overwrite, self.inputs = Path(path), overwrite, tuple(inputs)
+        # checks the name, an existing file and the inputs now (opens nothing)
+        VideoWriter(self.path, fps=30, overwrite=overwrite, inputs=self.inputs)
         self.frames_written = 0
         self._stack = ExitStack()
         self._background: BackgroundWriter | None = None
 
     def open(self, size: tuple[int, int], fps: float) -> None:
-        writer = self._stack.enter_context(VideoWriter(self.path, fps=fps, overwrite=self.overwrite))
+        writer = VideoWriter(self.path, fps=fps, overwrite=self.overwrite, inputs=self.inputs)
+        writer = self._stack.enter_context(writer)
         self._background = self._stack.enter_context(BackgroundWriter(writer))
 
     def send(self, image: np.ndarray, captured: CapturedFrame) -> Iterable[str]:
@@ -147,10 +149,10 @@ class VirtualCameraOutput(Output):
             self._camera.close()
 
 
-def open_output(spec: str, overwrite: bool = False) -> Output:
-    """``window``, ``virtual-camera``, or a video file path."""
+def open_output(spec: str, overwrite: bool = False, inputs: Sequence[str | Path | None] = ()) -> Output:
+    """``window``, ``virtual-camera``, or a video file path (never one of ``inputs``)."""
     if spec == "window":
         return WindowOutput()
     if spec == "virtual-camera":
         return VirtualCameraOutput()
-    return FileOutput(spec, overwrite=overwrite)
+    return FileOutput(spec, overwrite=overwrite, inputs=inputs)

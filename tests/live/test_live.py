@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import threading
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -172,3 +173,7 @@ def test_cli_writes_one_frame_per_camera_frame_and_reports_speed(clip, tmp_path,
     assert "no such file" in capsys.readouterr().err
     assert main(["live", "--camera", str(clip), "--source", str(asset("source.png")), "--output", str(out)]) == 2
     assert "exists; pass --overwrite" in capsys.readouterr().err
+    before = Path(clip).read_bytes()  # the camera file is an input: never written, --overwrite or not
+    assert main(["live", "--camera", str(clip), "--source", str(asset("source.png")), "--output", str(clip),
+                 "--overwrite"]) == 2
+    assert "is also an input" in capsys.readouterr().err and Path(clip).read_bytes() == before
