@@ -39,6 +39,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from contextlib import closing
 from pathlib import Path
 
 import numpy as np
@@ -161,8 +162,8 @@ def worker_ours(args) -> dict:
     count = 0
     animator = Animator(model, read_image(args.source), size=SIZE, batch_size=args.batch_size, **options)
     with VideoReader(args.driving) as reader, VideoWriter(args.output, fps=reader.fps, overwrite=True) as writer, \
-            BackgroundWriter(writer) as background:
-        for frame in animator.stream(reader, output="tensor"):
+            BackgroundWriter(writer) as background, closing(animator.stream(reader, output="tensor")) as stream:
+        for frame in stream:
             _dump(dump, frame.image)
             background.write(to_uint8(frame.image))
             count += 1

@@ -19,6 +19,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Iterator, Mapping
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,6 +28,8 @@ import torch
 from ..animation import Animator, compose
 from ..animation.animator import MODES, AnimationError
 from ..api import DEFAULT_MODEL, load_model
+from ..crop import TARGETS, CropOptions
+from ..crop.animate import CROPS, CropAnimation, plan_driving, source_boxes
 from ..errors import FommError
 from ..io import BackgroundWriter, VideoReader, VideoWriter, read_image
 from ..model import FOMM
@@ -48,13 +51,18 @@ class JobOptions:
     mode: str = "relative"
     adapt_scale: bool = False
     best_frame: bool = False
-    # Hook for fomm.crop (face/person crop of real footage and paste-back into the photo): the options
-    # go here and into AnimationJob.run once that package is on main.
+    crop: str = "none"  # "auto": find the subject (``target``) in the photo and the clip, crop both
+    paste_back: bool = False  # put the animated crop back into the full-resolution photo
+    target: str = "face"
+
+    @property
+    def cropping(self) -> bool:
+        return self.crop != "none" or self.paste_back
 
 
 @dataclass(frozen=True)
 class JobProgress:
-    """``stage``: "model", "best frame" or "animate"; ``done`` of ``total`` frames (None if unknown)."""
+    """``stage``: "model", "tracking", "best frame" or "animate"; ``done`` of ``total`` frames (None if unknown)."""
 
     stage: str
     done: int
@@ -134,6 +142,17 @@ def _user_name(path: Path) -> str:
     return path.name
 
 
+def _pictures(stream: Iterator, render) -> Iterator[tuple]:
+    """``render(frame)`` for each frame of an animation stream, which is closed when this is."""
+    with closing(stream):
+        for frame in stream:
+            yield render(frame)
+
+
+SOURCE_FIX = "choose crop: none to animate the whole photo, or upload a photo where the subject is larger"
+DRIVING_FIX = "choose crop: none, or upload a clip where the subject is larger"
+
+
 class AnimationJob:
     """One animation of an uploaded source image by an uploaded driving video.
 
@@ -156,6 +175,10 @@ class AnimationJob:
         if options.mode == "absolute" and options.best_frame:
             raise AppError("best frame picks the start of relative motion; it does nothing in absolute mode: "
                            "untick it or choose relative mode")
+        if options.crop not in CROPS:
+            raise AppError(f"crop must be one of {', '.join(CROPS)}, got {options.crop!r}")
+        if options.target not in TARGETS:
+            raise AppError(f"target must be one of {', '.join(TARGETS)}, got {options.target!r}")
         if options.checkpoint not in models.checkpoints:
             raise AppError(f"unknown checkpoint {options.checkpoint!r}; choose one of: "
                            f"{', '.join(models.checkpoints)}")
@@ -166,7 +189,13 @@ class AnimationJob:
         self.source = self._friendly(read_image, self.source_path)
         with self._friendly(VideoReader, self.driving_path) as reader:  # fails now on a bad upload
             self.info = reader.info
+        # The photo's crop is found now (a fraction of a second), so "no face found" comes before any work.
+        self.boxes = source_boxes(self.source, options.crop, self._crop_options(), fix=SOURCE_FIX) \
+            if options.cropping else []
         self.result: JobResult | None = None
+
+    def _crop_options(self, size: int = 256) -> CropOptions:
+        return CropOptions(target=self.options.target, size=size)
 
     def _friendly(self, read, path: Path):
         """``read(path)``, with the server's temporary path replaced by the file's name in errors."""
@@ -181,30 +210,74 @@ class AnimationJob:
         generator early (a cancelled job) leaves no output behind."""
         yield JobProgress("model", 0, None)
         model = self.models.get(self.options.checkpoint)
-        animator = Animator(model, self.source, mode=self.options.mode, adapt_scale=self.options.adapt_scale)
-        total = self.info.num_frames
         start = time.perf_counter()
-        initial, best = None, None
-        if self.options.best_frame:
-            yield JobProgress("best frame", 0, total)  # one keypoints-only pass
-            with VideoReader(self.driving_path) as reader:
-                found = animator.find_best_frame(reader)
-            initial, best = found.keypoints, found.index
+        if self.options.cropping:
+            crops = yield from self._crops(model)
+            best, reference = yield from self._best_frame_cropped(crops)
+            frames = _pictures(crops.stream(self._frames(), reference), lambda f: (
+                crops.render(f), compose(crops.animators[0], f.faces[0], "side-by-side", keypoints=True)))
+        else:
+            animator = self._animator(model, self.source)
+            best, initial = yield from self._best_frame(animator)
+            frames = _pictures(animator.stream(self._frames(), initial), lambda f: (
+                compose(animator, f), compose(animator, f, "side-by-side", keypoints=True)))
+        count = yield from self._write(frames)
+        self.result = JobResult(self.workdir / "result.mp4", self.workdir / "overlay.mp4", count, self.info.fps,
+                                time.perf_counter() - start, best)
+
+    def _frames(self) -> Iterator:
+        with VideoReader(self.driving_path) as reader:
+            yield from reader
+
+    def _animator(self, model: FOMM, source, size: int | None = None) -> Animator:
+        return Animator(model, source, mode=self.options.mode, adapt_scale=self.options.adapt_scale, size=size)
+
+    def _best_frame(self, animator: Animator):
+        if not self.options.best_frame:
+            return None, None
+        yield JobProgress("best frame", 0, self.info.num_frames)  # one keypoints-only pass
+        with closing(self._frames()) as frames:
+            found = animator.find_best_frame(frames)
+        return found.index, found.keypoints
+
+    def _crops(self, model: FOMM):
+        """The cropped animation: the photo's box(es) found at construction, the clip's subject tracked."""
+        size = model.config.frame_size
+        driving = None
+        if self.options.crop == "auto":
+            yield JobProgress("tracking", 0, self.info.num_frames)  # one detection pass over the clip
+            with closing(self._frames()) as frames:
+                driving = plan_driving(frames, self.info.size, "auto", self._crop_options(size),
+                                       _user_name(self.driving_path), DRIVING_FIX)
+        return CropAnimation.prepare(lambda crop: self._animator(model, crop, size), self.source, self.boxes,
+                                     driving, size, paste_back=self.options.paste_back)
+
+    def _best_frame_cropped(self, crops: CropAnimation):
+        if not self.options.best_frame:
+            return None, {}
+        yield JobProgress("best frame", 0, self.info.num_frames)
+        with closing(self._frames()) as frames:
+            index, _, reference = crops.best_frame(frames)
+        return index, reference
+
+    def _write(self, frames: Iterator[tuple]) -> Iterator[JobProgress]:
+        """Encode (result, overlay) picture pairs into result.mp4 (with the clip's audio) and overlay.mp4;
+        returns the frame count. The frame source is closed however this ends (done, error, cancel)."""
         video, overlay = self.workdir / "result.mp4", self.workdir / "overlay.mp4"
         audio = self.driving_path if self.info.has_audio else None
-        count = 0
-        with VideoReader(self.driving_path) as reader, \
-                VideoWriter(video, fps=reader.fps, audio_from=audio, overwrite=True) as video_out, \
-                VideoWriter(overlay, fps=reader.fps, overwrite=True) as overlay_out, \
+        count, total = 0, self.info.num_frames
+        with closing(frames), \
+                VideoWriter(video, fps=self.info.fps, audio_from=audio, overwrite=True) as video_out, \
+                VideoWriter(overlay, fps=self.info.fps, overwrite=True) as overlay_out, \
                 BackgroundWriter(video_out) as video_bg, BackgroundWriter(overlay_out) as overlay_bg:
-            for frame in animator.stream(reader, initial):
-                video_bg.write(compose(animator, frame))
-                overlay_bg.write(compose(animator, frame, "side-by-side", keypoints=True))
+            for picture, keypoints in frames:
+                video_bg.write(picture)
+                overlay_bg.write(keypoints)
                 count += 1
                 yield JobProgress("animate", count, total)
-        if count == 0:
-            raise AnimationError(f"{_user_name(self.driving_path)} has no frames; upload another clip")
-        self.result = JobResult(video, overlay, count, reader.fps, time.perf_counter() - start, best)
+            if count == 0:
+                raise AnimationError(f"{_user_name(self.driving_path)} has no frames; upload another clip")
+        return count
 
 
 class WorkFolder:

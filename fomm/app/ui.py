@@ -1,8 +1,8 @@
 """The page of ``fomm app``: a gradio Blocks UI over :mod:`fomm.app.jobs`. The only module that imports
 gradio (the optional extra ``fomm[app]``).
 
-One endpoint, ``/animate`` (source image, driving video, checkpoint, mode, adapt scale, best frame ->
-result video, keypoint overlay video, summary), serves the page and ``gradio_client`` alike. Jobs
+One endpoint, ``/animate`` (source image, driving video, checkpoint, mode, adapt scale, best frame, crop,
+paste back, target -> result video, keypoint overlay video, summary), serves the page and ``gradio_client`` alike. Jobs
 run one at a time from a queue (one model in memory); a running job can be cancelled between two
 frames. Errors in the inputs are shown in the page as the CLI's one-line messages.
 """
@@ -16,6 +16,8 @@ from importlib import resources
 from pathlib import Path
 
 from ..animation.animator import MODES
+from ..crop import TARGETS
+from ..crop.animate import CROPS
 from ..errors import FommError
 from .jobs import AnimationJob, AppError, JobOptions, ModelCache, WorkFolder
 
@@ -29,7 +31,8 @@ except ModuleNotFoundError as exc:  # pragma: no cover (the extra is installed w
 logger = logging.getLogger(__name__)
 
 API_NAME = "animate"
-STAGES = {"model": "loading the model", "best frame": "finding the best frame", "animate": "animating"}
+STAGES = {"model": "loading the model", "tracking": "finding the subject in the driving video",
+          "best frame": "finding the best frame", "animate": "animating"}
 
 
 def bundled_example() -> tuple[Path, Path]:
@@ -47,10 +50,11 @@ def build_app(models: ModelCache, work: WorkFolder, *, examples: bool = True) ->
     """The Blocks app; launch it with :func:`launch` (which sets up the queue and the limits)."""
     source_example, driving_example = bundled_example()
 
-    def animate(source, driving, checkpoint, mode, adapt_scale, best_frame, progress=gr.Progress()):  # noqa: B008 (gradio's idiom)
+    def animate(source, driving, checkpoint, mode, adapt_scale, best_frame, crop="none", paste_back=False,
+                target="face", progress=gr.Progress()):  # noqa: B008 (gradio's idiom)
         try:
             options = JobOptions(checkpoint=checkpoint, mode=mode, adapt_scale=bool(adapt_scale),
-                                 best_frame=bool(best_frame))
+                                 best_frame=bool(best_frame), crop=crop, paste_back=bool(paste_back), target=target)
             job = AnimationJob(models, source, driving, options, work.new_job())
             with closing(job.run()) as steps:  # closed by gradio on cancel: the writers discard their files
                 for step in steps:
@@ -84,6 +88,13 @@ def build_app(models: ModelCache, work: WorkFolder, *, examples: bool = True) ->
             best_frame = gr.Checkbox(label="best frame",
                                      info="start from the driving frame whose pose best matches the source")
         with gr.Row():
+            crop = gr.Radio(list(reversed(CROPS)), value="none", label="crop (real footage)", elem_id="crop",
+                            info="auto: find the subject in the photo and the clip, crop both like the training data")
+            paste_back = gr.Checkbox(label="paste back", elem_id="paste-back",
+                                     info="put the animated crop back into the full-resolution photo")
+            target = gr.Dropdown(list(TARGETS), value="face", label="subject", elem_id="target",
+                                 info="what crop auto looks for")
+        with gr.Row():
             run = gr.Button("Animate", variant="primary", elem_id="animate")
             cancel = gr.Button("Cancel", variant="stop", elem_id="cancel")
         status = gr.Markdown(elem_id="status")
@@ -94,8 +105,8 @@ def build_app(models: ModelCache, work: WorkFolder, *, examples: bool = True) ->
         if examples:
             gr.Examples([[str(source_example), str(driving_example)]], inputs=[source, driving],
                         label="bundled example (the default model's demo)")
-        event = run.click(animate, [source, driving, checkpoint, mode, adapt_scale, best_frame],
-                          [result, overlay, status], api_name=API_NAME, concurrency_limit=1,
+        inputs = [source, driving, checkpoint, mode, adapt_scale, best_frame, crop, paste_back, target]
+        event = run.click(animate, inputs, [result, overlay, status], api_name=API_NAME, concurrency_limit=1,
                           concurrency_id="model")
         cancel.click(lambda: "cancelled", None, status, cancels=[event], queue=False, api_visibility="private")
     return app

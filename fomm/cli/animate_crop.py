@@ -7,14 +7,14 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from contextlib import closing
 
 from tqdm import tqdm
 
-from ..animation import Animator, compose
+from ..animation import Animator
 from ..crop import TARGETS, Box, CropOptions
-from ..crop.animate import CropAnimation, DrivingCrops, compose_pasted, driving_crops, parse_crop, source_boxes
+from ..crop.animate import CropAnimation, DrivingCrops, parse_crop, plan_driving, source_boxes
 from ..crop.box import CropError
-from ..crop.image import user_box
 from ..io import BackgroundWriter, VideoReader, read_image
 from .common import (
     CLIError,
@@ -76,7 +76,7 @@ def run_cropped(args: argparse.Namespace, open_writer) -> int:
             model = model_from_speed_args(args)
             size = int(args.size or model.config.frame_size)
             options = CropOptions(target=args.target, size=size, margin=args.crop_margin)
-            boxes = _source_boxes(photo, source_crop, options, args.faces, args.fit)
+            boxes = source_boxes(photo, source_crop, options, args.faces, fit=args.fit)
             driving = _driving_crops(args, reader, driving_crop, options)
 
             def make_animator(crop):
@@ -96,25 +96,11 @@ def run_cropped(args: argparse.Namespace, open_writer) -> int:
     return 0
 
 
-def _source_boxes(photo, crop, options: CropOptions, faces: str, fit: str) -> list[Box]:
-    if crop == "none":  # the center square the animator would take (or the padded square with --fit pad)
-        height, width = photo.shape[:2]
-        side = min(height, width) if fit == "crop" else max(height, width)
-        return [Box((width - side) // 2, (height - side) // 2, side, side)]
-    return source_boxes(photo, crop, options, faces)
-
-
 def _driving_crops(args, reader: VideoReader, crop, options: CropOptions) -> DrivingCrops | None:
-    if crop == "none":
-        return None
-    width, height = reader.size
-    if isinstance(crop, Box):
-        return DrivingCrops.fixed(user_box(crop, width, height))
     frames = tqdm(reader, total=reader.num_frames, unit="frame", desc="track driving", leave=False)
-    found = driving_crops(frames, options, str(args.driving))
-    segments = found.plan.subjects[0] if found.plan else []
-    if len(segments) > 1:
-        tqdm.write(f"driving video: {len(segments)} segments (the subject moved too far for one crop or left); "
+    found = plan_driving(frames, reader.size, crop, options, str(args.driving))
+    if found is not None and found.num_segments > 1:
+        tqdm.write(f"driving video: {found.num_segments} segments (the subject moved too far for one crop or left); "
                    "relative motion restarts at each", file=sys.stderr)
     return found
 
@@ -123,28 +109,19 @@ def _reference(args, crops: CropAnimation, reader: VideoReader) -> dict:
     """--best-frame with crops: the reference keypoints for the group holding that frame."""
     if args.best_frame is None:
         return {}
-    animator = crops.animators[0]
-    cropped = (crops.crop_driving(frame, i) for i, frame in enumerate(reader))
     if args.best_frame == "auto":
-        best = animator.find_best_frame(tqdm(cropped, total=reader.num_frames, unit="frame", desc="best frame",
-                                             leave=False))
-        tqdm.write(f"starting from frame {best.index} (pose distance {best.distance:.3f})", file=sys.stderr)
-        index, keypoints = best.index, best.keypoints
-    else:
-        index, keypoints = args.best_frame, animator.keypoints_at(cropped, args.best_frame)
-    start = crops.driving.group(index)[0] if crops.driving else 0
-    return {start: keypoints}
+        frames = tqdm(reader, total=reader.num_frames, unit="frame", desc="best frame", leave=False)
+        index, distance, reference = crops.best_frame(frames)
+        tqdm.write(f"starting from frame {index} (pose distance {distance:.3f})", file=sys.stderr)
+        return reference
+    return crops.best_frame(reader, args.best_frame)[2]
 
 
 def _animate(args, crops: CropAnimation, reader: VideoReader, writer) -> int:
     reference = _reference(args, crops, reader)
     count = 0
-    with writer, BackgroundWriter(writer) as background:
-        for frame in tqdm(crops.stream(reader, reference), total=reader.num_frames, unit="frame", desc="animate"):
-            if crops.pasters:
-                image = compose_pasted(crops, frame, args.layout)
-            else:
-                image = compose(crops.animators[0], frame.faces[0], args.layout, args.keypoints)
-            background.write(image)
+    with writer, BackgroundWriter(writer) as background, closing(crops.stream(reader, reference)) as stream:
+        for frame in tqdm(stream, total=reader.num_frames, unit="frame", desc="animate"):
+            background.write(crops.render(frame, args.layout))
             count += 1
     return count

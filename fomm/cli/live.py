@@ -7,10 +7,7 @@ import argparse
 import sys
 import threading
 
-import torch
-from tqdm import tqdm
-
-from ..live import COMMANDS, Camera, LiveAnimator, LiveSession, open_camera, open_output, parse_schedule
+from ..live.commands import COMMANDS, parse_schedule
 from .common import CLIError, add_model_arguments, load_model_from_args, positive_int, summary, user_errors
 
 
@@ -52,7 +49,7 @@ def _schedule(text: str) -> dict[int, list[str]]:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
-def _read_terminal(session: LiveSession) -> None:
+def _read_terminal(session) -> None:
     """Commands typed in the terminal (a key, then Enter)."""
     for line in sys.stdin:
         key = line.strip()[:1]
@@ -61,6 +58,11 @@ def _read_terminal(session: LiveSession) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    import torch
+    from tqdm import tqdm
+
+    from ..live import Camera, LiveAnimator, LiveSession, open_camera, open_output
+
     if args.batch_size is not None:
         raise CLIError("--batch-size does not apply: live mode animates one frame at a time, the latest")
     if args.every_frame and str(args.camera).isdigit():

@@ -40,14 +40,23 @@ def parse_crop(text: str) -> str | Box:
     return text if text in CROPS else parse_box(text)
 
 
-def source_boxes(photo: np.ndarray, crop: str | Box, options: CropOptions, faces: str = "largest") -> list[Box]:
+CLI_SOURCE_FIX = "pass --crop X,Y,W,H to give its box by hand, or --crop none to use the whole photo"
+CLI_DRIVING_FIX = "pass --crop X,Y,W,H to give the driving crop by hand, or --crop none"
+
+
+def source_boxes(photo: np.ndarray, crop: str | Box, options: CropOptions, faces: str = "largest", *,
+                 fit: str = "crop", fix: str = CLI_SOURCE_FIX) -> list[Box]:
     """The square crop(s) of the source photo: the largest subject, or every one (``faces="all"``),
-    or the box given by hand. :class:`NoSubjectError` says how to go on when nothing is found."""
+    the box given by hand, or for ``crop="none"`` the square the animator would take by itself (the
+    center square, or the padded square with ``fit="pad"``). :class:`NoSubjectError` (its message
+    ending with ``fix``) says how to go on when nothing is found."""
     height, width = photo.shape[:2]
     if isinstance(crop, Box):
         return [user_box(crop, width, height)]
-    subjects = image_subjects(photo, options, "the source photo",
-                              "pass --crop X,Y,W,H to give its box by hand, or --crop none to use the whole photo")
+    if crop == "none":
+        side = min(height, width) if fit == "crop" else max(height, width)
+        return [Box((width - side) // 2, (height - side) // 2, side, side)]
+    subjects = image_subjects(photo, options, "the source photo", fix)
     return [s.crop for s in (subjects if faces == "all" else subjects[:1])]
 
 
@@ -72,11 +81,10 @@ class DrivingCrops:
         return cls([], [(0, 1 << 62, 0)], [], default=box)
 
     @classmethod
-    def from_plan(cls, plan: CropPlan, what: str = "the driving video") -> DrivingCrops:
+    def from_plan(cls, plan: CropPlan, what: str = "the driving video", fix: str = CLI_DRIVING_FIX) -> DrivingCrops:
         if not plan.subjects:
             raise NoSubjectError(no_subject_message(
-                f"any of the {plan.num_frames} driving frames of {what}", plan.options.target,
-                "pass --crop X,Y,W,H to give the driving crop by hand, or --crop none"))
+                f"any of the {plan.num_frames} driving frames of {what}", plan.options.target, fix))
         segments = plan.subjects[0]
         boxes: list[Box] = [segments[0].crop] * plan.num_frames
         present = [False] * plan.num_frames
@@ -91,6 +99,11 @@ class DrivingCrops:
                 present[f] = True
         return cls(boxes, groups, present, plan, default=boxes[-1])
 
+    @property
+    def num_segments(self) -> int:
+        """Segments of the tracked subject (1 for a fixed crop): relative motion restarts at each."""
+        return len(self.plan.subjects[0]) if self.plan and self.plan.subjects else 1
+
     def box(self, frame: int) -> Box:
         return self.boxes[frame] if frame < len(self.boxes) else self.default
 
@@ -104,9 +117,22 @@ class DrivingCrops:
         return self.present[frame] if frame < len(self.present) else True
 
 
-def driving_crops(frames: Iterable[np.ndarray], options: CropOptions, what: str = "the driving video") -> DrivingCrops:
+def driving_crops(frames: Iterable[np.ndarray], options: CropOptions, what: str = "the driving video",
+                  fix: str = CLI_DRIVING_FIX) -> DrivingCrops:
     """Track the driving video's main subject (one pass) and fix one crop per segment."""
-    return DrivingCrops.from_plan(plan_crops(frames, options), what)
+    return DrivingCrops.from_plan(plan_crops(frames, options), what, fix)
+
+
+def plan_driving(frames: Iterable[np.ndarray], frame_size: tuple[int, int], crop: str | Box, options: CropOptions,
+                 what: str = "the driving video", fix: str = CLI_DRIVING_FIX) -> DrivingCrops | None:
+    """The driving video's crops for ``crop``: None for "none" (frames go in whole), one box for every
+    frame for a box given by hand (``frame_size`` = (width, height)), tracked for "auto" (``frames``
+    are read only then)."""
+    if crop == "none":
+        return None
+    if isinstance(crop, Box):
+        return DrivingCrops.fixed(user_box(crop, *frame_size))
+    return driving_crops(frames, options, what, fix)
 
 
 @dataclass
@@ -163,6 +189,22 @@ class CropAnimation:
             return frame
         return crop_square(frame, self.driving.box(index), self.size)
 
+    def best_frame(self, frames: Iterable[np.ndarray], index: int | None = None) -> tuple[int, float | None, dict]:
+        """Relative motion's reference from a best frame of the (full, as read) driving ``frames``: the
+        one whose cropped pose best matches the first face's source (``index`` None) or frame ``index``.
+        Returns (frame index, pose distance or None, ``reference`` for :meth:`stream`): the reference
+        applies to the group (segment) holding that frame."""
+        animator = self.animators[0]
+        cropped = (self.crop_driving(frame, i) for i, frame in enumerate(frames))
+        distance = None
+        if index is None:
+            best = animator.find_best_frame(cropped)
+            index, distance, keypoints = best.index, best.distance, best.keypoints
+        else:
+            keypoints = animator.keypoints_at(cropped, index)
+        start = self.driving.group(index)[0] if self.driving else 0
+        return index, distance, {start: keypoints}
+
     def stream(self, frames: Iterable[np.ndarray],
                reference: dict[int, Keypoints] | None = None) -> Iterator[CroppedFrame]:
         """Animate every driving frame (full frames, as read), in order. ``reference``: relative mode's
@@ -201,6 +243,15 @@ class CropAnimation:
             if len(pending) >= chunk_size:
                 yield from flush()
         yield from flush()
+
+    def render(self, frame: CroppedFrame, layout: str = "result") -> np.ndarray:
+        """The output picture of ``frame`` in ``layout``: with paste-back the pasted photo (or photo |
+        driving | result), else the first face's crop in the animator's layouts."""
+        if self.pasters:
+            return compose_pasted(self, frame, layout)
+        from ..animation import compose
+
+        return compose(self.animators[0], frame.faces[0], layout, self.keypoints)
 
     def _image(self, faces: list[AnimatedFrame]) -> np.ndarray:
         from ..animation import compose
@@ -257,4 +308,4 @@ def _outline(image: np.ndarray, box: Box) -> np.ndarray:
 
 
 __all__ = ["CROPS", "CropAnimation", "CroppedFrame", "DrivingCrops", "compose_pasted", "driving_crops", "parse_crop",
-           "source_boxes"]
+           "plan_driving", "source_boxes"]

@@ -24,12 +24,10 @@ from ..io import draw_keypoints
 from ..model import FOMM
 from ..models import Keypoints
 from .capture import Camera, CapturedFrame
+from .commands import COMMANDS, NEXT_SOURCE, OVERLAY, QUIT, RECALIBRATE, check_command
 
 logger = logging.getLogger(__name__)
 
-RECALIBRATE, NEXT_SOURCE, OVERLAY, QUIT = "x", "n", "o", "q"
-COMMANDS = {RECALIBRATE: "recalibrate the neutral pose", NEXT_SOURCE: "next source image",
-            OVERLAY: "toggle the overlay", QUIT: "quit"}
 
 
 def overlay(animator: Animator, frame: AnimatedFrame) -> np.ndarray:
@@ -147,7 +145,7 @@ class LiveSession:
         self.schedule = sorted((index, command) for index, commands in (schedule or {}).items()
                                for command in commands)
         for _, command in self.schedule:
-            _check(command)
+            check_command(command)
         self.on_frame = on_frame
         self.stats = LiveStats()
         self._commands: queue.SimpleQueue[str] = queue.SimpleQueue()
@@ -155,7 +153,7 @@ class LiveSession:
 
     def send(self, command: str) -> None:
         """Queue a command (``x``, ``n``, ``o``, ``q``); thread-safe."""
-        self._commands.put(_check(command))
+        self._commands.put(check_command(command))
 
     def _apply(self, command: str, index: int) -> None:
         self.stats.commands.append((index, command))
@@ -218,19 +216,3 @@ class LiveSession:
                 return
 
 
-def _check(command: str) -> str:
-    if command not in COMMANDS:
-        raise AnimationError(f"unknown live command {command!r}; use one of: "
-                             + ", ".join(f"{k} ({v})" for k, v in COMMANDS.items()))
-    return command
-
-
-def parse_schedule(text: str) -> dict[int, list[str]]:
-    """``"10:x,25:n"`` -> {10: ["x"], 25: ["n"]}: commands applied at camera frame indices."""
-    schedule: dict[int, list[str]] = {}
-    for item in filter(None, (part.strip() for part in text.split(","))):
-        index, sep, command = item.partition(":")
-        if not sep or not index.isdigit():
-            raise AnimationError(f"bad command schedule item {item!r}; write FRAME:KEY items such as 10:x,25:n")
-        schedule.setdefault(int(index), []).append(_check(command))
-    return schedule

@@ -159,6 +159,13 @@ def test_gradio_client_calls_the_same_endpoint_and_can_cancel(server, media, tmp
     with pytest.raises(AppError, match="adapt scale scales relative motion"):
         client.predict(handle_file(media["source"]), handle_file(media["clip"]), "default (bundled)", "absolute",
                        True, False, api_name="/animate")
+    # Paste-back through the endpoint: the result has the photo's size (80x60), not the model's.
+    video, _, _ = client.predict(handle_file(media["source"]), handle_file(media["clip"]), "default (bundled)",
+                                 "relative", False, False, "none", True, "face", api_name="/animate")
+    assert video_facts(Path(video)) == (FRAMES, FPS, True, (60, 80, 3))
+    with pytest.raises(AppError, match="no face found in the source photo.*choose crop: none"):
+        client.predict(handle_file(media["source"]), handle_file(media["clip"]), "default (bundled)", "relative",
+                       False, False, "auto", False, "face", api_name="/animate")
     with pytest.raises(ValueError, match="exceeds the maximum file size"):
         client.predict(handle_file(media["source"]), handle_file(media["big"]), api_name="/animate")
     partial = list(server["tmp"].glob("fomm-app-*/job-*/.*partial*"))

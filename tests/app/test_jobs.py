@@ -7,10 +7,13 @@ import weakref
 
 import numpy as np
 import pytest
+from PIL import Image
 
 from fomm.animation import Animator
 from fomm.app import DEFAULT_LABEL, AnimationJob, AppError, JobOptions, ModelCache, WorkFolder, checkpoint_choices
+from fomm.crop import CropError
 from fomm.io import MediaError, VideoReader, read_image, read_video
+from tests.crop.scenes import moving_frames, place, write_video
 from tests.media import make_image, make_video
 
 
@@ -113,3 +116,46 @@ def test_work_folder_keeps_the_latest_jobs_and_is_removed_on_cleanup(tmp_path):
     assert sorted(p.name for p in work.root.iterdir()) == sorted(p.name for p in jobs[-2:])
     work.cleanup()
     assert not work.root.exists()
+
+
+@pytest.fixture(scope="module")
+def footage(tmp_path_factory):
+    """A photo with the astronaut's face at a known place on a plain canvas, and a clip of her gliding."""
+    folder = tmp_path_factory.mktemp("footage")
+    photo, _, _ = place((300, 400), 256, 90, 30)
+    Image.fromarray(photo).save(folder / "photo.png")
+    frames, _, _ = moving_frames(n=8, jump=99, blank=None)
+    return folder / "photo.png", write_video(folder / "clip.mp4", frames, fps=10)
+
+
+def test_crop_and_paste_back_animate_the_face_inside_the_full_photo(models, footage, tmp_path):
+    photo, clip = footage
+    job = AnimationJob(models, photo, clip, JobOptions(crop="auto", paste_back=True), tmp_path)
+    box = job.boxes[0]  # found at construction, before any model work
+    stages = [s.stage for s in job.run()]
+    assert stages[:2] == ["model", "tracking"] and stages.count("animate") == 8
+    frames = read_video(job.result.video)
+    original = read_image(photo).astype(int)
+    assert frames.shape == (8, 300, 400, 3)  # the photo's size, not the model's 64 px
+    outside = np.ones((300, 400), bool)
+    outside[max(int(box.y), 0) : int(box.bottom), max(int(box.x), 0) : int(box.right)] = False
+    error = np.abs(frames.astype(int) - original).mean(axis=-1)  # (8, H, W)
+    assert error[:, outside].mean() < 2  # the photo itself, up to H.264
+    assert error[:, ~outside].mean() > 4 * error[:, outside].mean() + 1  # the animated (64 px) face
+    assert read_video(job.result.overlay).shape == (8, 64, 3 * 64, 3)  # the crops: source | driving | result
+
+
+def test_crop_without_paste_back_gives_the_animated_crop(models, footage, tmp_path):
+    job = AnimationJob(models, *footage, JobOptions(crop="auto", best_frame=True), tmp_path)
+    stages = [s.stage for s in job.run()]
+    assert stages[:3] == ["model", "tracking", "best frame"] and 0 <= job.result.best_frame < 8
+    assert read_video(job.result.video).shape == (8, 64, 64, 3)
+
+
+def test_crop_auto_on_a_photo_without_a_face_fails_before_any_work_with_the_fix(models, media, tmp_path):
+    source, clip = media  # a synthetic pattern: no face
+    with pytest.raises(CropError) as error:
+        AnimationJob(models, source, clip, JobOptions(crop="auto"), tmp_path)
+    assert "no face found in the source photo" in str(error.value) and "choose crop: none" in str(error.value)
+    with pytest.raises(AppError, match="crop must be one of auto, none"):
+        AnimationJob(models, source, clip, JobOptions(crop="center"), tmp_path)

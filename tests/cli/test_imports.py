@@ -45,3 +45,9 @@ def test_help_lists_every_command(capsys):
 
 def test_the_parser_knows_the_library_layouts():
     assert animate_cli.LAYOUTS == LAYOUTS
+
+
+def test_help_describes_the_live_keys_without_loading_live_mode():
+    modules = _modules_after(["--help"])
+    assert "fomm.cli.live" in modules and "fomm.live.commands" in modules
+    assert _loaded(modules, ("fomm.live.session", "fomm.live.capture", "fomm.live.outputs")) == []
