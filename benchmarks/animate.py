@@ -9,7 +9,10 @@ each precision and backend.
 Variants of ``ours`` (``--variants``): ``fp32`` (the reference of the differences), ``bf16``/``fp16``
 (``--precision``; on a CPU without native support they run emulated, slower than fp32, on the
 ``--emulated-frames`` first frames only, for their accuracy), ``onnxruntime`` (the model exported
-with ``fomm export``, run by :class:`fomm.export.OnnxBackend`; export time reported apart).
+with ``fomm export``, run by :class:`fomm.export.OnnxBackend`; export time reported apart),
+``compiled`` (fp32 with ``compile=True``, i.e. ``fomm animate --compile``: its compile time, which
+inductor's on-disk cache shortens on later runs, is reported apart, and "steady fps" counts the frames
+after the first batch, which waits for the compiler).
 
 Both run the ``vox-256`` architecture with random weights (seed 0, so both get the same weights),
 float32, on the CPU with ``torch.set_num_threads(2)``, on a 256x256 driving video of moving shapes
@@ -157,6 +160,8 @@ def worker_ours(args) -> dict:
     else:
         model = _model(args.config)
         options = {"precision": args.variant, "allow_slow": True}
+        if args.variant == "compiled":
+            options = {"precision": "fp32", "compile": True}
     dump = open(args.dump, "wb") if args.dump else None  # noqa: SIM115
     start = time.perf_counter()
     count = 0
@@ -167,10 +172,14 @@ def worker_ours(args) -> dict:
             _dump(dump, frame.image)
             background.write(to_uint8(frame.image))
             count += 1
+            if count == args.batch_size:  # the first batch (with the compiler's time when compiling)
+                first_batch = time.perf_counter()
     seconds = time.perf_counter() - start
     if dump is not None:
         dump.close()
-    return {"frames": count, "seconds": seconds}
+    steady = (count - args.batch_size) / (start + seconds - first_batch) if count > args.batch_size else None
+    return {"frames": count, "seconds": seconds, "steady_fps": steady,
+            "compile_seconds": getattr(animator.backend, "compile_seconds", None)}
 
 
 def run_worker(args) -> None:
@@ -183,7 +192,7 @@ def run_worker(args) -> None:
 
 
 # ---------------------------------------------------------------------------------------- driver
-VARIANTS = ("fp32", "bf16", "fp16", "onnxruntime")
+VARIANTS = ("fp32", "bf16", "fp16", "onnxruntime", "compiled")
 
 
 def spawn(kind: str, n: int, videos: dict[int, Path], folder: Path, args, dump: Path | None = None,
@@ -293,9 +302,9 @@ def print_table(rows, args, export_seconds) -> None:
     print(f"\nCPU: {cpu_features().describe()}")
     print(f"{args.config} architecture (random weights), {SIZE} px, {args.threads} threads, batch size "
           f"{args.batch_size}, torch {torch.__version__}, best of {args.repeat}")
-    print(f"{'frames':>6} | {'variant':<17} | {'fps':>6} | {'ratio':>5} | {'max abs diff':>12} | {'PSNR dB':>7} | "
-          f"{'peak RSS':>9}")
-    print("-" * 82)
+    print(f"{'frames':>6} | {'variant':<17} | {'fps':>6} | {'ratio':>5} | {'steady fps':>10} | {'max abs diff':>12} | "
+          f"{'PSNR dB':>7} | {'peak RSS':>9}")
+    print("-" * 95)
     for row in rows:
         result, naive = row["result"], row["naive"]
         name = "naive loop" if row["kind"] == "naive" else row["variant"] + (" (emulated)" if row["emulated"] else "")
@@ -303,9 +312,15 @@ def print_table(rows, args, export_seconds) -> None:
         diff, psnr = f"{'-':>12}", f"{'-':>7}"
         if row["diff"]:
             diff, psnr = f"{row['diff'][0]:12.2e}", f"{row['diff'][1]:7.1f}"
-        print(f"{row['frames']:6d} | {name:<17} | {result['fps']:6.3f} | {ratio} | {diff} | {psnr} | "
+        steady = f"{result['steady_fps']:10.3f}" if result.get("steady_fps") else f"{'-':>10}"
+        print(f"{row['frames']:6d} | {name:<17} | {result['fps']:6.3f} | {ratio} | {steady} | {diff} | {psnr} | "
               f"{result['peak_rss_mb']:5.0f} MiB")
-    print("differences against ours fp32 on the same clip; ratio against the naive loop on the same clip")
+    print("fps: whole process (setup, compile, encoding); steady fps: after the first batch; differences against "
+          "ours fp32 on the same clip; ratio against the naive loop on the same clip")
+    for row in rows:
+        if row["result"].get("compile_seconds"):
+            print(f"compiled, {row['frames']} frames: {row['result']['compile_seconds']:.1f} s in the calls that "
+                  "compiled (compile plus the first batch), once per process")
     if export_seconds is not None:
         print(f"onnx export (fomm export): {export_seconds:.1f} s, once per model")
     for variant in sorted({r["variant"] for r in rows if r["kind"] == "ours"}):

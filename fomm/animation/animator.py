@@ -229,13 +229,15 @@ class Animator:
     convolutions that need no layout conversion (about 1.4x faster on a CPU). ``precision``
     (``fp32``, ``bf16``, ``fp16`` or ``auto``; default fp32) and ``allow_slow``: see
     :class:`~fomm.animation.backend.TorchBackend`. ``model`` may also be a ready backend, such as an
-    exported model (:class:`fomm.export.OnnxBackend`).
+    exported model (:class:`fomm.export.OnnxBackend`). ``compile``: run the keypoint detector and the
+    decoding compiled by ``torch.compile`` (:mod:`fomm.animation.compiled`): the first batches wait
+    for the compiler, the later ones run faster; pays off on long clips only.
     """
 
     def __init__(self, model: FOMM | Backend, source: np.ndarray | torch.Tensor | str | os.PathLike, *,
                  mode: str = "relative", adapt_scale: bool = False, size: int | None = None,
                  fit: str = "crop", batch_size: int | None = None, channels_last: bool | None = None,
-                 precision: str | torch.dtype | None = None, allow_slow: bool = False):
+                 precision: str | torch.dtype | None = None, allow_slow: bool = False, compile: bool = False):
         if mode not in MODES:
             raise AnimationError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
         if adapt_scale and mode != "relative":
@@ -260,6 +262,10 @@ class Animator:
             self.source = self.backend.to_input(tensor)  # (1, 3, S, S)
             self.kp_source = self.backend.keypoints(self.source)
             self.source_features = self.backend.encode_source(self.source)
+        if compile:  # after the source's setup (eager, once): the first batch compiles
+            from .compiled import CompiledBackend
+
+            self.backend = CompiledBackend(self.backend, self.batch_size)
 
     # -------------------------------------------------------------------------- keypoints only
     def _batches(self, frames: Iterable) -> closing[Iterator[FrameBatch]]:
@@ -366,14 +372,14 @@ def animate(model: FOMM | Backend, source: np.ndarray | torch.Tensor | str | os.
             mode: str = "relative", adapt_scale: bool = False, best_frame: None | str | int = None,
             batch_size: int | None = None, size: int | None = None, fit: str = "crop",
             output: str = "uint8", precision: str | torch.dtype | None = None,
-            allow_slow: bool = False) -> Iterator[np.ndarray | torch.Tensor]:
+            allow_slow: bool = False, compile: bool = False) -> Iterator[np.ndarray | torch.Tensor]:
     """Yield the animated frames of ``source`` driven by ``driving``, in order (see :class:`Animator`).
 
     ``driving``: an iterable of frames, a video path, or a callable returning a fresh iterable.
     ``best_frame``: None (relative motion from the first frame), ``"auto"`` (from the frame whose pose
     best matches the source's) or a frame index. Both read the driving video twice (keypoints only,
     then animation), so ``driving`` must then be a path, a sequence or a callable, not an iterator.
-    ``precision``, ``allow_slow``: see :class:`Animator`.
+    ``precision``, ``allow_slow``, ``compile``: see :class:`Animator`.
     Options are checked and the source is encoded before this returns.
     """
     if best_frame is not None:
@@ -388,7 +394,7 @@ def animate(model: FOMM | Backend, source: np.ndarray | torch.Tensor | str | os.
     if output not in OUTPUTS:
         raise AnimationError(f"output must be one of {', '.join(OUTPUTS)}, got {output!r}")
     animator = Animator(model, source, mode=mode, adapt_scale=adapt_scale, size=size, fit=fit,
-                        batch_size=batch_size, precision=precision, allow_slow=allow_slow)
+                        batch_size=batch_size, precision=precision, allow_slow=allow_slow, compile=compile)
     return _animate(animator, driving, best_frame, output)
 
 

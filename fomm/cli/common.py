@@ -212,6 +212,10 @@ def add_speed_arguments(p: argparse.ArgumentParser) -> None:
                    help="torch (default) or onnxruntime: run a model exported with `fomm export` (--model DIR; "
                         "needs fomm[onnx])")
     p.add_argument("--model", metavar="DIR", help="the exported model folder for --backend onnxruntime")
+    p.add_argument("--compile", action="store_true",
+                   help="run the networks compiled by torch.compile (needs a C++ compiler on the CPU): the first "
+                        "frames wait a minute or more for the compiler, later ones run faster; pays off on long "
+                        "clips with a large model (see the README's speed section)")
 
 
 def model_from_speed_args(args: argparse.Namespace, image: np.ndarray | None = None):
@@ -221,6 +225,9 @@ def model_from_speed_args(args: argparse.Namespace, image: np.ndarray | None = N
         if args.model:
             raise CLIError("--model DIR is the exported model of --backend onnxruntime; use --checkpoint with torch")
         return load_model_from_args(args, image=image)
+    if getattr(args, "compile", False):
+        raise CLIError("--compile compiles PyTorch models; the onnxruntime backend optimizes the exported graphs "
+                       "itself: drop --compile or use --backend torch")
     if not args.model:
         raise CLIError("--backend onnxruntime needs --model DIR (made by fomm export CKPT --format onnx -o DIR)")
     explicit = [flag for flag, on in (("--config", args.config),
@@ -238,7 +245,13 @@ def model_from_speed_args(args: argparse.Namespace, image: np.ndarray | None = N
 
 
 def speed_options(args: argparse.Namespace) -> dict:
-    """The Animator options for the chosen backend."""
+    """The Animator options for the chosen backend; with ``--compile``, says on stderr that the first
+    frames wait for the compiler."""
     if args.backend != "torch":
         return {}
+    if getattr(args, "compile", False):
+        from ..animation.compiled import NOTICE
+
+        print(f"fomm {args.command}: {NOTICE}", file=sys.stderr)
+        return {"precision": args.precision, "compile": True}
     return {"precision": args.precision}

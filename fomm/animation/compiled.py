@@ -1,0 +1,162 @@
+"""``torch.compile`` for the animator's per-frame work: the keypoint detector and the generator's
+decoding from the cached source features, compiled by inductor for inference.
+
+Inductor with ``freezing`` treats the weights as constants: it folds the batch norms into the
+convolutions, prepacks the oneDNN convolutions and fuses the ReLUs, additions and other elementwise
+passes into them or into generated C++ loops. The graphs are compiled for one batch shape
+(``dynamic=False``): a shorter batch (the source, the clip's last frames) is padded to the batch
+size with copies of its last item and the padding dropped from the result, so nothing recompiles
+mid-clip. Compiling takes a while (once per process; inductor's on-disk cache makes later runs
+shorter), so it pays off on long clips only; see the README's speed section for measured numbers.
+
+The source features are computed once per source, so they stay eager.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+import torch
+
+from ..errors import FommError
+from ..models import Keypoints
+from .backend import TorchBackend
+
+logger = logging.getLogger(__name__)
+
+NOTICE = "compiling the networks (torch.compile): the first frames take a minute or more, later ones run faster"
+
+
+class CompileError(FommError, RuntimeError):
+    """``torch.compile`` cannot run here (no C++ compiler, an unsupported device or model)."""
+
+
+def check_compiler(device: torch.device) -> None:
+    """Refuse early, with the fix, when inductor has no compiler for ``device``: a C++ compiler on the
+    CPU (it generates and builds C++), Triton on a GPU."""
+    if device.type == "cpu":
+        try:
+            from torch._inductor import cpp_builder, exc
+        except ImportError:  # a layout this check does not know: the first compiled call tells
+            return
+        try:
+            cpp_builder.get_cpp_compiler()
+        except exc.InvalidCxxCompiler:
+            raise CompileError("--compile needs a C++ compiler (torch.compile builds C++ code on the CPU) and none "
+                               "was found: install one (e.g. apt install g++) or set CXX, or run without "
+                               "--compile") from None
+    elif device.type == "cuda":
+        from torch.utils._triton import has_triton
+
+        if not has_triton():
+            raise CompileError("--compile needs Triton on a GPU (pip install triton), or run without --compile")
+    else:
+        raise CompileError(f"--compile runs on the CPU and CUDA GPUs, not on {device.type}; run without --compile")
+
+
+def _pad(tensor: torch.Tensor, size: int, memory_format: torch.memory_format = torch.contiguous_format
+         ) -> torch.Tensor:
+    """``tensor`` with its batch filled up to ``size`` by copies of its last item, in ``memory_format``
+    (images): the compiled graphs are specialized on shapes and strides, so every call must match."""
+    missing = size - tensor.shape[0]
+    if missing > 0:
+        tensor = torch.cat([tensor, tensor[-1:].expand(missing, *tensor.shape[1:])])
+    return tensor.contiguous(memory_format=memory_format) if tensor.ndim == 4 else tensor.contiguous()
+
+
+def _cause(exc: BaseException) -> str:
+    """The root of a compiler failure in one line (dynamo wraps the compiler's error in its own)."""
+    root = getattr(exc, "inner_exception", None) or exc
+    while root.__cause__ is not None:
+        root = root.__cause__
+    lines = str(root).strip().splitlines()
+    return f"{type(root).__name__}: {lines[0][:300]}" if lines else type(root).__name__
+
+
+class CompiledBackend:
+    """A :class:`TorchBackend` whose per-frame networks run compiled (see the module's doc).
+
+    ``batch_size``: the batch the graphs are compiled for; smaller batches are padded to it.
+    ``freezing``: let inductor treat the weights as constants (fold, prepack); the model's weights
+    must then not change while this backend is used (they never do in animation). ``compiler``: the
+    ``torch.compile`` backend (inductor; another one, e.g. a function that records the graphs, for tests).
+    """
+
+    def __init__(self, backend: TorchBackend, batch_size: int, *, freezing: bool = True,
+                 compiler: str | Callable = "inductor"):
+        if not isinstance(backend, TorchBackend):
+            raise CompileError(f"compile is an option of PyTorch models; this {type(backend).__name__} is already "
+                               "compiled by its own runtime")
+        if compiler == "inductor":
+            check_compiler(backend.device)
+        self.backend = backend
+        self.config = backend.config
+        self.device = backend.device
+        self.precision = backend.precision
+        self.batch_size = batch_size
+        options = {"freezing": freezing} if compiler == "inductor" else None
+        self._keypoints = torch.compile(self._keypoints_eager, backend=compiler, dynamic=False, options=options)
+        self._decode = torch.compile(self._decode_eager, backend=compiler, dynamic=False, options=options)
+        self.compiled: set[str] = set()  # the functions compiled so far
+        self.compile_seconds = 0.0  # time spent in the calls that compiled (compile plus one batch)
+
+    # The compiled functions take and return plain tensors: Keypoints are rebuilt around them.
+    def _keypoints_eager(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        kp = self.backend.keypoints(images)
+        return kp.value, kp.jacobian
+
+    def _decode_eager(self, features: torch.Tensor, source: torch.Tensor, value: torch.Tensor,
+                      jacobian: torch.Tensor | None, source_value: torch.Tensor,
+                      source_jacobian: torch.Tensor | None) -> torch.Tensor:
+        return self.backend.decode(features, source, Keypoints(value, jacobian),
+                                   Keypoints(source_value, source_jacobian))
+
+    def _call(self, name: str, function: Callable, *args: Any):
+        if name in self.compiled:
+            return function(*args)
+        logger.info("compiling %s for batch %d", name, self.batch_size)
+        start = time.perf_counter()
+        try:
+            result = function(*args)
+        except (FommError, KeyboardInterrupt, MemoryError):
+            raise
+        except Exception as exc:  # the compiler failed: one line with the cause, the fix is to run eager
+            raise CompileError(f"torch.compile failed on the {name} network ({_cause(exc)}); "
+                               "run without --compile (compile=False)") from exc
+        seconds = time.perf_counter() - start
+        self.compile_seconds += seconds
+        self.compiled.add(name)
+        logger.info("compiled %s in %.1f s", name, seconds)
+        return result
+
+    # ------------------------------------------------------------------------------ Backend API
+    def to_input(self, images: torch.Tensor) -> torch.Tensor:
+        return self.backend.to_input(images)
+
+    def keypoints(self, images: torch.Tensor) -> Keypoints:
+        n = images.shape[0]
+        if n > self.batch_size:  # never from the animator; split rather than compile another shape
+            return Keypoints.cat([self.keypoints(images[i : i + self.batch_size])
+                                  for i in range(0, n, self.batch_size)])
+        value, jacobian = self._call("keypoint detector", self._keypoints,
+                                     _pad(images, self.batch_size, self.backend.memory_format))
+        return Keypoints(value[:n], None if jacobian is None else jacobian[:n])
+
+    def encode_source(self, source: torch.Tensor) -> torch.Tensor:
+        return self.backend.encode_source(source)  # once per source: not worth a compile
+
+    def decode(self, features: torch.Tensor, source: torch.Tensor, kp_driving: Keypoints,
+               kp_source: Keypoints) -> torch.Tensor:
+        n = len(kp_driving)
+        if n > self.batch_size:
+            return torch.cat([self.decode(features, source, kp_driving[i : i + self.batch_size], kp_source)
+                              for i in range(0, n, self.batch_size)])
+        if features.shape[0] != 1 or source.shape[0] != 1 or len(kp_source) != 1:
+            raise CompileError("the compiled animator decodes one source at a time (batch 1 source features)")
+        jacobian = None if kp_driving.jacobian is None else _pad(kp_driving.jacobian, self.batch_size)
+        prediction = self._call("generator", self._decode, features, source, _pad(kp_driving.value, self.batch_size),
+                                jacobian, kp_source.value, kp_source.jacobian)
+        return prediction[:n]

@@ -1,0 +1,118 @@
+"""``Animator(compile=True)`` / ``fomm animate --compile``: compiled frames equal eager ones, each network
+compiles once whatever the batch, and a compiler that cannot run is one clear error.
+
+Inductor itself is slow to compile on a small CPU (the golden tiny model takes 40-100 s cold, 10 s
+with inductor's on-disk cache), so one test runs it for real; the others trace the same graphs with a
+recording compiler (seconds) to check what the graphs are given.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+import fomm
+from fomm.animation import Animator
+from fomm.animation.backend import TorchBackend
+from fomm.animation.compiled import CompiledBackend, CompileError
+from fomm.cli import main
+from tests.media import make_frame_folder, make_image
+
+SIZE = 128  # the golden tiny checkpoint's frame size
+BATCH = 4
+INDUCTOR_ATOL = 1e-5  # generated C++ loops sum in another order than oneDNN; measured 6e-8
+
+
+@pytest.fixture(scope="module")
+def tiny(golden):
+    return fomm.load_model(golden / "tiny-cpk.pth.tar", device="cpu")
+
+
+def _inputs(n: int = 6):
+    generator = torch.Generator().manual_seed(0)
+    source = torch.rand(3, SIZE, SIZE, generator=generator)
+    return source, [torch.rand(3, SIZE, SIZE, generator=generator) for _ in range(n)]
+
+
+def _frames(model, source, driving, **options) -> torch.Tensor:
+    animator = Animator(model, source, size=SIZE, batch_size=BATCH, **options)
+    return torch.stack([frame.image for frame in animator.stream(driving, output="tensor")])
+
+
+class Recorder:
+    """A torch.compile backend that runs the traced graph as it is and records each graph's inputs."""
+
+    def __init__(self):
+        self.graphs: list[list[tuple[int, ...]]] = []
+
+    def __call__(self, graph, example_inputs):
+        self.graphs.append([tuple(t.shape) for t in example_inputs if isinstance(t, torch.Tensor)])
+        return graph.forward
+
+
+def test_each_network_compiles_once_and_frames_equal_eager(tiny):
+    """6 frames at batch 4 (a short last batch) and the source's keypoints (batch 1): all padded to
+    the batch the graphs were compiled for, so the two networks compile once each."""
+    source, driving = _inputs(6)
+    eager = _frames(tiny, source, driving)
+    recorder = Recorder()
+    animator = Animator(tiny, source, size=SIZE, batch_size=BATCH)
+    animator.backend = CompiledBackend(animator.backend, BATCH, compiler=recorder)
+    with torch.inference_mode():  # the source's keypoints, batch 1, through the compiled detector
+        animator.kp_source = animator.backend.keypoints(animator.source)
+    compiled = torch.stack([frame.image for frame in animator.stream(driving, output="tensor")])
+    assert len(recorder.graphs) == 2 and animator.backend.compiled == {"keypoint detector", "generator"}
+    for shapes in recorder.graphs:  # every batched input of both graphs has the batch size
+        assert (BATCH, 3, SIZE, SIZE) in shapes or (BATCH, 10, 2) in shapes
+    assert compiled.shape == eager.shape == (6, 3, SIZE, SIZE)
+    torch.testing.assert_close(compiled, eager, atol=1e-6, rtol=0)
+
+
+@pytest.mark.slow
+def test_inductor_frames_match_eager(tiny):
+    """The real thing: inductor with freezing (batch norms folded, convolutions prepacked)."""
+    source, driving = _inputs(6)
+    eager = _frames(tiny, source, driving)
+    animator = Animator(tiny, source, size=SIZE, batch_size=BATCH, compile=True)
+    compiled = torch.stack([frame.image for frame in animator.stream(driving, output="tensor")])
+    assert animator.backend.compiled == {"keypoint detector", "generator"}
+    torch.testing.assert_close(compiled, eager, atol=INDUCTOR_ATOL, rtol=0)
+
+
+def test_no_cxx_compiler_is_one_clear_error(tiny, monkeypatch, tmp_path, capsys):
+    from torch._inductor import config
+
+    monkeypatch.setattr(config.cpp, "cxx", (None, str(tmp_path / "no-such-c++")))
+    source, _ = _inputs(0)
+    with pytest.raises(CompileError, match="needs a C\\+\\+ compiler.*without --compile"):
+        Animator(tiny, source, size=SIZE, compile=True)
+    image = make_image(tmp_path / "source.png", size=(64, 64))
+    frames = make_frame_folder(tmp_path / "frames", n=2, size=(64, 64))
+    out = tmp_path / "out.mp4"
+    assert main(["animate", str(image), str(frames), "-o", str(out), "--compile"]) == 2
+    err = capsys.readouterr().err
+    assert "first frames take a minute" in err  # the notice, then the error in one line
+    assert err.strip().splitlines()[-1].startswith("fomm animate: error: --compile needs a C++ compiler")
+    assert not out.exists() and not list(tmp_path.glob(".*partial*"))
+
+
+def test_a_failing_compiler_is_one_clear_error(tiny):
+    def broken(graph, example_inputs):
+        raise RuntimeError("cannot build this\nmore details")
+
+    backend = CompiledBackend(TorchBackend(tiny), BATCH, compiler=broken)
+    with pytest.raises(CompileError, match=r"torch.compile failed on the keypoint detector .*cannot build this.*"
+                                           r"run without --compile") as info, torch.inference_mode():
+        backend.keypoints(torch.rand(2, 3, SIZE, SIZE))
+    assert "\n" not in str(info.value)
+
+
+def test_compile_is_for_pytorch_models(tiny, tmp_path, capsys):
+    with pytest.raises(CompileError, match="option of PyTorch models"):
+        CompiledBackend(np.zeros(1), BATCH)  # type: ignore[arg-type]
+    image = make_image(tmp_path / "source.png", size=(64, 64))
+    frames = make_frame_folder(tmp_path / "frames", n=1, size=(64, 64))
+    assert main(["animate", str(image), str(frames), "-o", str(tmp_path / "x.mp4"), "--compile",
+                 "--backend", "onnxruntime", "--model", str(tmp_path)]) == 2
+    assert "--compile compiles PyTorch models" in capsys.readouterr().err
