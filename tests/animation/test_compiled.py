@@ -70,14 +70,24 @@ def test_each_network_compiles_once_and_frames_equal_eager(tiny):
 
 
 @pytest.mark.slow
-def test_inductor_frames_match_eager(tiny):
-    """The real thing: inductor with freezing (batch norms folded, convolutions prepacked)."""
+def test_inductor_frames_match_eager(tiny, golden):
+    """The real thing: inductor with freezing (batch norms folded, convolutions prepacked). A second
+    model of the same architecture reuses the compiled code and must still get its own weights'
+    frames, not the first model's frozen ones."""
     source, driving = _inputs(6)
     eager = _frames(tiny, source, driving)
     animator = Animator(tiny, source, size=SIZE, batch_size=BATCH, compile=True)
     compiled = torch.stack([frame.image for frame in animator.stream(driving, output="tensor")])
     assert animator.backend.compiled == {"keypoint detector", "generator"}
     torch.testing.assert_close(compiled, eager, atol=INDUCTOR_ATOL, rtol=0)
+
+    other = fomm.load_model(golden / "tiny-cpk.pth.tar", device="cpu")
+    with torch.no_grad():
+        for param in other.parameters():
+            param.mul_(1.05)
+    other_eager = _frames(other, source, driving)
+    assert (other_eager - eager).abs().max() > 100 * INDUCTOR_ATOL
+    torch.testing.assert_close(_frames(other, source, driving, compile=True), other_eager, atol=INDUCTOR_ATOL, rtol=0)
 
 
 def test_no_cxx_compiler_is_one_clear_error(tiny, monkeypatch, tmp_path, capsys):
