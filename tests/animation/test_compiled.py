@@ -1,9 +1,9 @@
-"""``Animator(compile=True)`` / ``fomm animate --compile``: compiled frames equal eager ones, each network
-compiles once whatever the batch, and a compiler that cannot run is one clear error.
+"""``Animator(compile=True)`` / ``fomm animate --compile``: compiled frames equal eager ones, the
+decoding compiles once whatever the batch, and a compiler that cannot run is one clear error.
 
-Inductor itself is slow to compile on a small CPU (the golden tiny model takes 40-100 s cold, 10 s
-with inductor's on-disk cache), so one test runs it for real; the others trace the same graphs with a
-recording compiler (seconds) to check what the graphs are given.
+Inductor itself is slow to compile on a small CPU (the golden tiny model's decoding takes 30-60 s
+cold, a few seconds from inductor's on-disk cache), so one test runs it for real; the others trace
+the same graph with a recording compiler (seconds) to check what the graph is given.
 """
 
 from __future__ import annotations
@@ -51,20 +51,18 @@ class Recorder:
         return graph.forward
 
 
-def test_each_network_compiles_once_and_frames_equal_eager(tiny):
-    """6 frames at batch 4 (a short last batch) and the source's keypoints (batch 1): all padded to
-    the batch the graphs were compiled for, so the two networks compile once each."""
+@pytest.mark.parametrize("mode", ["relative", "absolute"])
+def test_decoding_compiles_once_and_frames_equal_eager(tiny, mode):
+    """6 frames at batch 4: the short last batch is padded to the batch the graph was compiled for,
+    so the generator compiles once."""
     source, driving = _inputs(6)
-    eager = _frames(tiny, source, driving)
+    eager = _frames(tiny, source, driving, mode=mode)
     recorder = Recorder()
-    animator = Animator(tiny, source, size=SIZE, batch_size=BATCH)
+    animator = Animator(tiny, source, size=SIZE, batch_size=BATCH, mode=mode)
     animator.backend = CompiledBackend(animator.backend, BATCH, compiler=recorder)
-    with torch.inference_mode():  # the source's keypoints, batch 1, through the compiled detector
-        animator.kp_source = animator.backend.keypoints(animator.source)
     compiled = torch.stack([frame.image for frame in animator.stream(driving, output="tensor")])
-    assert len(recorder.graphs) == 2 and animator.backend.compiled == {"keypoint detector", "generator"}
-    for shapes in recorder.graphs:  # every batched input of both graphs has the batch size
-        assert (BATCH, 3, SIZE, SIZE) in shapes or (BATCH, 10, 2) in shapes
+    assert len(recorder.graphs) == 1 and animator.backend.compiled == {"generator"}
+    assert (BATCH, 10, 2) in recorder.graphs[0] and (BATCH, 10, 2, 2) in recorder.graphs[0]
     assert compiled.shape == eager.shape == (6, 3, SIZE, SIZE)
     torch.testing.assert_close(compiled, eager, atol=1e-6, rtol=0)
 
@@ -78,7 +76,7 @@ def test_inductor_frames_match_eager(tiny, golden):
     eager = _frames(tiny, source, driving)
     animator = Animator(tiny, source, size=SIZE, batch_size=BATCH, compile=True)
     compiled = torch.stack([frame.image for frame in animator.stream(driving, output="tensor")])
-    assert animator.backend.compiled == {"keypoint detector", "generator"}
+    assert animator.backend.compiled == {"generator"}
     torch.testing.assert_close(compiled, eager, atol=INDUCTOR_ATOL, rtol=0)
 
     other = fomm.load_model(golden / "tiny-cpk.pth.tar", device="cpu")
@@ -112,9 +110,13 @@ def test_a_failing_compiler_is_one_clear_error(tiny):
         raise RuntimeError("cannot build this\nmore details")
 
     backend = CompiledBackend(TorchBackend(tiny), BATCH, compiler=broken)
-    with pytest.raises(CompileError, match=r"torch.compile failed on the keypoint detector .*cannot build this.*"
-                                           r"run without --compile") as info, torch.inference_mode():
-        backend.keypoints(torch.rand(2, 3, SIZE, SIZE))
+    source = backend.to_input(torch.rand(1, 3, SIZE, SIZE))
+    with torch.inference_mode():
+        kp_source, features = backend.keypoints(source), backend.encode_source(source)
+        with pytest.raises(CompileError, match=r"torch.compile failed on the generator network \(RuntimeError: "
+                                               r"cannot build this\); run without --compile") as info:
+            backend.decode(features, source, backend.keypoints(backend.to_input(torch.rand(2, 3, SIZE, SIZE))),
+                           kp_source)
     assert "\n" not in str(info.value)
 
 
