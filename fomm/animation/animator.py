@@ -229,9 +229,9 @@ class Animator:
     convolutions that need no layout conversion (about 1.4x faster on a CPU). ``precision``
     (``fp32``, ``bf16``, ``fp16`` or ``auto``; default fp32) and ``allow_slow``: see
     :class:`~fomm.animation.backend.TorchBackend`. ``model`` may also be a ready backend, such as an
-    exported model (:class:`fomm.export.OnnxBackend`). ``compile``: run the keypoint detector and the
-    decoding compiled by ``torch.compile`` (:mod:`fomm.animation.compiled`): the first batches wait
-    for the compiler, the later ones run faster; pays off on long clips only.
+    exported model (:class:`fomm.export.OnnxBackend`). ``compile``: run the generator's per-frame decoding
+    compiled by ``torch.compile`` (:mod:`fomm.animation.compiled`): the first batch waits for the
+    compiler, the later ones run faster; pays off on long clips with a large model only.
     """
 
     def __init__(self, model: FOMM | Backend, source: np.ndarray | torch.Tensor | str | os.PathLike, *,

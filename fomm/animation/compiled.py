@@ -29,7 +29,7 @@ from .backend import TorchBackend
 
 logger = logging.getLogger(__name__)
 
-NOTICE = "compiling the networks (torch.compile): the first frames take a minute or more, later ones run faster"
+NOTICE = "compiling the generator (torch.compile): the first frames take a minute or more, later ones run faster"
 
 
 class CompileError(FommError, RuntimeError):

@@ -213,7 +213,7 @@ def add_speed_arguments(p: argparse.ArgumentParser) -> None:
                         "needs fomm[onnx])")
     p.add_argument("--model", metavar="DIR", help="the exported model folder for --backend onnxruntime")
     p.add_argument("--compile", action="store_true",
-                   help="run the networks compiled by torch.compile (needs a C++ compiler on the CPU): the first "
+                   help="run the generator compiled by torch.compile (needs a C++ compiler on the CPU): the first "
                         "frames wait a minute or more for the compiler, later ones run faster; pays off on long "
                         "clips with a large model (see the README's speed section)")
 
