@@ -45,7 +45,7 @@ def _ticks(lo: float, hi: float, count: int = 5) -> list[float]:
 
 
 def plot(curves: list[tuple[str, list[float], list[float]]], title: str, y_label: str,
-         hline: float | None = None, legend: str = "lower right") -> Image.Image:
+         hline: float | None = None, legend: str = "lower right", xlabel: str = "steps") -> Image.Image:
     """A white picture with one polyline per (label, xs, ys) curve, axes, ticks and a legend."""
     image = Image.new("RGB", (WIDTH, HEIGHT), "white")
     draw = ImageDraw.Draw(image)
@@ -68,7 +68,7 @@ def plot(curves: list[tuple[str, list[float], list[float]]], title: str, y_label
         x, _ = px(t, y0)
         draw.line([x, bottom, x, bottom + 4], fill="black")
         draw.text((x - 12, bottom + 6), f"{t:g}", fill="black")
-    draw.text(((left + right) // 2 - 12, HEIGHT - 16), "steps", fill="black")
+    draw.text(((left + right) // 2 - 3 * len(xlabel), HEIGHT - 16), xlabel, fill="black")
     draw.text((left, 8), title if title == y_label else f"{title}  ({y_label})", fill="black")
     if hline is not None:
         _, y = px(x0, hline)
@@ -100,6 +100,7 @@ def main() -> None:
     parser.add_argument("--column", required=True)
     parser.add_argument("--steps-per-epoch", default="1", help="one number, or one per log (comma-separated)")
     parser.add_argument("--title", default=None)
+    parser.add_argument("--xlabel", default="steps", help="the x axis' label (default: steps)")
     parser.add_argument("--hline", type=float, default=None, help="a dashed reference line (e.g. the target)")
     parser.add_argument("--legend", default="lower right",
                         choices=("lower right", "upper right", "lower left", "upper left"))
@@ -114,7 +115,7 @@ def main() -> None:
         rows = [(e, v) for e, v in read_log(Path(path)) if args.column in v]
         curves.append((label or path, [(e + 1) * steps for e, _ in rows], [v[args.column] for _, v in rows]))
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    plot(curves, args.title or args.column, args.column, args.hline, args.legend).save(args.out)
+    plot(curves, args.title or args.column, args.column, args.hline, args.legend, args.xlabel).save(args.out)
     print(args.out)
 
 
