@@ -1,7 +1,8 @@
 """Benchmark: the animator's per-frame work (keypoints of a batch of driving frames, relative
 normalization, decoding from the cached source features) eager against ``torch.compile`` (inductor,
 freezing: ``Animator(compile=True)``, ``fomm animate --compile``) and against eager with the batch
-norms folded into the convolutions (``fomm.models.fold``), batches alternating in one process.
+norms folded into the convolutions (``benchmarks/fold.py``, a prototype kept out of the library),
+batches alternating in one process.
 
     python benchmarks/compile.py --config vox-256 --batches 8     # vox-256 architecture, random weights
     python benchmarks/compile.py --config default --batches 40    # the bundled 64 px model
@@ -42,12 +43,12 @@ def main() -> None:
     os.environ["TORCHINDUCTOR_CACHE_DIR"] = cache  # before inductor is imported
 
     import torch
+    from fold import folded_copy  # benchmarks/fold.py
 
     import fomm
     from fomm.animation.backend import TorchBackend
     from fomm.animation.compiled import CompiledBackend
     from fomm.animation.normalize import normalize_kp
-    from fomm.models.fold import folded_copy
     from fomm.precision import cpu_features
 
     torch.set_num_threads(args.threads)

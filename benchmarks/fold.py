@@ -1,6 +1,7 @@
-"""Batch-norm folding for inference: conv -> BatchNorm (eval mode) is one affine map per channel after
-a convolution, so it folds exactly into the convolution's weights and bias, saving one pass over
-every feature map it touched.
+"""The batch-norm folding prototype behind ``benchmarks/compile.py``'s ``folded`` variant (kept out of
+the library: it measured within noise, see README "Benchmarks"). conv -> BatchNorm (eval mode) is one
+affine map per channel after a convolution, so it folds exactly into the convolution's weights and
+bias, saving one pass over every feature map it touched.
 
 FOMM's ``SameBlock2d``, ``DownBlock2d`` and ``UpBlock2d`` are conv -> BN -> ReLU: they fold.
 ``ResBlock2d`` is BN -> ReLU -> conv (pre-activation): the ReLU sits between the norm and the conv,
@@ -15,7 +16,7 @@ import copy
 import torch
 from torch import nn
 
-from .blocks import DownBlock2d, SameBlock2d, UpBlock2d
+from fomm.models.blocks import DownBlock2d, SameBlock2d, UpBlock2d
 
 FOLDABLE = (SameBlock2d, DownBlock2d, UpBlock2d)
 
