@@ -213,7 +213,7 @@ class AnimationJob:
         start = time.perf_counter()
         if self.options.cropping:
             crops = yield from self._crops(model)
-            best, reference = yield from self._best_frame_cropped(crops)
+            best, reference = yield from self._best_frame(crops)
             frames = _pictures(crops.stream(self._frames(), reference), lambda f: (
                 crops.render(f), compose(crops.animators[0], f.faces[0], "side-by-side", keypoints=True)))
         else:
@@ -232,13 +232,18 @@ class AnimationJob:
     def _animator(self, model: FOMM, source, size: int | None = None) -> Animator:
         return Animator(model, source, mode=self.options.mode, adapt_scale=self.options.adapt_scale, size=size)
 
-    def _best_frame(self, animator: Animator):
+    def _best_frame(self, animation: Animator | CropAnimation):
+        """With best frame: (frame index, relative motion's reference for ``animation``), from one
+        keypoints-only pass over the clip; else (None, None)."""
         if not self.options.best_frame:
             return None, None
-        yield JobProgress("best frame", 0, self.info.num_frames)  # one keypoints-only pass
+        yield JobProgress("best frame", 0, self.info.num_frames)
         with closing(self._frames()) as frames:
-            found = animator.find_best_frame(frames)
-        return found.index, found.keypoints
+            if isinstance(animation, CropAnimation):
+                index, _, reference = animation.best_frame(frames)
+                return index, reference
+            found = animation.find_best_frame(frames)
+            return found.index, found.keypoints
 
     def _crops(self, model: FOMM):
         """The cropped animation: the photo's box(es) found at construction, the clip's subject tracked."""
@@ -251,14 +256,6 @@ class AnimationJob:
                                        _user_name(self.driving_path), DRIVING_FIX)
         return CropAnimation.prepare(lambda crop: self._animator(model, crop, size), self.source, self.boxes,
                                      driving, size, paste_back=self.options.paste_back)
-
-    def _best_frame_cropped(self, crops: CropAnimation):
-        if not self.options.best_frame:
-            return None, {}
-        yield JobProgress("best frame", 0, self.info.num_frames)
-        with closing(self._frames()) as frames:
-            index, _, reference = crops.best_frame(frames)
-        return index, reference
 
     def _write(self, frames: Iterator[tuple]) -> Iterator[JobProgress]:
         """Encode (result, overlay) picture pairs into result.mp4 (with the clip's audio) and overlay.mp4;

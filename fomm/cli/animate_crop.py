@@ -97,7 +97,8 @@ def run_cropped(args: argparse.Namespace, open_writer) -> int:
 
 
 def _driving_crops(args, reader: VideoReader, crop, options: CropOptions) -> DrivingCrops | None:
-    frames = tqdm(reader, total=reader.num_frames, unit="frame", desc="track driving", leave=False)
+    frames = tqdm(reader, total=reader.num_frames, unit="frame", desc="track driving", leave=False) \
+        if crop == "auto" else reader  # read only for auto: no empty bar for a fixed crop
     found = plan_driving(frames, reader.size, crop, options, str(args.driving))
     if found is not None and found.num_segments > 1:
         tqdm.write(f"driving video: {found.num_segments} segments (the subject moved too far for one crop or left); "
