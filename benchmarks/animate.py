@@ -5,6 +5,7 @@ each precision and backend.
     python benchmarks/animate.py --quick         # 8 and 24 frames, a smoke run
     python benchmarks/animate.py --frames 60,600 --naive-frames 60 --batch-size 4
     python benchmarks/animate.py --frames 60 --variants fp32,bf16,onnxruntime
+    python benchmarks/animate.py --device cuda --frames 60 --variants fp32,fp16,bf16 --batch-size 16
 
 Variants of ``ours`` (``--variants``): ``fp32`` (the reference of the differences), ``bf16``/``fp16``
 (``--precision``; on a CPU without native support they run emulated, slower than fp32, on the
@@ -16,7 +17,8 @@ after the first batch, which waits for the compiler).
 
 Both run the ``vox-256`` architecture with random weights (seed 0, so both get the same weights),
 float32, on the CPU with ``torch.set_num_threads(2)``, on a 256x256 driving video of moving shapes
-made with numpy, and both encode the result to H.264:
+made with numpy, and both encode the result to H.264. ``--device cuda`` (or ``cuda:1``) runs both on
+that GPU instead (torch variants only; default variants fp32,bf16,fp16) and adds its peak memory:
 
 - naive: what the original ``demo.py`` does: the whole driving video read into memory, then per frame
   (batch 1) keypoints, normalization and ``generator(source, kp_norm, kp_source)``, which encodes
@@ -29,7 +31,7 @@ Each configuration runs in a fresh subprocess, which reports its wall time and p
 (``getrusage``'s ``ru_maxrss``); ``--repeat N`` runs every configuration N times, interleaved, and
 keeps each one's fastest run (the machine may be shared). The max abs difference and the PSNR compare
 the float predictions with ours at fp32 on the shortest clip both ran. The CPU model and its
-bf16/AMX flags are printed with the table.
+bf16/AMX flags are printed with the table, and the GPU's name on CUDA.
 """
 
 from __future__ import annotations
@@ -83,14 +85,14 @@ def make_media(folder: Path, counts: list[int]) -> dict[int, Path]:
 
 
 # ------------------------------------------------------------------------------------------ workers
-def _model(config: str):
+def _model(config: str, device: str = "cpu"):
     import torch
 
     import fomm
 
-    torch.manual_seed(0)
+    torch.manual_seed(0)  # the weights are drawn on the CPU, then moved: the same on every device
     model = fomm.load_model(config, device="cpu")
-    return model.float().eval()
+    return model.float().eval().to(device)
 
 
 def worker_export(args) -> dict:
@@ -101,6 +103,14 @@ def worker_export(args) -> dict:
     start = time.perf_counter()
     export_onnx(model, args.output, size=SIZE, overwrite=True)
     return {"frames": 0, "seconds": time.perf_counter() - start}
+
+
+def _synchronize(device: str) -> None:
+    """Wait for the GPU's queued work, so that the time taken after it covers it (a no-op on the CPU)."""
+    import torch
+
+    if torch.device(device).type == "cuda":
+        torch.cuda.synchronize(device)
 
 
 def _dump(file, prediction) -> None:
@@ -116,19 +126,19 @@ def worker_naive(args) -> dict:
     from fomm.animation.normalize import normalize_kp
     from fomm.io import VideoReader, VideoWriter, prepare_frame, read_image, to_tensor, to_uint8
 
-    model = _model(args.config)
+    model = _model(args.config, args.device)
     dump = open(args.dump, "wb") if args.dump else None  # noqa: SIM115
     start = time.perf_counter()
-    source = to_tensor(prepare_frame(read_image(args.source), SIZE))
+    source = to_tensor(prepare_frame(read_image(args.source), SIZE)).to(args.device)
     with VideoReader(args.driving) as reader:
         fps = reader.fps
         driving = torch.stack([to_tensor(prepare_frame(f, SIZE))[0] for f in reader], dim=1)[None]  # (1, 3, T, H, W)
     predictions = []
     with torch.no_grad():
         kp_source = model.kp_detector(source)
-        kp_driving_initial = model.kp_detector(driving[:, :, 0])
+        kp_driving_initial = model.kp_detector(driving[:, :, 0].to(args.device))
         for frame_idx in range(driving.shape[2]):
-            driving_frame = driving[:, :, frame_idx]
+            driving_frame = driving[:, :, frame_idx].to(args.device)  # demo.py's .cuda(), one frame at a time
             kp_driving = model.kp_detector(driving_frame)
             kp_norm = normalize_kp(kp_source=kp_source, kp_driving=kp_driving, kp_driving_initial=kp_driving_initial,
                                    use_relative_movement=True, use_relative_jacobian=True)
@@ -137,6 +147,7 @@ def worker_naive(args) -> dict:
     with VideoWriter(args.output, fps=fps, overwrite=True) as writer:
         for prediction in predictions:
             writer.write(to_uint8(torch.from_numpy(prediction).permute(2, 0, 1)))
+    _synchronize(args.device)
     seconds = time.perf_counter() - start
     if dump is not None:
         for prediction in predictions:
@@ -158,7 +169,7 @@ def worker_ours(args) -> dict:
 
         model, options = OnnxBackend(args.model), {}
     else:
-        model = _model(args.config)
+        model = _model(args.config, args.device)
         options = {"precision": args.variant, "allow_slow": True}
         if args.variant == "compiled":
             options = {"precision": "fp32", "compile": True}
@@ -173,7 +184,8 @@ def worker_ours(args) -> dict:
             background.write(to_uint8(frame.image))
             count += 1
             if count == args.batch_size:  # the first batch (with the compiler's time when compiling)
-                first_batch = time.perf_counter()
+                first_batch = time.perf_counter()  # frame.image was copied to the CPU: synchronized
+    _synchronize(args.device)
     seconds = time.perf_counter() - start
     if dump is not None:
         dump.close()
@@ -188,6 +200,8 @@ def run_worker(args) -> None:
     torch.set_num_threads(args.threads)
     result = {"naive": worker_naive, "ours": worker_ours, "export": worker_export}[args.worker](args)
     result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
+    if torch.device(args.device).type == "cuda":
+        result["peak_gpu_mb"] = torch.cuda.max_memory_allocated(args.device) / 2**20
     print("RESULT " + json.dumps(result), flush=True)
 
 
@@ -200,7 +214,8 @@ def spawn(kind: str, n: int, videos: dict[int, Path], folder: Path, args, dump: 
     label = kind if kind != "ours" else f"ours {variant}"
     cmd = [sys.executable, __file__, "--worker", kind, "--variant", variant, "--model", str(folder / "onnx"),
            "--source", str(folder / "source.png"), "--output", str(folder / f"out-{kind}-{variant}-{n}.mp4"),
-           "--config", args.config, "--batch-size", str(args.batch_size), "--threads", str(args.threads)]
+           "--config", args.config, "--batch-size", str(args.batch_size), "--threads", str(args.threads),
+           "--device", args.device if kind != "export" else "cpu"]
     if kind == "export":
         cmd[cmd.index("--output") + 1] = str(folder / "onnx")
     else:
@@ -215,7 +230,8 @@ def spawn(kind: str, n: int, videos: dict[int, Path], folder: Path, args, dump: 
         sys.exit(f"\n{label} worker failed:\n{proc.stderr[-3000:]}")
     result = json.loads(lines[-1][len("RESULT "):])
     result["fps"] = result["frames"] / result["seconds"] if result["frames"] else 0.0
-    print(f" {result['seconds']:.1f} s, {result['fps']:.2f} fps, {result['peak_rss_mb']:.0f} MiB", file=sys.stderr)
+    gpu = f", {result['peak_gpu_mb']:.0f} MiB GPU" if "peak_gpu_mb" in result else ""
+    print(f" {result['seconds']:.1f} s, {result['fps']:.2f} fps, {result['peak_rss_mb']:.0f} MiB{gpu}", file=sys.stderr)
     return result
 
 
@@ -228,6 +244,26 @@ def difference(a: Path, b: Path) -> tuple[float, float]:
     return float(np.abs(x - y).max()), (10 * np.log10(1 / mse) if mse > 0 else float("inf"))
 
 
+def check_device(parser: argparse.ArgumentParser, name: str) -> str:
+    """``--device`` checked here, before any worker starts: ``cpu``, or a CUDA GPU that exists."""
+    import torch
+
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        parser.error(f"--device: expected cpu, cuda or cuda:N, got {name!r}")
+    if device.type == "cpu":
+        return "cpu"
+    if device.type != "cuda":
+        parser.error(f"--device: expected cpu, cuda or cuda:N, got {name!r}")
+    if not torch.cuda.is_available():
+        parser.error(f"--device {name}: CUDA is not available here (torch {torch.__version__}, "
+                     f"CUDA build: {torch.version.cuda or 'none'}); use --device cpu")
+    if device.index is not None and device.index >= torch.cuda.device_count():
+        parser.error(f"--device {name}: this machine has {torch.cuda.device_count()} CUDA device(s)")
+    return str(device)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--frames", default="60,600", help="driving video lengths (comma-separated)")
@@ -235,10 +271,13 @@ def main() -> None:
                         help="run the naive loop only on clips up to this many frames (it is slow and holds the "
                              "whole video in memory)")
     parser.add_argument("--quick", action="store_true", help="8- and 24-frame clips, naive on 8")
-    parser.add_argument("--variants", default="fp32,bf16,onnxruntime",
-                        help=f"variants of ours, comma-separated, from {', '.join(VARIANTS)} (fp32 always runs)")
+    parser.add_argument("--variants",
+                        help=f"variants of ours, comma-separated, from {', '.join(VARIANTS)} (fp32 always runs; "
+                             "default fp32,bf16,onnxruntime on the CPU, fp32,bf16,fp16 on CUDA)")
     parser.add_argument("--emulated-frames", type=int, default=8,
-                        help="clip length for precisions this CPU only emulates (accuracy only)")
+                        help="clip length for precisions the device only emulates (accuracy only)")
+    parser.add_argument("--device", default="cpu",
+                        help="cpu, or a CUDA GPU (cuda, cuda:1) for both loops; onnxruntime and compiled: CPU only")
     parser.add_argument("--repeat", type=int, default=1, help="runs per configuration, interleaved; the fastest kept")
     parser.add_argument("--config", default="vox-256")
     parser.add_argument("--batch-size", type=int, default=4)
@@ -254,11 +293,17 @@ def main() -> None:
         args.frames, args.naive_frames = "8,24", 8
     from fomm.precision import fast_precisions
 
+    device = check_device(parser, args.device)
+    if args.variants is None:
+        args.variants = "fp32,bf16,onnxruntime" if device == "cpu" else "fp32,bf16,fp16"
     variants = ["fp32"] + [v for v in args.variants.split(",") if v and v != "fp32"]
     unknown = [v for v in variants if v not in VARIANTS]
     if unknown:
         parser.error(f"unknown variants: {', '.join(unknown)}")
-    native = fast_precisions("cpu")
+    cpu_only = [v for v in variants if v in ("onnxruntime", "compiled")]
+    if cpu_only and device != "cpu":
+        parser.error(f"variants {', '.join(cpu_only)} run on the CPU only; leave them out with --device {device}")
+    native = fast_precisions(device)
     emulated = [v for v in variants if v in ("bf16", "fp16") and v not in native]
     counts = sorted({int(n) for n in args.frames.split(",")})
     if emulated:
@@ -299,12 +344,17 @@ def print_table(rows, args, export_seconds) -> None:
 
     from fomm.precision import cpu_features
 
+    cuda = torch.device(args.device).type == "cuda"
     print(f"\nCPU: {cpu_features().describe()}")
+    if cuda:
+        tf32 = "on" if torch.backends.cudnn.allow_tf32 else "off"  # PyTorch's default: on (fp32 convolutions)
+        print(f"GPU: {torch.cuda.get_device_name(args.device)} ({args.device}, CUDA {torch.version.cuda}, cuDNN TF32 "
+              f"{tf32})")
     print(f"{args.config} architecture (random weights), {SIZE} px, {args.threads} threads, batch size "
           f"{args.batch_size}, torch {torch.__version__}, best of {args.repeat}")
     print(f"{'frames':>6} | {'variant':<17} | {'fps':>6} | {'ratio':>5} | {'steady fps':>10} | {'max abs diff':>12} | "
-          f"{'PSNR dB':>7} | {'peak RSS':>9}")
-    print("-" * 95)
+          f"{'PSNR dB':>7} | {'peak RSS':>9}" + (f" | {'peak GPU':>9}" if cuda else ""))
+    print("-" * (95 + 12 * cuda))
     for row in rows:
         result, naive = row["result"], row["naive"]
         name = "naive loop" if row["kind"] == "naive" else row["variant"] + (" (emulated)" if row["emulated"] else "")
@@ -313,8 +363,9 @@ def print_table(rows, args, export_seconds) -> None:
         if row["diff"]:
             diff, psnr = f"{row['diff'][0]:12.2e}", f"{row['diff'][1]:7.1f}"
         steady = f"{result['steady_fps']:10.3f}" if result.get("steady_fps") else f"{'-':>10}"
+        gpu = f" | {result['peak_gpu_mb']:5.0f} MiB" if cuda else ""
         print(f"{row['frames']:6d} | {name:<17} | {result['fps']:6.3f} | {ratio} | {steady} | {diff} | {psnr} | "
-              f"{result['peak_rss_mb']:5.0f} MiB")
+              f"{result['peak_rss_mb']:5.0f} MiB{gpu}")
     print("fps: whole process (setup, compile, encoding); steady fps: after the first batch; differences against "
           "ours fp32 on the same clip; ratio against the naive loop on the same clip")
     for row in rows:
