@@ -7,7 +7,9 @@ import os
 
 import numpy as np
 import pytest
+import torch
 
+from fomm.checkpoints import save_checkpoint
 from fomm.errors import FommError
 from fomm.io import VideoWriter, atomic_path
 from fomm.io.outputs import (
@@ -112,6 +114,21 @@ def test_atomic_path_replaces_whole_or_not_at_all(tmp_path):
     with atomic_path(out) as tmp:
         tmp.write_text("new")
     assert out.read_text() == "new" and os.listdir(tmp_path) == ["kp.csv"]
+
+
+def test_atomic_output_gets_the_usual_mode_not_the_writers_private_one(tmp_path):
+    """safetensors writes 0600 files: a converted checkpoint must be readable like any other file."""
+    out = tmp_path / "model.safetensors"
+    old = os.umask(0o022)
+    try:
+        with atomic_path(out) as tmp:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT, 0o600)
+            os.close(fd)
+        assert out.stat().st_mode & 0o777 == 0o644
+        save_checkpoint(tmp_path / "real.safetensors", {"kp_detector": torch.nn.Linear(2, 2)})
+        assert (tmp_path / "real.safetensors").stat().st_mode & 0o777 == 0o644
+    finally:
+        os.umask(old)
 
 
 def test_a_stale_partial_file_is_removed_by_the_next_writer(tmp_path):
