@@ -189,6 +189,10 @@ def train_from_args(args: argparse.Namespace) -> tuple[Trainer, TrainResult]:
     device = device_from_arg(args.device)
     if args.threads is not None:
         torch.set_num_threads(args.threads)
+    # Denormal floats (values that shrink towards zero as training settles) are slow on x86 CPUs: the
+    # bundled recipe's steps slowed from 2.0 to 1.5 a second over 10 epochs; flushing them to zero made
+    # a step 1.5-1.7x faster (0.57-0.64 -> 0.37-0.39 CPU s, real batches, epoch-10 weights).
+    torch.set_flush_denormal(True)
     ctx = distributed.init_from_env(device.type)
     checkpoint = None
     if args.checkpoint is not None:
