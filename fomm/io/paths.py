@@ -53,7 +53,7 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     try:
         yield tmp
         if tmp.is_file():  # some writers (safetensors) create private 0600 files: give it the usual mode
-            tmp.chmod(0o666 & ~_umask())
+            tmp.chmod(0o666 & ~_UMASK)
         _fsync(tmp)  # the data on disk before the name points at it: a crash leaves the old file or the new
         os.replace(tmp, path)
         _fsync(path.parent)  # the rename itself
@@ -61,11 +61,14 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
         tmp.unlink(missing_ok=True)
 
 
-def _umask() -> int:
+def _read_umask() -> int:
     """The process's umask (reading it means setting it; it is put back at once)."""
     mask = os.umask(0o022)
     os.umask(mask)
     return mask
+
+
+_UMASK = _read_umask()  # read once, at import: setting it later could race with threads creating files
 
 
 def _fsync(path: Path) -> None:

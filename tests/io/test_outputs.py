@@ -118,17 +118,16 @@ def test_atomic_path_replaces_whole_or_not_at_all(tmp_path):
 
 def test_atomic_output_gets_the_usual_mode_not_the_writers_private_one(tmp_path):
     """safetensors writes 0600 files: a converted checkpoint must be readable like any other file."""
+    umask = os.umask(0o022)
+    os.umask(umask)
+    usual = 0o666 & ~umask
+    assert usual & 0o044, "this test needs a umask that lets others read new files"
     out = tmp_path / "model.safetensors"
-    old = os.umask(0o022)
-    try:
-        with atomic_path(out) as tmp:
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT, 0o600)
-            os.close(fd)
-        assert out.stat().st_mode & 0o777 == 0o644
-        save_checkpoint(tmp_path / "real.safetensors", {"kp_detector": torch.nn.Linear(2, 2)})
-        assert (tmp_path / "real.safetensors").stat().st_mode & 0o777 == 0o644
-    finally:
-        os.umask(old)
+    with atomic_path(out) as tmp:
+        os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT, 0o600))
+    assert out.stat().st_mode & 0o777 == usual
+    save_checkpoint(tmp_path / "real.safetensors", {"kp_detector": torch.nn.Linear(2, 2)})
+    assert (tmp_path / "real.safetensors").stat().st_mode & 0o777 == usual
 
 
 def test_a_stale_partial_file_is_removed_by_the_next_writer(tmp_path):
