@@ -245,22 +245,16 @@ def difference(a: Path, b: Path) -> tuple[float, float]:
 
 
 def check_device(parser: argparse.ArgumentParser, name: str) -> str:
-    """``--device`` checked here, before any worker starts: ``cpu``, or a CUDA GPU that exists."""
-    import torch
+    """``--device`` checked here, before any worker starts (:func:`fomm.api.select_device`'s checks): ``cpu``,
+    or a CUDA GPU that exists."""
+    from fomm.api import select_device
 
     try:
-        device = torch.device(name)
-    except RuntimeError:
+        device = select_device(name)
+    except RuntimeError as exc:  # unavailable, missing or misspelt device
+        parser.error(f"--device {name}: {str(exc).splitlines()[0]}")
+    if device.type not in ("cpu", "cuda"):
         parser.error(f"--device: expected cpu, cuda or cuda:N, got {name!r}")
-    if device.type == "cpu":
-        return "cpu"
-    if device.type != "cuda":
-        parser.error(f"--device: expected cpu, cuda or cuda:N, got {name!r}")
-    if not torch.cuda.is_available():
-        parser.error(f"--device {name}: CUDA is not available here (torch {torch.__version__}, "
-                     f"CUDA build: {torch.version.cuda or 'none'}); use --device cpu")
-    if device.index is not None and device.index >= torch.cuda.device_count():
-        parser.error(f"--device {name}: this machine has {torch.cuda.device_count()} CUDA device(s)")
     return str(device)
 
 

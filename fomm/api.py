@@ -35,6 +35,9 @@ def select_device(requested: str | torch.device | None = None) -> torch.device:
         device = torch.device(requested)
         if device.type == "cuda" and not torch.cuda.is_available():
             raise RuntimeError("CUDA was requested but is not available; use --device cpu")
+        if device.type == "cuda" and device.index is not None and device.index >= torch.cuda.device_count():
+            raise RuntimeError(f"{device} was requested but this machine has {torch.cuda.device_count()} CUDA "
+                               f"device(s), cuda:0 to cuda:{torch.cuda.device_count() - 1}")
         if device.type == "mps" and not torch.backends.mps.is_available():
             raise RuntimeError("MPS was requested but is not available; use --device cpu")
         return device

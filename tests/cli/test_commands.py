@@ -23,6 +23,7 @@ import fomm
 from fomm.api import ModelSource, default_checkpoint_path, resolve_model
 from fomm.checkpoints import CheckpointError
 from fomm.cli import main
+from fomm.cli.common import CLIError, device_from_arg
 from tests.media import make_image, make_video
 
 
@@ -219,3 +220,12 @@ def test_keypoints_and_reconstruct_without_checkpoint_say_which_model(face_photo
             Image.fromarray(np.full((64, 64, 3), 40 + 80 * i, np.uint8)).save(folder / f"{i}.png")
     assert main(["reconstruct", "--data", str(data), "--device", "cpu"]) == 0
     assert _lines(capsys.readouterr().err)[0].startswith("fomm reconstruct: using the bundled default model")
+
+
+def test_a_cuda_device_past_the_last_one_is_refused_before_any_work(monkeypatch):
+    """`--device cuda:1` on a one-GPU machine: one line naming the devices there, not a CUDA error later."""
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    assert fomm.api.select_device("cuda:0") == torch.device("cuda", 0)
+    with pytest.raises(CLIError, match=r"--device cuda:1: cuda:1 was requested but this machine has 1 CUDA device"):
+        device_from_arg("cuda:1")
