@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import re
 import types
 import typing
 from dataclasses import dataclass, field
@@ -22,6 +23,8 @@ from .errors import FommError
 
 PRESETS = ("vox-256", "vox-adv-256", "taichi-256", "taichi-adv-256", "mgif-256", "fashion-256",
            "bair-256", "nemo-256")
+# Numbers in exponent form without a dot ('3e-4'), which PyYAML (YAML 1.1) reads as strings.
+_EXPONENT_FLOAT = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+")
 
 
 class ConfigError(FommError, ValueError):
@@ -265,6 +268,8 @@ def _coerce(value: Any, tp: Any, path: str) -> Any:
             raise ConfigError(f"config key '{path}' must be an integer, got {value!r}")
         return value
     if tp is float:
+        if isinstance(value, str) and _EXPONENT_FLOAT.fullmatch(value.strip()):
+            return float(value)  # '3e-4': a number in YAML 1.2, a string to PyYAML (YAML 1.1 wants '3.0e-4')
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ConfigError(f"config key '{path}' must be a number, got {value!r}")
         # Keep 1 as int so pyramid/discriminator scale keys stay '1' as published.

@@ -80,3 +80,13 @@ def test_unknown_preset_and_missing_file(tmp_path):
     bad.write_text("model_params: [unclosed")
     with pytest.raises(ConfigError, match="not valid YAML"):
         load_config(bad)
+
+
+def test_a_number_written_3e_4_is_a_number(golden):
+    """PyYAML reads '3e-4' (no dot) as a string; a config or a --set writing it so means the number."""
+    data = yaml.safe_load((golden / "tiny.yaml").read_text().replace("lr_generator: 0.0002", "lr_generator: 3e-4"))
+    assert data["train_params"]["lr_generator"] == "3e-4"  # what PyYAML gives
+    assert parse_config(data).train_params.lr_generator == pytest.approx(3e-4)
+    data["model_params"]["kp_detector_params"]["temperature"] = "1e"
+    with pytest.raises(ConfigError, match="temperature.*must be a number"):
+        parse_config(data)

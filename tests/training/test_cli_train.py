@@ -48,11 +48,12 @@ def test_overrides_set_nested_yaml_values():
 def test_build_config_applies_every_override(config_file, tmp_path):
     args = _args("--config", str(config_file), "--out", "o", "--data", str(tmp_path), "--epochs", "7",
                  "--batch-size", "4", "--set", "train_params.num_repeats=3",
-                 "--set", "train_params.loss_weights.reconstruction_l1=2.5")
+                 "--set", "train_params.loss_weights.reconstruction_l1=2.5", "--set", "train_params.lr_generator=6e-4")
     config = build_config(args, None)
     assert config.dataset_params.root_dir == str(tmp_path)
     tp = config.train_params
     assert (tp.num_epochs, tp.batch_size, tp.num_repeats, tp.loss_weights.reconstruction_l1) == (7, 4, 3, 2.5)
+    assert tp.lr_generator == pytest.approx(6e-4)  # PyYAML reads '6e-4' as a string
 
 
 @pytest.mark.parametrize("override, message", [
