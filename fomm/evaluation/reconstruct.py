@@ -62,6 +62,8 @@ class Scores:
     ssim: float
     akd: float | None = None
     mkr: float | None = None
+    # {part name: {"akd": px, "mkr": share}} with tracks: which parts the motion transfer fails on
+    parts: dict[str, dict[str, float]] | None = None
 
 
 @dataclass
@@ -95,7 +97,10 @@ class ReconstructionResult:
     def to_dict(self) -> dict:
         """Plain data for ``metrics.json`` (nan and inf become null)."""
         def scores(s: Scores) -> dict:
-            return {k: _finite(v) for k, v in asdict(s).items()}
+            out = {k: _finite(v) for k, v in asdict(s).items() if k != "parts"}
+            if s.parts is not None:
+                out["parts"] = {name: {k: _finite(v) for k, v in p.items()} for name, p in s.parts.items()}
+            return out
 
         return {
             "protocol": "reconstruction: source = first frame, driving = every frame, absolute keypoints",
@@ -151,6 +156,9 @@ class ReconstructionResult:
             text += (f", AKD {_fmt(m.akd, '.2f')} px ({_fmt(b.akd, '.2f')}), "
                      f"MKR {_fmt(m.mkr, '.3f')} ({_fmt(b.mkr, '.3f')})")
         text += f" over {_videos(len(self.videos))}"
+        if m.parts:
+            text += "\nby part: " + ", ".join(
+                f"{name} AKD {_fmt(p['akd'], '.2f')} px MKR {_fmt(p['mkr'], '.3f')}" for name, p in m.parts.items())
         if self.keypoints is not None:
             text += "\n" + self.keypoints.summary()
         return text
@@ -181,11 +189,12 @@ def _shorten(name: str, width: int) -> str:
 class _Running:
     """Running sums over the frames of one video."""
 
-    def __init__(self, with_parts: bool):
+    def __init__(self, part_names: Sequence[str] | None):
         self.frames = 0
         self.l1 = self.sq = self.ssim = 0.0
-        self.with_parts = with_parts
-        self.akd_sum, self.matched, self.missed, self.reference = 0.0, 0, 0, 0
+        self.part_names = part_names
+        # per part: distance sum, matched, missed and reference (frame, part) counts
+        self.part_counts = np.zeros((4, len(part_names or ())), dtype=np.float64)
 
     def add(self, prediction: torch.Tensor, real: torch.Tensor, real_u8: np.ndarray | None,
             colors: np.ndarray | None) -> None:
@@ -193,21 +202,25 @@ class _Running:
         self.l1 += float(metrics.l1(prediction, real).double().sum())
         self.sq += float(metrics.mse(prediction, real).double().sum())
         self.ssim += float(metrics.ssim(prediction, real).sum())
-        if self.with_parts:
+        if self.part_names is not None:
             error = part_position_error(to_uint8(prediction), real_u8, colors)
-            if error.num_matched:
-                self.akd_sum += error.akd * error.num_matched
-            self.matched += error.num_matched
-            self.missed += round(error.mkr * error.num_reference) if error.num_reference else 0
-            self.reference += error.num_reference
+            self.part_counts += np.array([error.part_distance_sum, error.part_matched, error.part_missed,
+                                          error.part_reference], dtype=np.float64)
 
     def scores(self) -> Scores:
         n = max(self.frames, 1)
         out = Scores(l1=self.l1 / n, psnr=metrics.psnr_from_mse(self.sq / n), ssim=self.ssim / n)
-        if self.with_parts:
-            out.akd = self.akd_sum / self.matched if self.matched else math.nan
-            out.mkr = self.missed / self.reference if self.reference else math.nan
+        if self.part_names is not None:
+            distance, matched, missed, reference = self.part_counts
+            out.akd = _ratio(distance.sum(), matched.sum())
+            out.mkr = _ratio(missed.sum(), reference.sum())
+            out.parts = {name: {"akd": _ratio(distance[k], matched[k]), "mkr": _ratio(missed[k], reference[k])}
+                         for k, name in enumerate(self.part_names)}
         return out
+
+
+def _ratio(total: float, count: float) -> float:
+    return float(total / count) if count else math.nan
 
 
 def _mean(scores: Sequence[Scores]) -> Scores:
@@ -222,7 +235,21 @@ def _mean(scores: Sequence[Scores]) -> Scores:
     # An exact reconstruction has infinite PSNR; the mean is then infinite too, honestly.
     return Scores(l1=avg("l1"), psnr=float(np.mean(psnrs)), ssim=avg("ssim"),
                   akd=avg("akd") if any(s.akd is not None for s in scores) else None,
-                  mkr=avg("mkr") if any(s.mkr is not None for s in scores) else None)
+                  mkr=avg("mkr") if any(s.mkr is not None for s in scores) else None,
+                  parts=_mean_parts([s.parts for s in scores if s.parts is not None]))
+
+
+def _mean_parts(per_video: Sequence[dict[str, dict[str, float]]]) -> dict[str, dict[str, float]] | None:
+    """Each part's scores averaged over the videos that show it (as the overall AKD/MKR are)."""
+    if not per_video:
+        return None
+    names = list(dict.fromkeys(name for parts in per_video for name in parts))
+
+    def avg(name: str, key: str) -> float:
+        values = [parts[name][key] for parts in per_video if name in parts and not math.isnan(parts[name][key])]
+        return float(np.mean(values)) if values else math.nan
+
+    return {name: {key: avg(name, key) for key in ("akd", "mkr")} for name in names}
 
 
 def _tracks(video: VideoFrames) -> Tracks | None:
@@ -243,7 +270,8 @@ def _reconstruct_video(model: FOMM, video: VideoFrames, batch_size: int, save: s
     device = model.device
     tracks = _tracks(video)
     colors = None if tracks is None else tracks.part_colors
-    ours, base = _Running(colors is not None), _Running(colors is not None)
+    names = None if tracks is None else tracks.part_names
+    ours, base = _Running(names), _Running(names)
     batches = video.batches(batch_size)
     first = next(batches, None)
     if first is None:

@@ -18,6 +18,7 @@ from fomm.data.synthetic import (
     make_synthetic_dataset,
     measure_part_positions,
     part_position_error,
+    part_shades,
 )
 
 SMALL = SyntheticConfig(size=64, num_frames=8)
@@ -147,6 +148,22 @@ def test_akd_of_a_frame_and_its_shift():
     assert as_float.akd == 0.0
     blank = part_position_error(np.full_like(frames, 128), frames, colors)
     assert blank.mkr == 1.0 and math.isnan(blank.akd)
+
+
+def test_akd_per_part_tells_the_part_that_moved_wrong():
+    still = generate_video(5, SyntheticConfig(num_frames=2, motion_scale=0.0))
+    frames, colors = still.frames, still.tracks.part_colors
+    # part 0 (the torso) painted over with the background: missed; the others where they were
+    torso = [colors[0], part_shades(colors)[0]]
+    near = np.min([np.linalg.norm(frames.astype(float) - c, axis=-1) for c in torso], axis=0) < 90
+    painted = np.where(near[..., None], frames[:, :1, :1], frames)  # the background's corner color
+    error = part_position_error(painted, frames, colors)
+    assert error.part_missed[0] == 2 and error.part_matched[0] == 0
+    assert error.part_missed[1:] == (0,) * (len(colors) - 1) and error.part_reference == (2,) * len(colors)
+    assert error.mkr == pytest.approx(2 / (2 * len(colors)))
+    shifted = part_position_error(np.roll(frames, shift=(0, 4), axis=2), frames, colors)
+    assert np.allclose(np.array(shifted.part_distance_sum) / np.array(shifted.part_matched), 4.0)
+    assert shifted.akd == pytest.approx(sum(shifted.part_distance_sum) / shifted.num_matched)
 
 
 def test_akd_against_tracks(video):

@@ -142,6 +142,17 @@ def test_motion_measures_on_synthetic_data(model, synthetic, monkeypatch):
     assert video.baseline.akd > 0  # the figure moves
     assert "AKD px" in result.table() and "AKD" in result.summary()
     assert result.to_dict()["model"]["psnr"] is None  # inf is not JSON
+    # ... and per part, named as in the tracks
+    names = load_tracks(synthetic / "test" / "vid00001.tracks.json").part_names
+    assert list(video.model.parts) == list(names) == list(result.model.parts)
+    assert all(p == {"akd": 0.0, "mkr": 0.0} for p in video.model.parts.values())
+    for k, name in enumerate(names):
+        part = video.baseline.parts[name]
+        assert part["akd"] == pytest.approx(expected.part_distance_sum[k] / expected.part_matched[k])
+        assert part["mkr"] == pytest.approx(expected.part_missed[k] / expected.part_reference[k])
+    assert f"by part: {names[0]} AKD 0.00 px MKR 0.000" in result.summary()
+    assert result.to_dict()["first_frame_baseline"]["parts"][names[1]]["akd"] == pytest.approx(
+        video.baseline.parts[names[1]]["akd"])
 
 
 def test_outputs_metrics_json_and_videos(model, data, tmp_path):
