@@ -139,6 +139,9 @@ class TransformParams:
     sigma_affine: float = 0.05
     sigma_tps: float = 0.005
     points_tps: int = 5
+    # Our extension: a rotation drawn uniformly within +-max_rotation degrees composed with the affine
+    # part, so that keypoints must follow a part through large rotations (0: the published transform).
+    max_rotation: float = 0.0
 
 
 @dataclass
@@ -215,7 +218,11 @@ class Config:
 
     def to_dict(self) -> dict[str, Any]:
         """The configuration as plain data, in the original schema (YAML-ready)."""
-        return dataclasses.asdict(self)
+        data = dataclasses.asdict(self)
+        transform = data["train_params"]["transform_params"]
+        if transform is not None and not transform["max_rotation"]:
+            del transform["max_rotation"]  # the authors' Transform(**transform_params) takes no such key
+        return data
 
     def to_yaml(self) -> str:
         return yaml.safe_dump(self.to_dict(), sort_keys=False)

@@ -221,7 +221,8 @@ class GeneratorLoss(nn.Module):
         if w.equivariance_value != 0 or w.equivariance_jacobian != 0:
             tp = self.train_params.transform_params
             transform = Transform(driving.shape[0], tp.sigma_affine, tp.sigma_tps, tp.points_tps,
-                                  device=driving.device, align_corners=self.align_corners)
+                                  device=driving.device, align_corners=self.align_corners,
+                                  max_rotation=tp.max_rotation)
             step.transformed_frame = transform.transform_frame(driving)
             step.transformed_kp = self.kp_detector(step.transformed_frame)
             if w.equivariance_value != 0:

@@ -10,7 +10,8 @@ from ..models import make_coordinate_grid
 
 
 class Transform:
-    """Random affine + TPS deformation for a batch of ``bs`` samples.
+    """Random affine + TPS deformation for a batch of ``bs`` samples; with ``max_rotation`` (degrees,
+    our extension) the affine part is also rotated by an angle drawn uniformly within +-max_rotation.
 
     The formula, including the L1 radial distance and ``r^2 log(r + 1e-6)``, is the original
     implementation's, kept for fidelity rather than the textbook TPS kernel.
@@ -18,9 +19,15 @@ class Transform:
 
     def __init__(self, bs: int, sigma_affine: float, sigma_tps: float | None = None,
                  points_tps: int | None = None, generator: torch.Generator | None = None,
-                 device: torch.device | str | None = None, align_corners: bool = True):
+                 device: torch.device | str | None = None, align_corners: bool = True, max_rotation: float = 0.0):
         noise = torch.normal(mean=0, std=sigma_affine * torch.ones(bs, 2, 3), generator=generator)
-        self.theta = (noise + torch.eye(2, 3).view(1, 2, 3)).to(device)
+        theta = noise + torch.eye(2, 3).view(1, 2, 3)
+        if max_rotation:  # our extension (drawn after the published noise, so that without it nothing changes)
+            angle = torch.deg2rad((2 * torch.rand(bs, generator=generator) - 1) * max_rotation)
+            cos, sin = torch.cos(angle), torch.sin(angle)
+            rotation = torch.stack([torch.stack([cos, -sin], -1), torch.stack([sin, cos], -1)], -2)  # (B, 2, 2)
+            theta = rotation @ theta
+        self.theta = theta.to(device)
         self.bs = bs
         self.align_corners = align_corners
         self.tps = sigma_tps is not None and points_tps is not None

@@ -121,6 +121,35 @@ def test_equivariance_losses_match_the_golden_transform(golden, ac):
                                atol=1e-5, rtol=0)
 
 
+def test_equivariance_transform_with_a_large_rotation():
+    """max_rotation (ours) turns the affine part by an angle within the bound; without it, the
+    published draws are unchanged, so published recipes train exactly as before."""
+    published = Transform(64, 0.05, 0.005, 5, generator=torch.Generator().manual_seed(3))
+    unrotated = Transform(64, 0.05, 0.005, 5, generator=torch.Generator().manual_seed(3), max_rotation=0.0)
+    assert torch.equal(published.theta, unrotated.theta)
+    assert torch.equal(published.control_params, unrotated.control_params)
+    turned = Transform(64, 0.0, generator=torch.Generator().manual_seed(3), max_rotation=60.0)
+    linear = turned.theta[..., :2]
+    torch.testing.assert_close(linear @ linear.transpose(1, 2), torch.eye(2).expand(64, 2, 2))  # a rotation
+    angle = torch.rad2deg(torch.atan2(linear[:, 1, 0], linear[:, 0, 0]))
+    assert angle.abs().max() <= 60 and angle.abs().max() > 40 and angle.min() < 0 < angle.max()
+    point = torch.tensor([[[0.5, 0.0]]])
+    radians = torch.deg2rad(angle)
+    torch.testing.assert_close(turned.warp_coordinates(point)[:, 0],
+                               0.5 * torch.stack([torch.cos(radians), torch.sin(radians)], -1))
+    # its Jacobian (what the jacobian equivariance uses) is the rotation itself
+    torch.testing.assert_close(turned.jacobian(point.expand(64, 1, 2))[:, 0], linear)
+
+
+def test_max_rotation_stays_out_of_published_configs():
+    from fomm.config import load_config, parse_config
+
+    config = load_config("vox-256")
+    assert "max_rotation" not in config.to_dict()["train_params"]["transform_params"]
+    config.train_params.transform_params.max_rotation = 45.0
+    assert parse_config(config.to_dict()).train_params.transform_params.max_rotation == 45.0
+
+
 def test_reconstruction_l1_is_optional(vgg):
     config = tiny_config(reconstruction_l1=3.0)
     torch.manual_seed(0)
