@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from fomm.config import ConfigError
+from fomm.config import ConfigError, load_config, parse_config
 from fomm.model import FOMM
 from fomm.models import ImagePyramid, Keypoints
 from fomm.training.losses import (
@@ -142,8 +142,6 @@ def test_equivariance_transform_with_a_large_rotation():
 
 
 def test_max_rotation_stays_out_of_published_configs():
-    from fomm.config import load_config, parse_config
-
     config = load_config("vox-256")
     assert "max_rotation" not in config.to_dict()["train_params"]["transform_params"]
     config.train_params.transform_params.max_rotation = 45.0
