@@ -1,6 +1,7 @@
 """Datasets, augmentation and synthetic data."""
 
 from fomm.data.synthetic import (
+    MeasuredParts,
     PartPositionError,
     SyntheticConfig,
     SyntheticDatasetSummary,
@@ -10,11 +11,13 @@ from fomm.data.synthetic import (
     load_tracks,
     make_synthetic_dataset,
     measure_part_positions,
+    measure_parts,
     part_position_error,
     save_tracks,
 )
 
 __all__ = [
+    "MeasuredParts",
     "PartPositionError",
     "SyntheticConfig",
     "SyntheticDatasetSummary",
@@ -24,6 +27,7 @@ __all__ = [
     "load_tracks",
     "make_synthetic_dataset",
     "measure_part_positions",
+    "measure_parts",
     "part_position_error",
     "save_tracks",
 ]

@@ -593,16 +593,31 @@ def measure_part_positions(
     return positions, found
 
 
+@dataclass(frozen=True)
+class MeasuredParts:
+    """Part positions measured by color in N frames (see `measure_parts`), to score several generated
+    videos against the same real frames without measuring those again."""
+
+    positions: np.ndarray  # (N, P, 2) float (x, y); nan where the part was not found
+    found: np.ndarray  # (N, P) bool
+
+
+def measure_parts(frames: np.ndarray, part_colors: np.ndarray) -> MeasuredParts:
+    """`measure_part_positions` on each of the frames (N, H, W, 3), uint8 or float in [0, 1]."""
+    measured = [measure_part_positions(f, part_colors) for f in _as_uint8_frames(frames, "frames")]
+    return MeasuredParts(np.stack([p for p, _ in measured]), np.stack([f for _, f in measured]))
+
+
 def part_position_error(
     generated_frames: np.ndarray,
-    reference: np.ndarray | Tracks,
+    reference: np.ndarray | Tracks | MeasuredParts,
     part_colors: np.ndarray | None = None,
 ) -> PartPositionError:
     """AKD / MKR between generated frames and the reference, parts located by color in both.
 
-    `reference` is best the ground-truth frames (N, H, W, 3): measured the same way as the generated
-    ones, rendering differences cancel. With `Tracks` instead, its positions and visibility are used and
-    `part_colors` defaults to its colors. Frames are uint8, or float in [0, 1].
+    `reference` is best the ground-truth frames (N, H, W, 3), or their `measure_parts`: measured the
+    same way as the generated ones, rendering differences cancel. With `Tracks` instead, its positions
+    and visibility are used and `part_colors` defaults to its colors. Frames are uint8, or float in [0, 1].
     """
     generated = _as_uint8_frames(generated_frames, "generated_frames")
     if isinstance(reference, Tracks):
@@ -612,17 +627,16 @@ def part_position_error(
         if part_colors is None:
             raise ValueError("part_colors is required when the reference is frames")
         colors = np.asarray(part_colors)
-        measured = [measure_part_positions(f, colors) for f in _as_uint8_frames(reference, "reference")]
-        ref_positions = np.stack([p for p, _ in measured])
-        ref_found = np.stack([f for _, f in measured])
+        if not isinstance(reference, MeasuredParts):
+            reference = measure_parts(reference, colors)
+        ref_positions, ref_found = reference.positions, reference.found
     if len(ref_positions) != len(generated):
         raise ValueError(f"{len(generated)} generated frames but {len(ref_positions)} reference frames")
     if ref_positions.shape[1] != len(colors):
         raise ValueError(f"reference has {ref_positions.shape[1]} parts but {len(colors)} part colors were given")
 
-    measured = [measure_part_positions(f, colors) for f in generated]
-    gen_positions = np.stack([p for p, _ in measured])  # (N, P, 2)
-    gen_found = np.stack([f for _, f in measured])  # (N, P)
+    measured = measure_parts(generated, colors)
+    gen_positions, gen_found = measured.positions, measured.found  # (N, P, 2), (N, P)
     both = ref_found & gen_found
     missed = ref_found & ~gen_found
     num_matched, num_reference = int(both.sum()), int(ref_found.sum())

@@ -24,7 +24,7 @@ import numpy as np
 import torch
 
 from ..data.datasets import DatasetError, FramesDataset, VideoFrames, validate_dataset
-from ..data.synthetic import Tracks, load_tracks, part_position_error
+from ..data.synthetic import MeasuredParts, Tracks, load_tracks, measure_parts, part_position_error
 from ..io import VideoWriter, atomic_path, to_uint8
 from ..io.outputs import (
     OutputError,
@@ -196,14 +196,14 @@ class _Running:
         # per part: distance sum, matched, missed and reference (frame, part) counts
         self.part_counts = np.zeros((4, len(part_names or ())), dtype=np.float64)
 
-    def add(self, prediction: torch.Tensor, real: torch.Tensor, real_u8: np.ndarray | None,
+    def add(self, prediction: torch.Tensor, real: torch.Tensor, real_parts: MeasuredParts | None,
             colors: np.ndarray | None) -> None:
         self.frames += prediction.shape[0]
         self.l1 += float(metrics.l1(prediction, real).double().sum())
         self.sq += float(metrics.mse(prediction, real).double().sum())
         self.ssim += float(metrics.ssim(prediction, real).sum())
         if self.part_names is not None:
-            error = part_position_error(to_uint8(prediction), real_u8, colors)
+            error = part_position_error(to_uint8(prediction), real_parts, colors)
             self.part_counts += np.array([error.part_distance_sum, error.part_matched, error.part_missed,
                                           error.part_reference], dtype=np.float64)
 
@@ -291,9 +291,9 @@ def _reconstruct_video(model: FOMM, video: VideoFrames, batch_size: int, save: s
             with autocast(device, dtype):
                 prediction = model.generator.decode(features, source, kp_driving, kp_source, visualize=False).prediction
             prediction = prediction.to(real.dtype)
-            real_u8 = to_uint8(real) if colors is not None else None
-            ours.add(prediction, real, real_u8, colors)
-            base.add(source.expand_as(real), real, real_u8, colors)
+            real_parts = measure_parts(to_uint8(real), colors) if colors is not None else None  # once for both
+            ours.add(prediction, real, real_parts, colors)
+            base.add(source.expand_as(real), real, real_parts, colors)
             if writer is not None:
                 shown = prediction if save == "prediction" else torch.cat([real, prediction], dim=3)
                 writer.write_batch(to_uint8(shown))

@@ -17,6 +17,7 @@ from fomm.data.synthetic import (
     load_tracks,
     make_synthetic_dataset,
     measure_part_positions,
+    measure_parts,
     part_position_error,
     part_shades,
 )
@@ -148,6 +149,12 @@ def test_akd_of_a_frame_and_its_shift():
     assert as_float.akd == 0.0
     blank = part_position_error(np.full_like(frames, 128), frames, colors)
     assert blank.mkr == 1.0 and math.isnan(blank.akd)
+    # the real frames measured once and reused (as fomm reconstruct does for the model and the baseline)
+    measured = measure_parts(frames, colors)
+    assert measured.positions.shape == (2, len(colors), 2) and measured.found.all()
+    assert part_position_error(shifted, measured, colors) == moved
+    with pytest.raises(ValueError, match="part_colors"):
+        part_position_error(shifted, measured)
 
 
 def test_akd_per_part_tells_the_part_that_moved_wrong():
