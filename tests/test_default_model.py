@@ -50,17 +50,16 @@ def test_bundled_model_keypoints_sit_on_every_part(result):
 def test_bundled_model_moves_the_parts_where_they_should_go(result):
     """Motion transfer on the held-out videos, against "repeat the first frame".
 
-    Issue 11 asks for AKD <= 0.2x and L1 <= 0.5x the baseline and MKR <= 0.15; the shipped model
-    reaches 0.238x, 0.492x and 0.048 on these videos (README). L1 and MKR are checked at the issue's
-    bars, which the model before it fails (0.526x and 0.114: it passes MKR only), and every earlier one
-    fails too (MKR 0.415 with collapsed keypoints; 0.335 and 0.188 for the GAN-less runs); AKD at a
-    bound just above the shipped model's.
+    Issue 11's bars: AKD <= 0.2x and L1 <= 0.5x the baseline, MKR <= 0.15. The shipped model reaches
+    0.198x, 0.471x and 0.065 on these videos (README); the model before it (16 epochs instead of 19)
+    fails AKD (0.238x), and every earlier one fails AKD and most fail L1 or MKR too (0.246x / 0.526x /
+    0.114; MKR 0.415 with collapsed keypoints).
     """
     assert len(result.videos) == 12
     assert result.baseline.akd > 5.0  # the parts really move
     assert result.model.mkr <= 0.15, result.table()
     assert result.model.l1 <= 0.5 * result.baseline.l1, result.table()
-    assert result.model.akd <= 0.25 * result.baseline.akd, result.table()
+    assert result.model.akd <= 0.2 * result.baseline.akd, result.table()
 
 
 def test_demo_end_to_end(tmp_path, capsys):
