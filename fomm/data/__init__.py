@@ -12,6 +12,7 @@ from fomm.data.synthetic import (
     make_synthetic_dataset,
     measure_part_positions,
     measure_parts,
+    part_masks,
     part_position_error,
     save_tracks,
 )
@@ -28,6 +29,7 @@ __all__ = [
     "make_synthetic_dataset",
     "measure_part_positions",
     "measure_parts",
+    "part_masks",
     "part_position_error",
     "save_tracks",
 ]

@@ -555,6 +555,27 @@ def _as_uint8_frames(frames: np.ndarray, what: str) -> np.ndarray:
     raise ValueError(f"{what} must be uint8 in [0, 255] or float in [0, 1], got {frames.dtype}")
 
 
+def part_masks(frame: np.ndarray, part_colors: np.ndarray, *, tolerance: float = COLOR_TOLERANCE) -> np.ndarray:
+    """Which pixels of one frame (H, W, 3) belong to each part, by color: (P, H, W) bool.
+
+    A pixel belongs to part k when its RGB distance to the segment between the part's color and its
+    texture shade (which also covers blends of the two) is at most `tolerance`.
+    """
+    image = _as_uint8_frames(frame, "frame")
+    if image.shape[0] != 1:
+        raise ValueError(f"part_masks takes one frame, got {image.shape[0]}")
+    image = image[0]
+    colors = np.asarray(part_colors)
+    if colors.ndim != 2 or colors.shape[1] != 3:
+        raise ValueError(f"part_colors must be (P, 3), got shape {colors.shape}")
+    pixels = image.reshape(-1, 1, 3).astype(np.float32)  # (HW, 1, 3)
+    lo = part_shades(colors).astype(np.float32)[None]  # (1, P, 3)
+    span = colors.astype(np.float32)[None] - lo
+    along = np.clip(((pixels - lo) * span).sum(-1) / (span * span).sum(-1), 0.0, 1.0)  # (HW, P)
+    distance = np.linalg.norm(pixels - lo - along[..., None] * span, axis=-1)  # (HW, P)
+    return (distance <= tolerance).T.reshape(len(colors), *image.shape[:2])
+
+
 def measure_part_positions(
     frame: np.ndarray,
     part_colors: np.ndarray,
@@ -564,26 +585,13 @@ def measure_part_positions(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Find each part by its color: (positions (P, 2) float (x, y), found (P,) bool).
 
-    A pixel belongs to part k when its RGB distance to the segment between the part's color and its
-    texture shade (which also covers blends of the two) is at most `tolerance`; pixels on anti-aliased
-    borders with the background or another part fall out on both sides alike, so the centroid of the
-    matching pixels stays on the part's centroid. A part with fewer than `min_pixels` matches is not
-    found (its position is nan).
+    The part's pixels are its `part_masks`; pixels on anti-aliased borders with the background or
+    another part fall out on both sides alike, so the centroid of the matching pixels stays on the
+    part's centroid. A part with fewer than `min_pixels` matches is not found (its position is nan).
     """
-    image = _as_uint8_frames(frame, "frame")
-    if image.shape[0] != 1:
-        raise ValueError(f"measure_part_positions takes one frame, got {image.shape[0]}")
-    image = image[0]
-    colors = np.asarray(part_colors)
-    if colors.ndim != 2 or colors.shape[1] != 3:
-        raise ValueError(f"part_colors must be (P, 3), got shape {colors.shape}")
-    height, width = image.shape[:2]
-    pixels = image.reshape(-1, 1, 3).astype(np.float32)  # (HW, 1, 3)
-    lo = part_shades(colors).astype(np.float32)[None]  # (1, P, 3)
-    span = colors.astype(np.float32)[None] - lo
-    along = np.clip(((pixels - lo) * span).sum(-1) / (span * span).sum(-1), 0.0, 1.0)  # (HW, P)
-    distance = np.linalg.norm(pixels - lo - along[..., None] * span, axis=-1)  # (HW, P)
-    match = distance <= tolerance
+    match = part_masks(frame, part_colors, tolerance=tolerance)  # (P, H, W)
+    num_parts, height, width = match.shape
+    match = match.reshape(num_parts, -1).T  # (HW, P)
     counts = match.sum(axis=0)
     ys, xs = np.divmod(np.arange(height * width, dtype=np.float64), width)
     with np.errstate(invalid="ignore", divide="ignore"):

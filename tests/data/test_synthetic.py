@@ -18,6 +18,7 @@ from fomm.data.synthetic import (
     make_synthetic_dataset,
     measure_part_positions,
     measure_parts,
+    part_masks,
     part_position_error,
     part_shades,
 )
@@ -126,6 +127,12 @@ def test_measured_positions_match_tracks(video):
         errors.append(np.linalg.norm(measured[visible] - positions[visible], axis=-1))
     errors = np.concatenate(errors)
     assert errors.mean() < 0.3 and errors.max() < 1.5
+    # the positions are the centroids of the parts' pixels (part_masks), in (x, y)
+    masks = part_masks(video.frames[0], video.tracks.part_colors)
+    assert masks.shape == (len(video.tracks.part_colors), *video.frames[0].shape[:2]) and masks.dtype == bool
+    ys, xs = np.nonzero(masks[0])
+    assert measure_part_positions(video.frames[0], video.tracks.part_colors)[0][0] == pytest.approx(
+        [xs.mean(), ys.mean()])
 
 
 def test_measure_ignores_background():
