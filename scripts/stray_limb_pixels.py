@@ -27,6 +27,7 @@ from fomm.api import load_model  # noqa: E402
 from fomm.data.datasets import FramesDataset  # noqa: E402
 from fomm.data.synthetic import load_tracks, part_masks  # noqa: E402
 from fomm.io.frames import to_uint8  # noqa: E402
+from fomm.models import make_coordinate_grid  # noqa: E402
 
 MARGIN_PX = 2
 
@@ -56,9 +57,8 @@ def video_tally(model, video, tally: Tally) -> None:
     occlusion = F.interpolate(out.occlusion_map, size=size, mode="bilinear", align_corners=False)[:, 0].numpy()
     deformation = F.interpolate(out.deformation.permute(0, 3, 1, 2), size=size, mode="bilinear",
                                 align_corners=False).permute(0, 2, 3, 1).numpy()
-    ys, xs = np.meshgrid(np.linspace(-1, 1, size[0]), np.linspace(-1, 1, size[1]), indexing="ij")
     # how far the dense motion fetches each pixel from, in pixels
-    moved = np.linalg.norm(deformation - np.stack([xs, ys], -1), axis=-1) * (size[1] / 2)
+    moved = np.linalg.norm(deformation - make_coordinate_grid(tuple(size)).numpy(), axis=-1) * (size[1] / 2)
     source_masks = part_masks(to_uint8(source)[0], colors)
     real_u8, generated_u8 = to_uint8(real), to_uint8(out.prediction)
     for t in range(1, len(real)):
