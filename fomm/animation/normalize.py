@@ -6,7 +6,7 @@ import numpy as np
 import torch
 from scipy.spatial import ConvexHull
 
-from ..models import Keypoints, inverse_2x2
+from ..models import Keypoints, float32_math, inverse_2x2
 
 
 def convex_hull_area(points: torch.Tensor) -> float:
@@ -34,6 +34,7 @@ def normalize_kp(kp_source: Keypoints, kp_driving: Keypoints, kp_driving_initial
     if use_relative_movement:
         value = (kp_driving.value - kp_driving_initial.value) * scale + kp_source.value
         if use_relative_jacobian and jacobian is not None:
-            jacobian_diff = torch.matmul(kp_driving.jacobian, inverse_2x2(kp_driving_initial.jacobian))
-            jacobian = torch.matmul(jacobian_diff, kp_source.jacobian)
+            with float32_math(jacobian):
+                jacobian_diff = torch.matmul(kp_driving.jacobian, inverse_2x2(kp_driving_initial.jacobian))
+                jacobian = torch.matmul(jacobian_diff, kp_source.jacobian)
     return Keypoints(value, jacobian)

@@ -1,6 +1,6 @@
 """The four networks of the First Order Motion Model, as pure ``nn.Module``s."""
 
-from .blocks import ImagePyramid, inverse_2x2, kp2gaussian, make_coordinate_grid
+from .blocks import ImagePyramid, float32_math, inverse_2x2, kp2gaussian, make_coordinate_grid
 from .dense_motion import DenseMotion, DenseMotionNetwork
 from .discriminator import Discriminator, DiscriminatorOutput, MultiScaleDiscriminator
 from .generator import GeneratorOutput, OcclusionAwareGenerator
@@ -9,5 +9,5 @@ from .keypoint_detector import Keypoints, KPDetector
 __all__ = [
     "DenseMotion", "DenseMotionNetwork", "Discriminator", "DiscriminatorOutput", "GeneratorOutput",
     "ImagePyramid", "KPDetector", "Keypoints", "MultiScaleDiscriminator", "OcclusionAwareGenerator",
-    "inverse_2x2", "kp2gaussian", "make_coordinate_grid",
+    "float32_math", "inverse_2x2", "kp2gaussian", "make_coordinate_grid",
 ]

@@ -56,6 +56,17 @@ def full_precision(x: torch.Tensor) -> torch.Tensor:
     return x.float() if x.dtype in (torch.float16, torch.bfloat16) else x
 
 
+def float32_math(tensor: torch.Tensor):
+    """A region where ``torch.autocast`` is off, for coordinate arithmetic under a bf16/fp16 run.
+
+    Autocast runs every ``matmul``/``einsum`` in the reduced precision, elementwise ops or not: a
+    coordinate rounded to bf16 is off by up to 1/256 of the frame's half-width, and a jacobian times
+    a displacement by more (0.4-0.7 px at 64 px, 4x that at 256 px). Keypoint motions, 2x2 jacobian
+    products and the equivariance transforms are computed in here, on float32 inputs.
+    """
+    return torch.autocast(tensor.device.type, enabled=False)
+
+
 def warp(image: torch.Tensor, grid: torch.Tensor, align_corners: bool, padding_mode: str = "zeros"):
     """Bilinear ``grid_sample`` with the model's align_corners choice made explicit; the coordinates
     (and so the sampling) stay at least float32 under reduced precision."""

@@ -12,6 +12,7 @@ from torch import nn
 from .blocks import (
     AntiAliasInterpolation2d,
     Hourglass,
+    float32_math,
     full_precision,
     inverse_2x2,
     kp2gaussian,
@@ -62,13 +63,14 @@ class DenseMotionNetwork(nn.Module):
         """Eq. 4: z -> J_k (z - p_k^D) + p_k^S per keypoint, identity grid first for the background."""
         h, w = spatial_size
         bs = kp_source.value.shape[0]
-        identity = make_coordinate_grid((h, w), kp_source.value.dtype, kp_source.value.device).view(1, 1, h, w, 2)
-        coordinate_grid = identity - kp_driving.value.view(bs, self.num_kp, 1, 1, 2)
-        if kp_driving.jacobian is not None:
-            jacobian = torch.matmul(kp_source.jacobian, inverse_2x2(kp_driving.jacobian))  # (B, K, 2, 2)
-            coordinate_grid = torch.einsum("bkij,bkhwj->bkhwi", jacobian, coordinate_grid)
-        driving_to_source = coordinate_grid + kp_source.value.view(bs, self.num_kp, 1, 1, 2)
-        return torch.cat([identity.expand(bs, 1, h, w, 2), driving_to_source], dim=1)  # (B, K+1, h, w, 2)
+        with float32_math(kp_source.value):  # these are the sampling coordinates
+            identity = make_coordinate_grid((h, w), kp_source.value.dtype, kp_source.value.device).view(1, 1, h, w, 2)
+            coordinate_grid = identity - kp_driving.value.view(bs, self.num_kp, 1, 1, 2)
+            if kp_driving.jacobian is not None:
+                jacobian = torch.matmul(kp_source.jacobian, inverse_2x2(kp_driving.jacobian))  # (B, K, 2, 2)
+                coordinate_grid = torch.einsum("bkij,bkhwj->bkhwi", jacobian, coordinate_grid)
+            driving_to_source = coordinate_grid + kp_source.value.view(bs, self.num_kp, 1, 1, 2)
+            return torch.cat([identity.expand(bs, 1, h, w, 2), driving_to_source], dim=1)  # (B, K+1, h, w, 2)
 
     def deformed_sources(self, source: torch.Tensor, sparse_motions: torch.Tensor) -> torch.Tensor:
         bs, c, h, w = source.shape

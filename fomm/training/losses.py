@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 from ..config import ConfigError, ModelParams, TrainParams
-from ..models import GeneratorOutput, ImagePyramid, Keypoints, MultiScaleDiscriminator, inverse_2x2
+from ..models import GeneratorOutput, ImagePyramid, Keypoints, MultiScaleDiscriminator, float32_math, inverse_2x2
 from ..models.discriminator import DiscriminatorOutput
 from .transforms import Transform
 from .vgg import SLICE_ENDS, Vgg19
@@ -84,15 +84,10 @@ def discriminator_gan_loss(disc_real: dict[float, DiscriminatorOutput],
     return total
 
 
-def _float32(tensor: torch.Tensor):
-    """No autocast: coordinates, 2x2 inverses and TPS kernels need float32 even in a bf16/fp16 run."""
-    return torch.autocast(tensor.device.type, enabled=False)
-
-
 def equivariance_value_loss(kp_driving: Keypoints, kp_transformed: Keypoints, transform: Transform) -> torch.Tensor:
     """Eq. 10 as implemented by the authors: ``mean|kp_driving - T(kp_transformed)|``, where
     ``kp_transformed`` are the keypoints of the driving frame warped by T."""
-    with _float32(kp_driving.value):
+    with float32_math(kp_driving.value):
         return _l1(kp_driving.value, transform.warp_coordinates(kp_transformed.value.float()))
 
 
@@ -101,7 +96,7 @@ def equivariance_jacobian_loss(kp_driving: Keypoints, kp_transformed: Keypoints,
 
     ``dT`` is the jacobian of T at the transformed keypoints (by autograd, so it stays differentiable).
     """
-    with _float32(kp_driving.value):
+    with float32_math(kp_driving.value):
         jacobian_transformed = torch.matmul(transform.jacobian(kp_transformed.value.float()),
                                             kp_transformed.jacobian.float())
         value = torch.matmul(inverse_2x2(kp_driving.jacobian.float()), jacobian_transformed)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from ..models import make_coordinate_grid
+from ..models import float32_math, make_coordinate_grid
 
 
 class Transform:
@@ -26,7 +26,8 @@ class Transform:
             angle = torch.deg2rad((2 * torch.rand(bs, generator=generator) - 1) * max_rotation)
             cos, sin = torch.cos(angle), torch.sin(angle)
             rotation = torch.stack([torch.stack([cos, -sin], -1), torch.stack([sin, cos], -1)], -2)  # (B, 2, 2)
-            theta = rotation @ theta
+            with float32_math(theta):
+                theta = rotation @ theta
         self.theta = theta.to(device)
         self.bs = bs
         self.align_corners = align_corners
@@ -57,18 +58,20 @@ class Transform:
         return F.grid_sample(frame, grid, padding_mode="reflection", align_corners=self.align_corners)
 
     def warp_coordinates(self, coordinates: torch.Tensor) -> torch.Tensor:
-        """Apply T to (B or 1, N, 2) coordinates -> (B, N, 2)."""
-        theta = self.theta.to(coordinates.dtype).unsqueeze(1)  # (B, 1, 2, 3)
-        transformed = torch.matmul(theta[..., :2], coordinates.unsqueeze(-1)) + theta[..., 2:]
-        transformed = transformed.squeeze(-1)
-        if self.tps:
-            control_points = self.control_points.to(coordinates.dtype)
-            control_params = self.control_params.to(coordinates.dtype)
-            distances = coordinates.view(coordinates.shape[0], -1, 1, 2) - control_points.view(1, 1, -1, 2)
-            distances = distances.abs().sum(-1)
-            result = distances**2 * torch.log(distances + 1e-6) * control_params
-            transformed = transformed + result.sum(dim=2).view(self.bs, coordinates.shape[1], 1)
-        return transformed
+        """Apply T to (B or 1, N, 2) coordinates -> (B, N, 2); in float32 math under autocast too, so
+        that a frame is warped by exactly the T its equivariance losses assume."""
+        with float32_math(coordinates):
+            theta = self.theta.to(coordinates.dtype).unsqueeze(1)  # (B, 1, 2, 3)
+            transformed = torch.matmul(theta[..., :2], coordinates.unsqueeze(-1)) + theta[..., 2:]
+            transformed = transformed.squeeze(-1)
+            if self.tps:
+                control_points = self.control_points.to(coordinates.dtype)
+                control_params = self.control_params.to(coordinates.dtype)
+                distances = coordinates.view(coordinates.shape[0], -1, 1, 2) - control_points.view(1, 1, -1, 2)
+                distances = distances.abs().sum(-1)
+                result = distances**2 * torch.log(distances + 1e-6) * control_params
+                transformed = transformed + result.sum(dim=2).view(self.bs, coordinates.shape[1], 1)
+            return transformed
 
     def jacobian(self, coordinates: torch.Tensor) -> torch.Tensor:
         """dT/dz at ``coordinates`` (B, N, 2) -> (B, N, 2, 2), by autograd (differentiable)."""

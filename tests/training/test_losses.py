@@ -141,6 +141,24 @@ def test_equivariance_transform_with_a_large_rotation():
     torch.testing.assert_close(turned.jacobian(point.expand(64, 1, 2))[:, 0], linear)
 
 
+def test_a_frame_is_warped_by_the_exact_transform_under_autocast():
+    """In a bf16 run the frame must be warped by the T its equivariance losses use (float32), not by a
+    bf16-rounded one (autocast runs the affine matmul in bf16: up to 0.2 px off at 64 px)."""
+    def transform():
+        return Transform(8, 0.1, 0.01, 5, generator=torch.Generator().manual_seed(1), max_rotation=30.0)
+
+    frame = torch.rand(8, 3, 64, 64, generator=torch.Generator().manual_seed(2))
+    points = torch.rand(8, 16, 2, generator=torch.Generator().manual_seed(3)) * 2 - 1
+    exact_t = transform()
+    with torch.autocast("cpu", torch.bfloat16):
+        reduced_t = transform()
+        warped = reduced_t.transform_frame(frame)
+        moved = reduced_t.warp_coordinates(points)
+    torch.testing.assert_close(reduced_t.theta, exact_t.theta, rtol=0, atol=0)
+    torch.testing.assert_close(moved, exact_t.warp_coordinates(points), rtol=0, atol=1e-6)
+    torch.testing.assert_close(warped, exact_t.transform_frame(frame), rtol=0, atol=1e-5)
+
+
 def test_max_rotation_stays_out_of_published_configs():
     config = load_config("vox-256")
     assert "max_rotation" not in config.to_dict()["train_params"]["transform_params"]
