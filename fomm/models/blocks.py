@@ -59,7 +59,7 @@ def full_precision(x: torch.Tensor) -> torch.Tensor:
 def float32_math(tensor: torch.Tensor):
     """A region where ``torch.autocast`` is off, for coordinate arithmetic under a bf16/fp16 run.
 
-    Autocast runs every ``matmul``/``einsum`` in the reduced precision, elementwise ops or not: a
+    Autocast runs every ``matmul``/``einsum`` in the reduced precision, even on float32 inputs: a
     coordinate rounded to bf16 is off by up to 1/256 of the frame's half-width, and a jacobian times
     a displacement by more (0.4-0.7 px at 64 px, 4x that at 256 px). Keypoint motions, 2x2 jacobian
     products and the equivariance transforms are computed in here, on float32 inputs.
