@@ -20,7 +20,8 @@ random weights (the cost does not depend on the values); so the comparison isola
   under ``no_grad``; pyramids reused; closed-form 2x2 inverses.
 
 ``--variants`` times our step in fp32 against the same step with channels-last (NHWC) weights and
-frames, with bf16 autocast, and with both, steps alternating in one run, and prints the ratios to fp32
+frames, with bf16 autocast, with both, and with Adam's fused kernel (``fomm train --fused-adam``), steps
+alternating in one run, and prints the ratios to fp32
 with the CPU's model and bf16 flags: bf16 pays only on CPUs with AVX512-BF16 or AMX.
 
 Configurations: ``tiny`` (``../shared/golden/tiny.yaml``: 128 px, GAN on), ``anchor`` (the issue's:
@@ -155,8 +156,10 @@ def cpu_description() -> str:
     return f"{model}, {os.cpu_count()} cores, bf16 instructions: {', '.join(flags) if flags else 'none'}"
 
 
-VARIANTS = {"fp32": dict(), "channels-last": dict(channels_last=True), "bf16": dict(amp="bf16"),
-            "bf16 + channels-last": dict(amp="bf16", channels_last=True)}
+VARIANTS = {"fp32": dict(), "channels-last": dict(channels_last=True),
+            "channels-last + fused Adam": dict(channels_last=True, fused_adam=True), "bf16": dict(amp="bf16"),
+            "bf16 + channels-last": dict(amp="bf16", channels_last=True),
+            "bf16 + channels-last + fused Adam": dict(amp="bf16", channels_last=True, fused_adam=True)}
 
 
 def bench_variants(name: str, config: Config, steps: int, warmup: int, vgg: Vgg19) -> list[dict]:
@@ -226,9 +229,9 @@ def main() -> None:
                     for row in bench_variants(name, available[name], args.steps, args.warmup, vgg)]
     if variant_rows:
         print(f"\nour step, variants against fp32 in the same run ({cpu_description()})")
-        print(f"{'config':<13} {'frames':>9} {'variant':<21} {'s/step':>7} {'vs fp32':>8} {'|Δ loss| rel':>12}")
+        print(f"{'config':<13} {'frames':>9} {'variant':<33} {'s/step':>7} {'vs fp32':>8} {'|Δ loss| rel':>12}")
         for r in variant_rows:
-            print(f"{r['config']:<13} {r['batch']:>3}x{r['size']:<5} {r['variant']:<21} {r['seconds']:>7.3f} "
+            print(f"{r['config']:<13} {r['batch']:>3}x{r['size']:<5} {r['variant']:<33} {r['seconds']:>7.3f} "
                   f"{r['ratio']:>7.2f}x {r['difference']:>12.1e}")
     print(f"load average {os.getloadavg()[0]:.1f} at the end")
 

@@ -220,8 +220,10 @@ class Trainer:
     ``vgg``: the perceptual loss network; by default :func:`~fomm.training.vgg.load_vgg19` (ImageNet
     weights). ``amp``: ``"bf16"`` (CUDA or CPU) or ``"fp16"`` (CUDA) autocast. ``max_steps`` /
     ``max_minutes`` end training early (this run) with a checkpoint. ``channels_last``: NHWC weights and
-    frames (faster convolutions on CPU). ``diagnostics``: per-epoch keypoint measures
-    (:class:`~fomm.training.diagnostics.KeypointMonitor`). Under ``torchrun`` each process
+    frames (faster convolutions on CPU). ``fused_adam``: Adam's fused kernel, which updates all of a
+    network's parameters in one pass (its arithmetic differs from the default Adam's in the last bit,
+    so a run with it is not bit-identical to one without). ``diagnostics``: per-epoch keypoint
+    measures (:class:`~fomm.training.diagnostics.KeypointMonitor`). Under ``torchrun`` each process
     takes ``batch_size / world_size`` samples, so the global batch stays ``batch_size``.
     """
 
@@ -229,7 +231,8 @@ class Trainer:
                  device: str | torch.device | None = None, vgg: Vgg19 | None = None, num_workers: int = 0,
                  seed: int = 0, amp: str | None = None, max_steps: int | None = None,
                  max_minutes: float | None = None, visualize: bool = True, tensorboard: bool = True,
-                 batched_vgg: bool = False, diagnostics: bool = True, channels_last: bool = False):
+                 batched_vgg: bool = False, diagnostics: bool = True, channels_last: bool = False,
+                 fused_adam: bool = False):
         self.config = config
         self.train_params = tp = config.train_params
         check_train_params(tp, config.model_params)
@@ -289,13 +292,8 @@ class Trainer:
             self.discriminator_step = distributed.wrap(
                 DiscriminatorLoss(self.model.discriminator, weights.discriminator_gan).to(device), self.ctx, device)
 
-        betas = (0.5, 0.999)
-        self.optimizers = {
-            "generator": torch.optim.Adam(self.model.generator.parameters(), lr=tp.lr_generator, betas=betas),
-            "kp_detector": torch.optim.Adam(self.model.kp_detector.parameters(), lr=tp.lr_kp_detector, betas=betas),
-            "discriminator": torch.optim.Adam(self.model.discriminator.parameters(), lr=tp.lr_discriminator,
-                                              betas=betas),
-        }
+        self.fused_adam = fused_adam
+        self.optimizers = self._make_optimizers(fused_adam)
         self.schedulers = {name: torch.optim.lr_scheduler.MultiStepLR(opt, tp.epoch_milestones, gamma=0.1)
                            for name, opt in self.optimizers.items()}
         self.scalers = {name: torch.amp.GradScaler(device.type, enabled=amp == "fp16")
@@ -337,6 +335,17 @@ class Trainer:
                 f"for {self.ctx.world_size} process(es), fewer than train_params.batch_size {tp.batch_size}: "
                 "raise num_repeats or lower batch_size")
         return loader, sampler
+
+    def _make_optimizers(self, fused: bool) -> dict[str, torch.optim.Adam]:
+        tp, betas = self.train_params, (0.5, 0.999)
+        nets = self.model
+        groups = {"generator": (nets.generator, tp.lr_generator), "kp_detector": (nets.kp_detector, tp.lr_kp_detector),
+                  "discriminator": (nets.discriminator, tp.lr_discriminator)}
+        try:
+            return {name: torch.optim.Adam(net.parameters(), lr=lr, betas=betas, fused=True if fused else None)
+                    for name, (net, lr) in groups.items()}
+        except RuntimeError as exc:  # a device without a fused Adam kernel
+            raise TrainingError(f"--fused-adam is not available on {self.device.type}: {exc}; leave it off") from None
 
     @property
     def steps_per_epoch(self) -> int:

@@ -27,6 +27,7 @@ def test_parser_defaults_and_exclusive_options():
     args = _args("--config", "vox-256", "--out", "o")
     assert (args.workers, args.seed, args.amp, args.vgg, args.vgg_random, args.overrides) == (2, 0, None, None,
                                                                                               False, [])
+    assert (args.channels_last, args.fused_adam) == (False, False)
     for bad in (["--vgg", "w.pth", "--vgg-random"], ["--checkpoint", "a", "--finetune", "b"], ["--max-steps", "0"],
                 ["--max-minutes", "0"], ["--amp", "fp8"], ["--workers", "-1"], ["--threads", "0"], []):
         with pytest.raises(SystemExit):
@@ -105,9 +106,10 @@ def test_train_refuse_nonempty_out_overwrite_and_resume(config_file, dataset_dir
     assert (out / "notes.txt").exists() and not (out / "log.txt").exists()  # no epoch finished yet
     assert sorted(p.name for p in out.glob("*.pth.tar")) == ["00000000-batch00000002-checkpoint.pth.tar"]
 
-    # Resume from the run folder, with the config stored in the checkpoint: at batch 3 of epoch 0.
+    # Resume from the run folder, with the config stored in the checkpoint: at batch 3 of epoch 0; the fused
+    # Adam reads the default one's state.
     assert main(["train", "--checkpoint", str(out), "--data", str(dataset_dir), "--out", str(out), "--vgg-random",
-                 "--workers", "0", "--device", "cpu", "--epochs", "2", "--max-steps", "7"]) == 0
+                 "--workers", "0", "--device", "cpu", "--epochs", "2", "--max-steps", "7", "--fused-adam"]) == 0
     captured = capsys.readouterr()
     assert "epoch 1 batch 1/8" in captured.out
     assert "00000000) perceptual - " in captured.err  # the finished epoch's log line, beside the progress bar

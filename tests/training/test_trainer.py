@@ -235,26 +235,29 @@ def test_keypoint_diagnostics_on_synthetic_data_and_the_collapse_warning(tmp_pat
     assert picture.shape == (64, 32 * 4, 3)  # 4 probe frames over their heatmaps
 
 
-def test_channels_last_steps_equal_the_default_ones(tmp_path):
+@pytest.mark.parametrize("option", ["channels_last", "fused_adam"])
+def test_channels_last_and_fused_adam_steps_equal_the_default_ones(tmp_path, option):
     config = tiny_config(perceptual=[0] * 5, reconstruction_l1=1)
     pairs = RandomPairs()
     x = torch.stack([pairs[i]["source"] for i in range(2)]), torch.stack([pairs[i]["driving"] for i in range(2)])
     results = []
-    for channels_last in (False, True):
+    for enabled in (False, True):
         torch.manual_seed(0)
         trainer = Trainer(config, pairs, tmp_path, device="cpu", tensorboard=False, diagnostics=False,
-                          channels_last=channels_last)
+                          **{option: enabled})
         losses = []
         for step in range(3):
             torch.manual_seed(10 + step)  # the same transform noise
             losses.append({k: float(v) for k, v in trainer.train_step(*x)[0].items()})
         results.append(losses)
-        if channels_last:
+        if enabled and option == "channels_last":
             weight = trainer.model.generator.first.conv.weight
             assert weight.is_contiguous(memory_format=torch.channels_last) and not weight.is_contiguous()
-    plain, nhwc = results
+        if option == "fused_adam":
+            assert all(opt.defaults["fused"] is (True if enabled else None) for opt in trainer.optimizers.values())
+    default, changed = results
     # the same losses at every step, so the Adam updates between them were the same too
-    for a, b in zip(plain, nhwc, strict=True):
+    for a, b in zip(default, changed, strict=True):
         assert a.keys() == b.keys() and all(a[k] == pytest.approx(b[k], rel=1e-4) for k in a), (a, b)
 
 
