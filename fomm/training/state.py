@@ -43,6 +43,7 @@ class TrainingState:
     global_step: int = 0
     seed: int = 0
     amp: str | None = None
+    fused_adam: bool = False
     optimizers: dict[str, dict[str, Any]] = dataclasses.field(default_factory=dict)
     schedulers: dict[str, dict[str, Any]] = dataclasses.field(default_factory=dict)
     scalers: dict[str, dict[str, Any]] = dataclasses.field(default_factory=dict)
@@ -63,7 +64,7 @@ class TrainingState:
         original keys): plain data and tensors only."""
         return {
             "version": STATE_VERSION, "epoch": self.epoch, "batch": self.batch, "global_step": self.global_step,
-            "seed": self.seed, "amp": self.amp,
+            "seed": self.seed, "amp": self.amp, "fused_adam": self.fused_adam,
             "schedulers": {name: _plain_scheduler(s) for name, s in self.schedulers.items()},
             "scalers": {name: dict(s) for name, s in self.scalers.items()},
             "rng": self.rng, "data": dict(self.data),
@@ -79,7 +80,7 @@ class TrainingState:
                              "update fomm to resume this run")
         return cls(
             epoch=int(entry["epoch"]), batch=int(entry["batch"]), global_step=int(entry["global_step"]),
-            seed=int(entry.get("seed", 0)), amp=entry.get("amp"),
+            seed=int(entry.get("seed", 0)), amp=entry.get("amp"), fused_adam=bool(entry.get("fused_adam", False)),
             optimizers={k.removeprefix("optimizer_"): v for k, v in (optimizers or {}).items()},
             schedulers={name: _counter_scheduler(s) for name, s in entry.get("schedulers", {}).items()},
             scalers=dict(entry.get("scalers", {})), rng=dict(entry.get("rng", {})), data=dict(entry.get("data", {})),

@@ -369,6 +369,7 @@ class Trainer:
         """The run's state now (between two steps), as saved with each checkpoint."""
         return TrainingState(
             epoch=self.epoch, batch=self.batch_in_epoch, global_step=self.global_step, seed=self.seed, amp=self.amp,
+            fused_adam=self.fused_adam,
             optimizers={name: opt.state_dict() for name, opt in self.optimizers.items()},
             schedulers={name: s.state_dict() for name, s in self.schedulers.items()},
             scalers={name: s.state_dict() for name, s in self.scalers.items()},
@@ -396,6 +397,10 @@ class Trainer:
             for name, scaler in self.scalers.items():
                 if scaler.is_enabled() and state.scalers.get(name):
                     scaler.load_state_dict(state.scalers[name])
+        if state.fused_adam != self.fused_adam:
+            logger.warning("%s was trained %s --fused-adam and this run %s: Adam's arithmetic changes in the last "
+                           "bit from here on", source, "with" if state.fused_adam else "without",
+                           "uses it" if self.fused_adam else "does not")
         if state.seed != self.seed:
             logger.warning("resuming with the checkpoint's seed %d (not %d): a run is one random stream",
                            state.seed, self.seed)

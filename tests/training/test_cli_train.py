@@ -5,9 +5,12 @@ from __future__ import annotations
 import pytest
 import yaml
 
+from fomm.checkpoints import read_checkpoint
 from fomm.cli.main import build_parser, main
 from fomm.cli.train import apply_overrides, build_config
 from fomm.config import ConfigError
+from fomm.training.state import STATE_KEY
+from fomm.training.trainer import latest_checkpoint
 
 from .helpers import tiny_config_dict
 
@@ -27,7 +30,7 @@ def test_parser_defaults_and_exclusive_options():
     args = _args("--config", "vox-256", "--out", "o")
     assert (args.workers, args.seed, args.amp, args.vgg, args.vgg_random, args.overrides) == (2, 0, None, None,
                                                                                               False, [])
-    assert (args.channels_last, args.fused_adam) == (False, False)
+    assert (args.channels_last, args.fused_adam) == (False, None)  # None: a resumed run's own setting
     for bad in (["--vgg", "w.pth", "--vgg-random"], ["--checkpoint", "a", "--finetune", "b"], ["--max-steps", "0"],
                 ["--max-minutes", "0"], ["--amp", "fp8"], ["--workers", "-1"], ["--threads", "0"], []):
         with pytest.raises(SystemExit):
@@ -88,7 +91,7 @@ def test_missing_vgg_weights_are_reported(config_file, dataset_dir, tmp_path, ca
     assert "vgg19-dcbb9e9d.pth" in err and "--vgg-random" in err
 
 
-def test_train_refuse_nonempty_out_overwrite_and_resume(config_file, dataset_dir, tmp_path, capsys):
+def test_train_refuse_nonempty_out_overwrite_and_resume(config_file, dataset_dir, tmp_path, capsys, caplog):
     out = tmp_path / "run"
     base = ["train", "--config", str(config_file), "--data", str(dataset_dir), "--out", str(out), "--vgg-random",
             "--workers", "0", "--device", "cpu", "--max-steps", "3", "--threads", "1"]
@@ -114,3 +117,12 @@ def test_train_refuse_nonempty_out_overwrite_and_resume(config_file, dataset_dir
     assert "epoch 1 batch 1/8" in captured.out
     assert "00000000) perceptual - " in captured.err  # the finished epoch's log line, beside the progress bar
     assert [line[:9] for line in (out / "log.txt").read_text().splitlines()] == ["00000000)"]
+    assert "trained without --fused-adam and this run uses it" in caplog.text
+    caplog.clear()
+
+    # Resumed without the flag, the run keeps its fused Adam (an exact resume needs the same arithmetic).
+    assert main(["train", "--checkpoint", str(out), "--data", str(dataset_dir), "--out", str(out), "--vgg-random",
+                 "--workers", "0", "--device", "cpu", "--epochs", "2", "--max-steps", "1"]) == 0
+    assert "--fused-adam" not in caplog.text
+    state = read_checkpoint(latest_checkpoint(out)).extra[STATE_KEY]
+    assert (state["global_step"], state["fused_adam"]) == (2 + 7 + 1, True)
