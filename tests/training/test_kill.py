@@ -18,6 +18,7 @@ import random
 import re
 import signal
 import sys
+import threading
 import time
 import traceback
 from pathlib import Path
@@ -72,6 +73,9 @@ def _run_child(argv: list[str], log: Path, inject: str | None = None, nth_save: 
     pid = os.fork()
     if pid:
         return pid
+    # A lock of the child's own: tqdm's default one is a semaphore shared with this process across the fork,
+    # and a child killed inside a progress update would leave it taken, hanging every later tqdm here.
+    tqdm.tqdm.set_lock(threading.RLock())
     code = 1
     try:
         sys.stdout = sys.stderr = open(log, "w")  # noqa: SIM115 (the child ends with os._exit)
