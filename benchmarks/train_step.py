@@ -21,8 +21,8 @@ random weights (the cost does not depend on the values); so the comparison isola
 
 ``--variants`` times our step in fp32 against the same step with channels-last (NHWC) weights and
 frames, with bf16 autocast, with both, and with Adam's fused kernel (``fomm train --fused-adam``), steps
-alternating in one run, and prints the ratios to fp32
-with the CPU's model and bf16 flags: bf16 pays only on CPUs with AVX512-BF16 or AMX.
+alternating in one run, and prints the ratios to fp32 with the CPU's model and bf16 flags: bf16 pays
+only on CPUs with AVX512-BF16 or AMX.
 
 Configurations: ``tiny`` (``../shared/golden/tiny.yaml``: 128 px, GAN on), ``anchor`` (the issue's:
 64 px, 5 keypoints, widths 16, 3-block hourglasses, scale factors 0.5, 2 bottleneck blocks,

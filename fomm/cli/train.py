@@ -224,8 +224,7 @@ def train_from_args(args: argparse.Namespace) -> tuple[Trainer, TrainResult]:
         vgg = load_vgg19(args.vgg, allow_random=args.vgg_random, download=not args.vgg_random)
     trainer = Trainer(config, dataset, out, device=args.device, vgg=vgg, num_workers=args.workers, seed=args.seed,
                       amp=_amp(args, checkpoint, device), max_steps=args.max_steps, max_minutes=args.max_minutes,
-                      channels_last=args.channels_last,
-                      fused_adam=_fused_adam(args, checkpoint))
+                      channels_last=args.channels_last, fused_adam=_fused_adam(args, checkpoint))
     if checkpoint is not None:
         trainer.resume(checkpoint)
     if finetune is not None:

@@ -337,10 +337,10 @@ class Trainer:
         return loader, sampler
 
     def _make_optimizers(self, fused: bool) -> dict[str, torch.optim.Adam]:
-        tp, betas = self.train_params, (0.5, 0.999)
-        nets = self.model
-        groups = {"generator": (nets.generator, tp.lr_generator), "kp_detector": (nets.kp_detector, tp.lr_kp_detector),
-                  "discriminator": (nets.discriminator, tp.lr_discriminator)}
+        tp, model, betas = self.train_params, self.model, (0.5, 0.999)
+        groups = {"generator": (model.generator, tp.lr_generator),
+                  "kp_detector": (model.kp_detector, tp.lr_kp_detector),
+                  "discriminator": (model.discriminator, tp.lr_discriminator)}
         try:
             return {name: torch.optim.Adam(net.parameters(), lr=lr, betas=betas, fused=True if fused else None)
                     for name, (net, lr) in groups.items()}
