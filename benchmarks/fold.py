@@ -1,5 +1,5 @@
 """The batch-norm folding prototype behind ``benchmarks/compile.py``'s ``folded`` variant (kept out of
-the library: it measured within noise, see README "Benchmarks"). conv -> BatchNorm (eval mode) is one
+the library: it measured within noise, see docs/benchmarks.md). conv -> BatchNorm (eval mode) is one
 affine map per channel after a convolution, so it folds exactly into the convolution's weights and
 bias, saving one pass over every feature map it touched.
 

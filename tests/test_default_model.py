@@ -12,7 +12,7 @@ from fomm.data.synthetic import make_synthetic_dataset
 from fomm.evaluation.reconstruct import reconstruct
 from fomm.io import VideoReader, probe_video
 
-# Training used `fomm synth --seed 0 --limb-swing 2` (README); these held-out videos come from a seed
+# Training used `fomm synth --seed 0 --limb-swing 2` (docs/training.md); these held-out videos come from a seed
 # never trained on, with the same settings. Short videos keep the test fast.
 HELD_OUT_SEED = 424242
 LIMB_SWING = 2.0
@@ -51,7 +51,7 @@ def test_bundled_model_moves_the_parts_where_they_should_go(result):
     """Motion transfer on the held-out videos, against "repeat the first frame".
 
     Issue 11's bars: AKD <= 0.2x and L1 <= 0.5x the baseline, MKR <= 0.15. The shipped model reaches
-    0.198x, 0.471x and 0.065 on these videos (README); the model before it (16 epochs instead of 19)
+    0.198x, 0.471x and 0.065 on these videos (docs/training.md); the model before it (16 epochs instead of 19)
     fails AKD (0.238x), and every earlier one fails AKD and most fail L1 or MKR too (0.246x / 0.526x /
     0.114; MKR 0.415 with collapsed keypoints).
     """

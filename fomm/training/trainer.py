@@ -275,7 +275,7 @@ class Trainer:
             if device.type != "cuda":
                 logger.info("distributed on %s: plain BatchNorm per process (SyncBatchNorm needs CUDA)", device.type)
         self.model.to(device).train()
-        if channels_last:  # NHWC convolutions: 1.25x faster training steps on an AVX512 CPU (README)
+        if channels_last:  # NHWC convolutions: 1.25x faster training steps on an AVX512 CPU (docs/benchmarks.md)
             self.model.to(memory_format=torch.channels_last)
 
         if any(weights.perceptual) and vgg is None:
