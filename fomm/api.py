@@ -147,7 +147,7 @@ def load_model(name_or_path: str | Path = DEFAULT_MODEL, config: str | Path | Co
             cfg = Config(model_params=infer_model_params(ckpt.state_dicts))
         with_disc = with_discriminator and "discriminator" in ckpt.state_dicts
         model = FOMM(cfg, with_discriminator=with_disc)
-        load_state_dicts(model.networks(), ckpt, f"checkpoint {source.path.name}")
+        load_state_dicts(model.networks(), ckpt, f"checkpoint {source.path.name}", config_given=config is not None)
     else:
         cfg = cfg or load_config(source.preset)
         logger.warning("%s: preset architecture with untrained weights", source.preset)

@@ -57,21 +57,32 @@ class Checkpoint:
 
 
 # ------------------------------------------------------------------------------------ reading
+# Words of torch's weights-only unpickler when a pickle asks for code (a global, a call, an object);
+# any other refusal ("Unsupported operand 0") means bytes that are not a pickle at all.
+_CODE_REFUSALS = re.compile(r"GLOBAL|global|reduce|new object|Can only build")
+
+
+def _damaged(path: Path, detail: str) -> CheckpointError:
+    return CheckpointError(f"{path}: cannot read the checkpoint ({detail}); the file is truncated or not a "
+                           "PyTorch checkpoint: download or copy it again.")
+
+
 def _torch_load(path: Path) -> Any:
+    if path.is_file() and path.stat().st_size == 0:
+        raise _damaged(path, "it is empty, 0 bytes")
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
-        if "weights only" in str(exc).lower() or "weights_only" in str(exc):
+        text = str(exc)
+        if ("weights only" in text.lower() or "weights_only" in text) and _CODE_REFUSALS.search(text):
             raise CheckpointError(
                 f"{path}: refused to load: the file holds Python objects other than tensors and plain "
                 "data (a pickle that can run code). fomm only reads weights; re-save the state dicts "
                 "with torch.save({'generator': ..., 'kp_detector': ...}) or convert to .safetensors."
             ) from None
-        raise CheckpointError(f"{path}: not a readable checkpoint ({exc}); the file may be truncated "
-                              "or not a PyTorch file: download or copy it again.") from None
+        raise _damaged(path, "not a pickle of tensors") from None
     except Exception as exc:  # torch raises many types for damaged files (RuntimeError, EOFError, KeyError...)
-        raise CheckpointError(f"{path}: cannot read the checkpoint ({str(exc).splitlines()[0]}); the file is "
-                              "truncated or not a PyTorch checkpoint: download or copy it again.") from None
+        raise _damaged(path, str(exc).splitlines()[0] if str(exc) else type(exc).__name__) from None
 
 
 def _safetensors_load(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
@@ -152,10 +163,29 @@ def read_checkpoint(path: str | Path) -> Checkpoint:
             f"{path} is not a FOMM checkpoint: no {' or '.join(missing)} weights found (expected keys "
             "'generator' and 'kp_detector', as in vox-cpk.pth.tar).")
     for name, sd in ckpt.state_dicts.items():
-        bad = [k for k, v in sd.items() if not isinstance(v, torch.Tensor)]
-        if bad:
-            raise CheckpointError(f"{path}: '{name}' holds non-tensor entries ({bad[0]}, ...): not a state dict.")
+        _check_tensors(path, name, sd)
     return ckpt
+
+
+def _check_tensors(path: Path, name: str, sd: Mapping[str, Any]) -> None:
+    """Refuse what would load silently wrong: non-tensors, views that declare more values than their
+    storage holds (a stride-0 tensor can claim any shape, and the shape decides the network built), and
+    NaN or inf weights (they give black frames with no error)."""
+    non_finite = []
+    for key, value in sd.items():
+        if not isinstance(value, torch.Tensor):
+            raise CheckpointError(f"{path}: '{name}' holds non-tensor entries ({key}, ...): not a state dict.")
+        stored = value.untyped_storage().nbytes() // max(value.element_size(), 1)
+        if value.numel() > stored:
+            raise CheckpointError(f"{path}: {name}.{key} declares {value.numel()} values of shape "
+                                  f"{tuple(value.shape)} but stores {stored}: the file is damaged or forged; "
+                                  "download or copy it again.")
+        if value.is_floating_point() and not bool(torch.isfinite(value).all()):
+            non_finite.append(f"{name}.{key}")
+    if non_finite:
+        more = f" and {len(non_finite) - 1} more" if len(non_finite) > 1 else ""
+        raise CheckpointError(f"{path}: the weights hold non-finite values (NaN or inf) in {non_finite[0]}{more}: "
+                              "the file is damaged or its training diverged; use an earlier checkpoint.")
 
 
 # ------------------------------------------------------------------------------ config inference
@@ -251,7 +281,8 @@ def _infer_discriminator(sd: Mapping[str, torch.Tensor], num_channels: int) -> D
 
 # ------------------------------------------------------------------------------------ matching
 def describe_mismatch(model: torch.nn.Module, state_dict: Mapping[str, torch.Tensor], name: str) -> list[str]:
-    """Differences between a network and a state dict: missing, unexpected and reshaped keys."""
+    """Differences between a network and a state dict: missing, unexpected and reshaped keys, and
+    integer values where the network has floating-point weights (load_state_dict would cast them)."""
     own = model.state_dict()
     lines = []
     for key in own:
@@ -260,20 +291,30 @@ def describe_mismatch(model: torch.nn.Module, state_dict: Mapping[str, torch.Ten
         elif tuple(own[key].shape) != tuple(state_dict[key].shape):
             lines.append(f"{name}.{key}: config gives {tuple(own[key].shape)}, checkpoint has "
                          f"{tuple(state_dict[key].shape)}")
+        elif own[key].is_floating_point() != state_dict[key].is_floating_point():
+            wanted = "floating-point" if own[key].is_floating_point() else "integer"
+            lines.append(f"{name}.{key}: the checkpoint holds {str(state_dict[key].dtype).removeprefix('torch.')} "
+                         f"values where the network has {wanted} ones")
     lines += [f"{name}.{key}: in the checkpoint, not in the config's network" for key in state_dict if key not in own]
     return lines
 
 
-def load_state_dicts(networks: Mapping[str, torch.nn.Module], ckpt: Checkpoint, source: str = "checkpoint") -> None:
-    """Strictly load each network present in both; raise one message listing every difference."""
+def load_state_dicts(networks: Mapping[str, torch.nn.Module], ckpt: Checkpoint, source: str = "checkpoint",
+                     config_given: bool = True) -> None:
+    """Strictly load each network present in both; raise one message listing every difference.
+    ``config_given``: the networks were built from a config the user passed (the fix is to drop it),
+    not from the one stored in the checkpoint (then the file itself is inconsistent)."""
     problems = []
     for name, net in networks.items():
         if name in ckpt.state_dicts:
             problems += describe_mismatch(net, ckpt.state_dicts[name], name)
     if problems:
         shown = "\n  ".join(problems[:20]) + (f"\n  ... and {len(problems) - 20} more" if len(problems) > 20 else "")
-        raise CheckpointError(f"the config and {source} disagree:\n  {shown}\nDrop --config to build the "
-                              "networks from the checkpoint itself, or pass the config it was trained with.")
+        fix = ("Drop --config to build the networks from the checkpoint itself, or pass the config it was "
+               "trained with." if config_given else
+               "The config stored in the checkpoint does not fit its own weights: pass --config with the config "
+               "it was trained with, or download or copy the file again.")
+        raise CheckpointError(f"the config and {source} disagree:\n  {shown}\n{fix}")
     for name, net in networks.items():
         if name in ckpt.state_dicts:
             net.load_state_dict(ckpt.state_dicts[name], strict=True)

@@ -164,3 +164,70 @@ def test_weights_only_is_used(monkeypatch, tmp_path, original):
         torch.testing.assert_close(ckpt.state_dicts["generator"], dict(original["generator"]), rtol=0, atol=0)
     fomm.load_model(tmp_path / "legacy.pth", device="cpu")
     assert seen == [True, True, True]
+
+
+@pytest.mark.parametrize("content", [b"", b"x", b"\0" * 4096], ids=["empty", "one-byte", "zeros"])
+def test_empty_or_garbage_file_is_truncated_not_code(tmp_path, content):
+    path = tmp_path / "bad.pth.tar"
+    path.write_bytes(content)
+    with pytest.raises(CheckpointError, match="truncated") as info:
+        read_checkpoint(path)
+    assert "run code" not in str(info.value) and "\n" not in str(info.value)
+
+
+def test_dev_zero_is_truncated_not_code():
+    with pytest.raises(CheckpointError, match="truncated") as info:
+        read_checkpoint("/dev/zero")
+    assert "run code" not in str(info.value)
+
+
+def _pair(original, change=None) -> dict:
+    """The original's two networks, with ``kp_detector.kp.weight`` replaced by ``change(it)``."""
+    state = {"generator": dict(original["generator"]), "kp_detector": dict(original["kp_detector"])}
+    if change is not None:
+        state["kp_detector"]["kp.weight"] = change(state["kp_detector"]["kp.weight"])
+    return state
+
+
+def test_integer_weights_are_refused_not_cast(tmp_path, original):
+    torch.save(_pair(original, lambda t: t.to(torch.int64)), tmp_path / "int.pth")
+    with pytest.raises(CheckpointError, match=r"kp_detector\.kp\.weight.*int64.*floating"):
+        fomm.load_model(tmp_path / "int.pth", device="cpu")
+
+
+def test_half_precision_weights_still_load(tmp_path, golden, original):
+    half = {n: {k: (t.half() if t.is_floating_point() else t) for k, t in sd.items()}
+            for n, sd in _pair(original).items()}
+    torch.save(half, tmp_path / "half.pth")
+    model = fomm.load_model(tmp_path / "half.pth", device="cpu")
+    assert model.generator.first.conv.weight.dtype == torch.float32
+
+
+def test_stride_zero_tensor_declaring_more_values_than_stored_is_refused(tmp_path, original):
+    path = tmp_path / "expanded.pth"
+    torch.save(_pair(original, lambda t: torch.zeros(1).expand(100000, 16, 3, 3)), path)
+    with pytest.raises(CheckpointError, match=r"kp_detector\.kp\.weight.*declares 14400000 values.*stores 1"):
+        read_checkpoint(path)
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf")])
+@pytest.mark.parametrize("suffix", [".pth.tar", ".safetensors"])
+def test_non_finite_weights_are_refused_at_load(tmp_path, golden, bad, suffix):
+    model = fomm.load_model(golden / "tiny-cpk.pth.tar", device="cpu")
+    with torch.no_grad():
+        model.generator.final.weight[0, 0, 0, 0] = bad
+    path = save_checkpoint(tmp_path / f"nan{suffix}", model.networks(), model.config)
+    with pytest.raises(CheckpointError, match=r"non-finite.*generator\.final\.weight") as info:
+        fomm.load_model(path, device="cpu")
+    assert "\n" not in str(info.value)
+
+
+def test_stored_config_that_disagrees_does_not_say_drop_config(tmp_path, golden):
+    model = fomm.load_model(golden / "tiny-cpk.pth.tar", config=golden / "tiny.yaml", device="cpu")
+    wrong = fomm.load_config("vox-256")
+    path = save_checkpoint(tmp_path / "wrong.pth.tar", model.networks(), wrong)
+    with pytest.raises(CheckpointError, match="disagree") as info:
+        fomm.load_model(path, device="cpu")
+    assert "--config" in str(info.value) and "Drop --config" not in str(info.value)
+    with pytest.raises(CheckpointError, match="Drop --config"):
+        fomm.load_model(golden / "tiny-cpk.pth.tar", config="vox-256", device="cpu")
