@@ -8,10 +8,11 @@ from importlib import resources
 from pathlib import Path
 
 import torch
+from torch import nn
 
-from .checkpoints import CheckpointError, infer_model_params, load_state_dicts, read_checkpoint
-from .config import Config, available_configs, load_config
-from .model import FOMM
+from .checkpoints import CheckpointError, checkpoint_config, load_state_dicts, read_checkpoint
+from .config import Config, available_configs
+from .families import Family, config_family, get_family, read_config
 
 logger = logging.getLogger(__name__)
 
@@ -91,10 +92,10 @@ PUBLISHED_HINT = ("pass --checkpoint with a published checkpoint for real footag
 def training_description(config: Config) -> str | None:
     """What the model was trained on: the config's ``description``, else that of the preset it was
     trained from (a checkpoint written before descriptions existed stores the preset's networks)."""
-    if config.description:
+    if getattr(config, "description", None):
         return config.description
-    for name in available_configs():
-        preset = load_config(name)
+    for name in config_family(config).presets:
+        preset = read_config(name)[1]
         if (preset.description and preset.model_params == config.model_params
                 and preset.frame_size == config.frame_size):
             return preset.description
@@ -115,20 +116,29 @@ def describe_model(config: Config, source: ModelSource, config_stored: bool = Tr
     if description:
         details.append(f"trained on {description}")
     details.append(f"{config.frame_size}x{config.frame_size}" + ("" if config_stored else " assumed"))
-    details.append(f"{config.model_params.common_params.num_kp} keypoints")
+    details.append(config_family(config).describe_motion(config))
     return f"{what} ({', '.join(details)})"
 
 
-def _resolve_config(config: str | Path | Config | None) -> Config | None:
-    if config is None or isinstance(config, Config):
+def _resolve_config(config: str | Path | Config | None):
+    if config is None or not isinstance(config, (str, Path)):
         return config
-    return load_config(config)
+    return read_config(config)[1]
+
+
+def _check_config_family(config, family: Family, name: str) -> None:
+    given = config_family(config)
+    if given is not family:
+        raise CheckpointError(f"{name} holds {family.title} ({family.name}) networks but the config is a "
+                              f"{given.name} config; drop --config to use the checkpoint's own, or pass a "
+                              f"{family.name} config ({', '.join(family.presets) or 'its training YAML'}).")
 
 
 def load_model(name_or_path: str | Path = DEFAULT_MODEL, config: str | Path | Config | None = None,
                device: str | torch.device | None = None, align_corners: bool | None = None,
-               with_discriminator: bool = False) -> FOMM:
-    """Build a FOMM model ready for inference (eval mode, on ``device``).
+               with_discriminator: bool = False) -> nn.Module:
+    """Build a model of any family (FOMM, TPSMM, MRAA: see :mod:`fomm.families`) ready for inference
+    (eval mode, on ``device``). The model's ``family`` and ``config`` say what it is.
 
     ``name_or_path``: a checkpoint file (``vox-cpk.pth.tar``, ``.safetensors``, ...), ``"default"``
     for the bundled model, or a preset name (``vox-256``) for untrained weights (see
@@ -136,22 +146,25 @@ def load_model(name_or_path: str | Path = DEFAULT_MODEL, config: str | Path | Co
     comes from the checkpoint (stored, or inferred from tensor shapes). A config that disagrees with
     the checkpoint raises :class:`CheckpointError` listing the keys and shapes that differ.
     ``align_corners``: grid_sample semantics; default from the config (True, as published).
+    ``with_discriminator``: also build the networks only training uses (FOMM's discriminator).
     """
     source = resolve_model(name_or_path)
     cfg = _resolve_config(config)
     if source.path is not None:
         ckpt = read_checkpoint(source.path)
+        family = get_family(ckpt.family)
         if cfg is None:
-            cfg = ckpt.config
-        if cfg is None:
-            cfg = Config(model_params=infer_model_params(ckpt.state_dicts))
-        with_disc = with_discriminator and "discriminator" in ckpt.state_dicts
-        model = FOMM(cfg, with_discriminator=with_disc)
+            cfg = checkpoint_config(ckpt)[0]
+        _check_config_family(cfg, family, source.path.name)
+        names = family.networks if with_discriminator else family.inference_networks()
+        model = family.build_model(cfg, [n for n in names if n in ckpt.state_dicts])
         load_state_dicts(model.networks(), ckpt, f"checkpoint {source.path.name}", config_given=config is not None)
     else:
-        cfg = cfg or load_config(source.preset)
+        family, preset = read_config(source.preset)
+        cfg = cfg or preset
+        _check_config_family(cfg, family, source.preset)
         logger.warning("%s: preset architecture with untrained weights", source.preset)
-        model = FOMM(cfg, with_discriminator=with_discriminator)
+        model = family.build_model(cfg, family.networks if with_discriminator else family.inference_networks())
     if align_corners is not None:
         model.set_align_corners(align_corners)
     return model.to(select_device(device)).eval()

@@ -1,9 +1,10 @@
-"""Reading and writing FOMM checkpoints.
+"""Reading and writing the checkpoints of every model family (FOMM, TPSMM, MRAA; see :mod:`fomm.families`).
 
-Formats read: the original ``.pth.tar`` dict (``generator``, ``kp_detector``, ``discriminator``,
-optimizers, ``epoch``), the same with ``module.`` / ``_orig_mod.`` prefixes (DataParallel, DDP,
-``torch.compile``), a plain ``{generator, kp_detector}`` pair, a flat state dict with
-``generator.*`` / ``kp_detector.*`` keys, and ``.safetensors``. Every torch file is read with
+Formats read: the original ``.pth.tar`` dict of each family (FOMM: ``generator``, ``kp_detector``,
+``discriminator``, optimizers, ``epoch``; TPSMM: ``kp_detector``, ``dense_motion_network``,
+``inpainting_network``, ...), the same with ``module.`` / ``_orig_mod.`` prefixes (DataParallel, DDP,
+``torch.compile``), only the networks, a flat state dict with ``<network>.*`` keys, and
+``.safetensors``. The family is detected from the networks present. Every torch file is read with
 ``weights_only=True``: a checkpoint that carries code is refused, never executed.
 
 The model config is taken from the checkpoint (ours store it), else inferred from tensor shapes,
@@ -24,19 +25,18 @@ import yaml
 
 from .config import (
     CommonParams,
-    Config,
     ConfigError,
     DenseMotionParams,
     DiscriminatorParams,
     GeneratorParams,
     KPDetectorParams,
     ModelParams,
-    parse_config,
 )
 from .errors import FommError
+from .families import Family, detect_family, expected_keys, get_family, network_names
 from .io.paths import atomic_path
 
-NETWORKS = ("generator", "kp_detector", "discriminator")
+NETWORKS = ("generator", "kp_detector", "discriminator")  # FOMM's (fomm.families.fomm)
 OPTIMIZERS = ("optimizer_generator", "optimizer_kp_detector", "optimizer_discriminator")
 _PREFIXES = ("module.", "_orig_mod.")
 
@@ -50,10 +50,12 @@ class Checkpoint:
     """The contents of a checkpoint file, normalized."""
 
     state_dicts: dict[str, dict[str, torch.Tensor]]  # network name -> state dict
-    config: Config | None = None  # stored with the weights (our files), else None
+    config: Any = None  # the family's config, stored with the weights (our files), else None
     epoch: int | None = None
-    optimizers: dict[str, Any] = dataclasses.field(default_factory=dict)
+    optimizers: dict[str, Any] = dataclasses.field(default_factory=dict)  # top-level key -> optimizer state
     extra: dict[str, Any] = dataclasses.field(default_factory=dict)  # scheduler state and such
+    family: str = "fomm"  # see fomm.families
+    epoch_key: str = "epoch"  # the top-level key the epoch was read from (MRAA: epoch_reconstruction, ...)
 
 
 # ------------------------------------------------------------------------------------ reading
@@ -113,24 +115,66 @@ def _strip_prefixes(state_dict: Mapping[str, Any]) -> dict[str, Any]:
 
 def _split_flat(flat: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
     nets: dict[str, dict[str, Any]] = {}
+    names = network_names()
     for key, value in _strip_prefixes(flat).items():
         head, _, rest = key.partition(".")
-        if head in NETWORKS and rest:
+        if head in names and rest:
             nets.setdefault(head, {})[rest] = value
     return nets
 
 
-def _config_from_text(text: str | None, path: Path) -> Config | None:
+def _config_from_text(text: str | None, path: Path, family: Family) -> Any:
     if not text:
         return None
     try:
-        return parse_config(yaml.safe_load(text))
+        return family.parse_config(yaml.safe_load(text))
     except (ConfigError, yaml.YAMLError) as exc:
         raise CheckpointError(f"{path}: the config stored in the checkpoint is invalid: {exc}") from None
 
 
+def _family(nets: Mapping[str, Any], path: Path, stored: str | None = None) -> Family:
+    """The family of a checkpoint holding ``nets``, by its keys (fomm.families.detect_family)."""
+    family = detect_family(nets)
+    if family is None:
+        found = ", ".join(sorted(nets)) or "none"
+        raise CheckpointError(
+            f"{path} is not a FOMM checkpoint (of any family fomm reads): networks found: {found}; expected "
+            f"{expected_keys()}, as in vox-cpk.pth.tar (FOMM) or vox.pth.tar (TPSMM).")
+    if stored and stored != family.name:
+        raise CheckpointError(f"{path}: its metadata says family '{stored}' but its networks are those of "
+                              f"'{family.name}'; the file was edited or mislabelled: re-convert it.")
+    missing = [n for n in family.required if n not in nets]
+    if missing:
+        raise CheckpointError(f"{path}: a {family.name} checkpoint without {' or '.join(missing)} weights; "
+                              f"inference needs {', '.join(family.required)}: use a complete checkpoint.")
+    return family
+
+
+def _read_torch(path: Path) -> Checkpoint:
+    obj = _torch_load(path)
+    if not isinstance(obj, Mapping):
+        raise CheckpointError(f"{path} is not a FOMM checkpoint: it holds a {type(obj).__name__}, "
+                              "not a dict of state dicts (such as 'generator' and 'kp_detector').")
+    obj = _strip_prefixes(obj)
+    names = network_names()
+    if any(name in obj and isinstance(obj[name], Mapping) for name in names):
+        nets = {n: _strip_prefixes(v) for n, v in obj.items() if n in names and isinstance(v, Mapping)}
+    else:
+        nets = _split_flat(obj)
+    family = _family(nets, path)
+    nets = {n: nets[n] for n in family.networks if n in nets}  # the family's order; others stay in extra
+    text = obj.get("config") if isinstance(obj.get("config"), str) else None
+    epoch_key = next((k for k in family.epoch_keys if isinstance(obj.get(k), int)), "epoch")
+    optimizers = {k: obj[k] for k in family.optimizer_keys if k in obj}
+    extra = {k: v for k, v in obj.items()
+             if k not in nets and k not in optimizers and k not in (epoch_key, "config")}
+    epoch = obj.get(epoch_key) if isinstance(obj.get(epoch_key), int) else None
+    return Checkpoint(nets, _config_from_text(text, path, family), epoch, optimizers, extra, family.name,
+                      epoch_key)
+
+
 def read_checkpoint(path: str | Path) -> Checkpoint:
-    """Read any supported checkpoint file into a :class:`Checkpoint`."""
+    """Read any supported checkpoint file of any family into a :class:`Checkpoint`."""
     path = Path(path)
     if not path.exists():
         raise CheckpointError(f"checkpoint not found: {path}")
@@ -139,29 +183,13 @@ def read_checkpoint(path: str | Path) -> Checkpoint:
     if path.suffix == ".safetensors":
         tensors, metadata = _safetensors_load(path)
         nets = _split_flat(tensors)
-        config = _config_from_text(metadata.get("config"), path)
+        family = _family(nets, path, metadata.get("family"))
+        nets = {n: nets[n] for n in family.networks if n in nets}
+        config = _config_from_text(metadata.get("config"), path, family)
         epoch = int(metadata["epoch"]) if metadata.get("epoch", "").isdigit() else None
-        ckpt = Checkpoint(nets, config, epoch)
+        ckpt = Checkpoint(nets, config, epoch, family=family.name)
     else:
-        obj = _torch_load(path)
-        if not isinstance(obj, Mapping):
-            raise CheckpointError(f"{path} is not a FOMM checkpoint: it holds a {type(obj).__name__}, "
-                                  "not a dict with 'generator' and 'kp_detector' state dicts.")
-        obj = _strip_prefixes(obj)
-        if any(name in obj and isinstance(obj[name], Mapping) for name in NETWORKS):
-            nets = {n: _strip_prefixes(obj[n]) for n in NETWORKS if isinstance(obj.get(n), Mapping)}
-        else:
-            nets = _split_flat(obj)
-        config = _config_from_text(obj.get("config") if isinstance(obj.get("config"), str) else None, path)
-        epoch = obj.get("epoch") if isinstance(obj.get("epoch"), int) else None
-        optimizers = {k: obj[k] for k in OPTIMIZERS if k in obj}
-        extra = {k: v for k, v in obj.items() if k not in NETWORKS + OPTIMIZERS + ("epoch", "config")}
-        ckpt = Checkpoint(nets, config, epoch, optimizers, extra)
-    missing = [n for n in ("generator", "kp_detector") if n not in ckpt.state_dicts]
-    if missing:
-        raise CheckpointError(
-            f"{path} is not a FOMM checkpoint: no {' or '.join(missing)} weights found (expected keys "
-            "'generator' and 'kp_detector', as in vox-cpk.pth.tar).")
+        ckpt = _read_torch(path)
     for name, sd in ckpt.state_dicts.items():
         _check_tensors(path, name, sd)
     return ckpt
@@ -186,6 +214,13 @@ def _check_tensors(path: Path, name: str, sd: Mapping[str, Any]) -> None:
         more = f" and {len(non_finite) - 1} more" if len(non_finite) > 1 else ""
         raise CheckpointError(f"{path}: the weights hold non-finite values (NaN or inf) in {non_finite[0]}{more}: "
                               "the file is damaged or its training diverged; use an earlier checkpoint.")
+
+
+def checkpoint_config(ckpt: Checkpoint) -> tuple[Any, bool]:
+    """The checkpoint's config and whether it was stored (True) or inferred from tensor shapes (False)."""
+    if ckpt.config is not None:
+        return ckpt.config, True
+    return get_family(ckpt.family).infer_config(ckpt.state_dicts), False
 
 
 # ------------------------------------------------------------------------------ config inference
@@ -321,15 +356,17 @@ def load_state_dicts(networks: Mapping[str, torch.nn.Module], ckpt: Checkpoint, 
 
 
 # ------------------------------------------------------------------------------------ writing
-def save_checkpoint(path: str | Path, networks: Mapping[str, torch.nn.Module], config: Config | None = None,
+def save_checkpoint(path: str | Path, networks: Mapping[str, torch.nn.Module], config: Any = None,
                     epoch: int | None = None, optimizers: Mapping[str, Any] | None = None,
-                    extra: Mapping[str, Any] | None = None) -> Path:
+                    extra: Mapping[str, Any] | None = None, epoch_key: str = "epoch") -> Path:
     """Write a checkpoint atomically.
 
     ``.safetensors``: flat ``<network>.<key>`` tensors, config and epoch in the metadata.
     Anything else: the original dict format (which the authors' code loads), plus ``config`` as
     YAML text so that the file alone rebuilds the model. Optimizer states (optimizers, or their
-    ``state_dict()`` as read back) go under ``optimizer_<network>`` as in the original.
+    ``state_dict()`` as read back) go under ``optimizer_<network>`` as in the original (a name that
+    already starts with ``optimizer``, such as TPSMM's ``optimizer``, is kept); the epoch under
+    ``epoch_key``.
     """
     path = Path(path)
     if path.suffix == ".safetensors":
@@ -338,6 +375,9 @@ def save_checkpoint(path: str | Path, networks: Mapping[str, torch.nn.Module], c
         flat = {f"{n}.{k}": v.detach().cpu().contiguous() for n, net in networks.items()
                 for k, v in net.state_dict().items()}
         metadata = {"format": "fomm"}
+        family = detect_family(networks)
+        if family is not None:
+            metadata["family"] = family.name
         if config is not None:
             metadata["config"] = config.to_yaml()
         if epoch is not None:
@@ -348,9 +388,9 @@ def save_checkpoint(path: str | Path, networks: Mapping[str, torch.nn.Module], c
     payload: dict[str, Any] = {n: net.state_dict() for n, net in networks.items()}
     for name, opt in (optimizers or {}).items():
         state = opt.state_dict() if hasattr(opt, "state_dict") else opt  # an optimizer, or its saved state
-        payload[f"optimizer_{name}" if not name.startswith("optimizer_") else name] = state
+        payload[name if name.startswith("optimizer") else f"optimizer_{name}"] = state
     if epoch is not None:
-        payload["epoch"] = epoch
+        payload[epoch_key] = epoch
     if config is not None:
         payload["config"] = config.to_yaml()
     payload.update(extra or {})

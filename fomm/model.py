@@ -34,6 +34,8 @@ class FOMM(nn.Module):
     ``state_dict()`` keys read ``kp_detector.*``, ``generator.*``, ``discriminator.*``.
     """
 
+    family = "fomm"  # see fomm.families
+
     def __init__(self, config: Config, with_discriminator: bool = False):
         super().__init__()
         self.config = config

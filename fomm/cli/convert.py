@@ -37,7 +37,8 @@ def run(args: argparse.Namespace) -> int:
         ckpt = read_checkpoint(source) if source.is_file() else None  # None: a preset's untrained weights
         networks = model.networks()
         epoch, optimizers, extra, dropped = _what_to_keep(ckpt, networks, out, args.inference_only)
-        save_checkpoint(out, networks, model.config, epoch=epoch, optimizers=optimizers, extra=extra)
+        save_checkpoint(out, networks, model.config, epoch=epoch, optimizers=optimizers, extra=extra,
+                        epoch_key=ckpt.epoch_key if ckpt is not None else "epoch")
     for name, why in dropped:
         print(f"fomm convert: dropped {name}: {why}", file=sys.stderr)
     kept = [*networks, *optimizers, *extra] + ([f"epoch {epoch}"] if epoch is not None else [])

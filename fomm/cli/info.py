@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 
 from ..api import describe_model, resolve_model
-from ..checkpoints import infer_model_params, read_checkpoint
-from ..config import Config, load_config
+from ..checkpoints import checkpoint_config, read_checkpoint
+from ..families import config_family, read_config
 from .common import user_errors
 
 
@@ -25,10 +25,12 @@ def run(args: argparse.Namespace) -> int:
         source = resolve_model(args.checkpoint)
         ckpt = read_checkpoint(source.path) if source.path is not None else None
         if ckpt is None:
-            config = load_config(source.preset)
+            config, stored = read_config(source.preset)[1], True
         else:
-            config = ckpt.config or Config(model_params=infer_model_params(ckpt.state_dicts))
-    print(f"model: {describe_model(config, source, config_stored=ckpt is None or ckpt.config is not None)}")
+            config, stored = checkpoint_config(ckpt)
+    family = config_family(config)
+    print(f"model: {describe_model(config, source, config_stored=stored)}")
+    print(f"family: {family.name}: {family.title}; modes: {', '.join(family.modes)} (default {family.default_mode})")
     if ckpt is None:
         print("weights: none (a preset gives the architecture with untrained weights)")
         origin = "the preset"
@@ -37,16 +39,20 @@ def run(args: argparse.Namespace) -> int:
         for name, sd in ckpt.state_dicts.items():
             params = sum(t.numel() for k, t in sd.items() if t.is_floating_point() and "running" not in k)
             print(f"{name}: {len(sd)} tensors, {params / 1e6:.2f} M values")
-        print(f"epoch: {ckpt.epoch if ckpt.epoch is not None else 'unknown'}")
+        print(f"epoch: {ckpt.epoch if ckpt.epoch is not None else 'unknown'}"
+              + (f" ({ckpt.epoch_key})" if ckpt.epoch_key != "epoch" and ckpt.epoch is not None else ""))
         state = ckpt.extra.get("fomm_training_state")  # fomm.training.state.STATE_KEY (not imported: too heavy)
         if isinstance(state, dict) and state.get("batch"):
             print(f"training: stopped after batch {state['batch']} of epoch {state['epoch']} "
                   f"(step {state['global_step']}); 'epoch' is the last finished one")
-        origin = "stored in the checkpoint" if ckpt.config else "inferred from tensor shapes"
+        origin = "stored in the checkpoint" if stored else "inferred from tensor shapes"
     print(f"config: {origin}")
-    mp = config.model_params
-    print(f"keypoints: {mp.common_params.num_kp}, jacobian: {mp.common_params.estimate_jacobian}, "
-          f"occlusion: {mp.generator_params.estimate_occlusion_map}")
+    if family.name == "fomm":
+        mp = config.model_params
+        print(f"keypoints: {mp.common_params.num_kp}, jacobian: {mp.common_params.estimate_jacobian}, "
+              f"occlusion: {mp.generator_params.estimate_occlusion_map}")
+    else:
+        print(f"motion: {family.describe_motion(config)}")
     if args.yaml:
         print(config.to_yaml(), end="")
     return 0

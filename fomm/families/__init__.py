@@ -1,0 +1,166 @@
+"""Model families: FOMM and its successors (TPSMM, MRAA), each described once.
+
+A :class:`Family` says how to recognize a family's checkpoint (its sentinel top-level keys), which
+networks, optimizer and epoch keys its files hold, how to parse, infer and build its config and
+model, and how to run it (its animation backend). Everything that depends on the family
+(``read_checkpoint``, ``load_model``, ``fomm info``, the animator) looks it up here, so foreign
+checkpoint formats are recognized in one place, by their keys (as diffusers' single-file loader).
+
+A family lives in ``fomm/families/<name>.py`` as a module-level ``FAMILY``; the modules are imported
+on first use, so importing :mod:`fomm` stays cheap and a family module may import the checkpoint
+and model code freely.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Collection, Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .. import config as _fomm_config
+from ..config import ConfigError
+
+# Every family module, in detection order when two match equally (the most specific sentinels win).
+_MODULES = ("fomm", "tpsmm", "mraa")
+_REGISTRY: dict[str, Family] = {}
+
+
+@dataclass(frozen=True)
+class Family:
+    """One model family: what identifies its files and how to build and run its models."""
+
+    name: str  # "fomm" | "tpsmm" | "mraa": the value of ``model.family``
+    title: str  # the paper, for people
+    sentinels: frozenset[str]  # top-level checkpoint keys that, all present, identify the family
+    networks: tuple[str, ...]  # every network a checkpoint may hold, in the published key order
+    required: tuple[str, ...]  # the networks inference cannot do without
+    optimizer_keys: tuple[str, ...]  # top-level keys holding optimizer states, kept through convert
+    epoch_keys: tuple[str, ...]  # top-level keys holding the epoch (the first present is read)
+    config_keys: frozenset[str]  # ``model_params`` sections that identify the family's YAML
+    modes: tuple[str, ...]  # animation modes
+    default_mode: str  # the mode of the family's published demo
+    parse_config: Callable[[dict], Any]  # plain (YAML) data -> the family's typed config
+    infer_config: Callable[[Mapping[str, Mapping[str, Any]]], Any]  # state dicts -> config (shapes only)
+    build_model: Callable[[Any, Collection[str]], Any]  # (config, network names) -> model (nn.Module)
+    make_backend: Callable[..., Any]  # (model, precision=, channels_last=, allow_slow=) -> Backend
+    config_type: type  # the class of its typed config (fomm.config.Config for FOMM)
+    describe_motion: Callable[[Any], str]  # config -> its motion representation, "10 keypoints"
+    default_adapt_scale: bool = False  # relative mode's scale adaptation when the user says nothing
+    training_networks: tuple[str, ...] = ()  # networks only training uses (FOMM's discriminator)
+    presets: tuple[str, ...] = ()  # bundled config names (fomm/configs/<name>.yaml)
+
+    def inference_networks(self, present: Iterable[str] | None = None) -> tuple[str, ...]:
+        """The networks to build for inference: those ``present`` (default: all), minus training's."""
+        names = self.networks if present is None else [n for n in self.networks if n in set(present)]
+        return tuple(n for n in names if n not in self.training_networks)
+
+    def describe_sentinels(self) -> str:
+        return " + ".join(f"'{k}'" for k in sorted(self.sentinels))
+
+
+def _load_modules() -> None:
+    for module in _MODULES:
+        qualified = f"{__name__}.{module}"
+        try:
+            family = importlib.import_module(qualified).FAMILY
+        except ModuleNotFoundError as exc:
+            if exc.name == qualified:  # a family not written yet; anything missing inside it is a bug
+                continue
+            raise
+        _REGISTRY.setdefault(family.name, family)
+
+
+def families() -> list[Family]:
+    """Every registered family, FOMM first."""
+    if not _REGISTRY:
+        _load_modules()
+    return list(_REGISTRY.values())
+
+
+def get_family(name: str) -> Family:
+    """The family called ``name``; a ValueError lists the known ones."""
+    for family in families():
+        if family.name == name:
+            return family
+    raise ValueError(f"unknown model family {name!r}; known: {', '.join(f.name for f in families())}")
+
+
+def network_names() -> frozenset[str]:
+    """Every network name of every family (the heads of a flat ``<network>.<key>`` state dict)."""
+    return frozenset(n for family in families() for n in family.networks)
+
+
+def detect_family(keys: Iterable[str]) -> Family | None:
+    """The family whose sentinel keys are all among ``keys`` (a checkpoint's top-level keys or the
+    networks of a flat state dict); the most specific match wins; None when no family matches."""
+    present = set(keys)
+    matches = [f for f in families() if f.sentinels <= present]
+    return max(matches, key=lambda f: len(f.sentinels), default=None)
+
+
+def expected_keys() -> str:
+    """What each family's checkpoint holds, for error messages."""
+    return "; ".join(f"{f.describe_sentinels()} ({f.name})" for f in families())
+
+
+def detect_config_family(data: Mapping[str, Any]) -> Family:
+    """The family of a config given as plain data, by its ``model_params`` sections (FOMM when none
+    matches, so that FOMM's own error messages name what is wrong)."""
+    model_params = data.get("model_params") if isinstance(data, Mapping) else None
+    sections = set(model_params) if isinstance(model_params, Mapping) else set()
+    for family in families():
+        if family.config_keys and family.config_keys <= sections:
+            return family
+    return get_family("fomm")
+
+
+def read_config(name_or_path: str | Path) -> tuple[Family, Any]:
+    """A config of any family: a bundled preset name (``vox-256``, ``tpsmm-vox-256``) or a YAML
+    path, parsed by the family its ``model_params`` sections name. FOMM configs go through
+    :func:`fomm.config.load_config` unchanged."""
+    path = Path(name_or_path)
+    if not path.exists() and str(name_or_path) in _fomm_config.available_configs():
+        path = _fomm_config.preset_path(str(name_or_path))
+    if not path.exists():
+        return get_family("fomm"), _fomm_config.load_config(name_or_path)  # its error names the choices
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path} is not valid YAML: {exc}") from exc
+    family = detect_config_family(data) if isinstance(data, Mapping) else get_family("fomm")
+    if family.name == "fomm":
+        return family, _fomm_config.load_config(path)
+    try:
+        return family, family.parse_config(data)
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: {exc}") from exc
+
+
+def config_family(config: Any) -> Family:
+    """The family whose typed config ``config`` is."""
+    for family in families():
+        if isinstance(config, family.config_type):
+            return family
+    raise TypeError(f"not a model config of any family: {type(config).__name__}")
+
+
+def family_of(model: Any) -> Family:
+    """The family of a loaded model (its ``family`` attribute; FOMM for models that predate it)."""
+    return get_family(getattr(model, "family", "fomm"))
+
+
+def backend_for(model: Any, *, precision: Any = "fp32", channels_last: bool | None = None,
+                allow_slow: bool = False) -> Any:
+    """The animation backend (:class:`fomm.animation.backend.Backend`) that runs ``model``'s networks
+    at ``precision`` (see :mod:`fomm.precision`), with channels-last weights when asked (default: on
+    CPU and CUDA)."""
+    return family_of(model).make_backend(model, precision=precision, channels_last=channels_last,
+                                         allow_slow=allow_slow)
+
+
+__all__ = ["Family", "backend_for", "detect_config_family", "detect_family", "expected_keys", "families",
+           "config_family", "family_of", "get_family", "network_names", "read_config"]
