@@ -48,7 +48,8 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from fomm.config import Config, load_config  # noqa: E402
-from fomm.training.trainer import Trainer, cpu_bf16_flags  # noqa: E402
+from fomm.precision import cpu_features  # noqa: E402
+from fomm.training.trainer import Trainer  # noqa: E402
 from fomm.training.vgg import Vgg19  # noqa: E402
 from tests.training.original_step import (  # noqa: E402
     OriginalDiscriminatorFullModel,
@@ -144,22 +145,13 @@ def bench(name: str, config: Config, steps: int, warmup: int, vgg: Vgg19) -> dic
 
 def cpu_description() -> str:
     """The CPU model and its bf16 instruction sets, for every table."""
-    model = "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    flags = cpu_bf16_flags()
-    return f"{model}, {os.cpu_count()} cores, bf16 instructions: {', '.join(flags) if flags else 'none'}"
+    return f"{cpu_features().describe()}, {os.cpu_count()} cores"
 
 
 VARIANTS = {"fp32": dict(), "channels-last": dict(channels_last=True),
-            "channels-last + fused Adam": dict(channels_last=True, fused_adam=True), "bf16": dict(amp="bf16"),
-            "bf16 + channels-last": dict(amp="bf16", channels_last=True),
-            "bf16 + channels-last + fused Adam": dict(amp="bf16", channels_last=True, fused_adam=True)}
+            "channels-last + fused Adam": dict(channels_last=True, fused_adam=True), "bf16": dict(precision="bf16"),
+            "bf16 + channels-last": dict(precision="bf16", channels_last=True),
+            "bf16 + channels-last + fused Adam": dict(precision="bf16", channels_last=True, fused_adam=True)}
 
 
 def bench_variants(name: str, config: Config, steps: int, warmup: int, vgg: Vgg19) -> list[dict]:

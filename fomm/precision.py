@@ -146,3 +146,33 @@ def autocast(device: torch.device | str, dtype: torch.dtype):
     if dtype == torch.float32:
         return contextlib.nullcontext()
     return torch.autocast(device.type, dtype=dtype)
+
+
+@dataclass(frozen=True)
+class Precision:
+    """A precision chosen for one device, as every caller uses it: the animator's backend, the
+    evaluation and the trainer resolve the user's word once (:meth:`resolve`) and run their networks
+    under :meth:`autocast`."""
+
+    dtype: torch.dtype
+    device: torch.device
+
+    @classmethod
+    def resolve(cls, precision: str | torch.dtype, device: torch.device | str, allow_slow: bool = False) -> Precision:
+        """See :func:`resolve_precision`; ``auto`` becomes the concrete precision it picks."""
+        device = torch.device(device)
+        return cls(resolve_precision(precision, device, allow_slow), device)
+
+    @property
+    def name(self) -> str:
+        """``fp32``, ``bf16`` or ``fp16``."""
+        return NAMES[self.dtype]
+
+    @property
+    def native(self) -> bool:
+        """Whether the device runs it natively (fp32 always); False when it is emulated, slower than fp32."""
+        return self.dtype == torch.float32 or self.name in fast_precisions(self.device)
+
+    def autocast(self):
+        """The region the networks run in (a no-op for fp32)."""
+        return autocast(self.device, self.dtype)

@@ -130,13 +130,16 @@ def add_model_arguments(p: argparse.ArgumentParser) -> None:
                    help="frames per forward pass (default: 16 on a GPU, 4 on the CPU)")
 
 
-def add_precision_argument(p: argparse.ArgumentParser, default: str = "auto") -> None:
-    """``--precision``: the arithmetic the networks run in (see :mod:`fomm.precision`)."""
+def add_precision_argument(p: argparse.ArgumentParser, default: str | None = "auto",
+                           default_text: str | None = None) -> None:
+    """``--precision``, the same in every command: the arithmetic the networks run in (see
+    :mod:`fomm.precision`). ``p``: a parser or one of its groups; ``default_text`` says what a ``None``
+    default means."""
     from ..precision import PRECISIONS
 
     p.add_argument("--precision", choices=PRECISIONS, default=default,
                    help="fp32 (exact), bf16 (CPUs with AVX512-BF16 or AMX, recent GPUs), fp16 (GPUs), or auto: the "
-                        f"fastest the device runs natively, fp32 where unsure (default: {default})")
+                        f"fastest the device runs natively, fp32 where unsure (default: {default_text or default})")
 
 
 def load_model_from_args(args: argparse.Namespace, image: np.ndarray | None = None) -> FOMM:

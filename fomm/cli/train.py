@@ -17,7 +17,15 @@ from ..api import resolve_model
 from ..checkpoints import Checkpoint, read_checkpoint
 from ..config import Config, ConfigError, load_config, parse_config
 from ..io.outputs import PARTIAL_PATTERN, check_folder_output, clear_folder, mark_folder
-from .common import CLIError, device_from_arg, non_negative_int, positive_float, positive_int, user_errors
+from .common import (
+    CLIError,
+    add_precision_argument,
+    device_from_arg,
+    non_negative_int,
+    positive_float,
+    positive_int,
+    user_errors,
+)
 
 if TYPE_CHECKING:
     import torch
@@ -63,9 +71,11 @@ def add_parser(sub) -> None:
                         "machine fewer threads can be much faster")
     p.add_argument("--seed", type=int, default=0,
                    help="random seed (default 0; a resumed run keeps its checkpoint's seed)")
-    p.add_argument("--amp", choices=("bf16", "fp16", "off"),
-                   help="mixed precision autocast: bf16 (CUDA or CPU) or fp16 (CUDA only); default off, and when "
-                        "resuming the checkpoint's setting")
+    precision = p.add_mutually_exclusive_group()
+    add_precision_argument(precision, default=None, default_text="fp32, and when resuming the checkpoint's "
+                           "precision; bf16 trains on CPU or CUDA, fp16 on CUDA only")
+    precision.add_argument("--amp", choices=("bf16", "fp16", "off"),
+                           help="the older name of --precision: bf16, fp16, or off (= fp32)")
     p.add_argument("--channels-last", action="store_true",
                    help="channels-last (NHWC) memory format: faster steps on CPU (about 1.25x on AVX512)")
     p.add_argument("--fused-adam", action=argparse.BooleanOptionalAction,
@@ -163,15 +173,18 @@ def _resumed(checkpoint: Checkpoint | None, key: str):
     return state.get(key) if isinstance(state, dict) else None
 
 
-def _amp(args: argparse.Namespace, checkpoint: Checkpoint | None, device: torch.device) -> str | None:
-    """--amp, else the resumed checkpoint's setting (an exact resume needs the same numerics)."""
+def _precision(args: argparse.Namespace, checkpoint: Checkpoint | None, device: torch.device) -> str:
+    """--precision (or its older name --amp), else the resumed checkpoint's (an exact resume needs the same
+    numerics), else fp32."""
+    if args.precision is not None:
+        return args.precision
     if args.amp is not None:
-        return None if args.amp == "off" else args.amp
-    amp = _resumed(checkpoint, "amp")
-    if amp == "fp16" and device.type != "cuda":
-        raise CLIError(f"the checkpoint was trained with --amp fp16, which needs a CUDA GPU (the device is "
-                       f"{device.type}): pass --amp bf16 or --amp off to resume here")
-    return amp
+        return "fp32" if args.amp == "off" else args.amp
+    precision = _resumed(checkpoint, "amp") or "fp32"  # stored under its older name
+    if precision == "fp16" and device.type != "cuda":
+        raise CLIError(f"the checkpoint was trained in fp16, which needs a CUDA GPU (the device is {device.type}): "
+                       "pass --precision bf16 or --precision fp32 (--amp bf16 or --amp off) to resume here")
+    return precision
 
 
 def _fused_adam(args: argparse.Namespace, checkpoint: Checkpoint | None) -> bool:
@@ -223,8 +236,9 @@ def train_from_args(args: argparse.Namespace) -> tuple[Trainer, TrainResult]:
     if any(config.train_params.loss_weights.perceptual):
         vgg = load_vgg19(args.vgg, allow_random=args.vgg_random, download=not args.vgg_random)
     trainer = Trainer(config, dataset, out, device=args.device, vgg=vgg, num_workers=args.workers, seed=args.seed,
-                      amp=_amp(args, checkpoint, device), max_steps=args.max_steps, max_minutes=args.max_minutes,
-                      channels_last=args.channels_last, fused_adam=_fused_adam(args, checkpoint))
+                      precision=_precision(args, checkpoint, device), max_steps=args.max_steps,
+                      max_minutes=args.max_minutes, channels_last=args.channels_last,
+                      fused_adam=_fused_adam(args, checkpoint))
     if checkpoint is not None:
         trainer.resume(checkpoint)
     if finetune is not None:

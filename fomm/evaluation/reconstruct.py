@@ -35,7 +35,7 @@ from ..io.outputs import (
     remove_path,
 )
 from ..model import FOMM
-from ..precision import autocast, resolve_precision
+from ..precision import Precision
 from . import metrics
 from .keypoints import KeypointRecorder, KeypointStats, capture_heatmaps, merge_stats
 
@@ -266,7 +266,7 @@ def _tracks(video: VideoFrames) -> Tracks | None:
 
 @torch.no_grad()
 def _reconstruct_video(model: FOMM, video: VideoFrames, batch_size: int, save: str | None, out_path: Path | None,
-                       fps: float, on_frames: Callable[[int], None], dtype: torch.dtype) -> VideoResult:
+                       fps: float, on_frames: Callable[[int], None], precision: Precision) -> VideoResult:
     device = model.device
     tracks = _tracks(video)
     colors = None if tracks is None else tracks.part_colors
@@ -277,7 +277,7 @@ def _reconstruct_video(model: FOMM, video: VideoFrames, batch_size: int, save: s
     if first is None:
         raise DatasetError(f"{video.path} has no frames")
     source = first[:1].to(device)  # (1, 3, H, W)
-    with autocast(device, dtype):  # the networks only: the scores stay float32
+    with precision.autocast():  # the networks only: the scores stay float32
         kp_source = model.kp_detector(source)
         features = model.generator.encode_source(source)  # once per video
     writer = VideoWriter(out_path, fps=fps) if save else None
@@ -285,10 +285,10 @@ def _reconstruct_video(model: FOMM, video: VideoFrames, batch_size: int, save: s
     try:
         for real in chain([first], batches):
             real = real.to(device)  # (B, 3, H, W)
-            with autocast(device, dtype), capture_heatmaps(model.kp_detector) as heatmaps:
+            with precision.autocast(), capture_heatmaps(model.kp_detector) as heatmaps:
                 kp_driving = model.kp_detector(real)
             recorder.add(kp_driving.value, heatmaps[0])
-            with autocast(device, dtype):
+            with precision.autocast():
                 prediction = model.generator.decode(features, source, kp_driving, kp_source, visualize=False).prediction
             prediction = prediction.to(real.dtype)
             real_parts = measure_parts(to_uint8(real), colors) if colors is not None else None  # once for both
@@ -385,7 +385,7 @@ def reconstruct(model: FOMM, dataset_or_root: FramesDataset | str | Path, *, spl
         if progress is not None:
             progress(done, total)
 
-    dtype = resolve_precision(precision, model.device, allow_slow)
+    chosen = Precision.resolve(precision, model.device, allow_slow)
     was_training = model.training
     model.eval()
     start = time.perf_counter()
@@ -399,7 +399,7 @@ def reconstruct(model: FOMM, dataset_or_root: FramesDataset | str | Path, *, spl
         for video, name in zip(videos, names, strict=True):
             path = None if staging is None else staging / f"{name}.mp4"
             fps = video.fps or DEFAULT_FPS
-            result = _reconstruct_video(model, video, batch_size, save_videos, path, fps, on_frames, dtype)
+            result = _reconstruct_video(model, video, batch_size, save_videos, path, fps, on_frames, chosen)
             result.output = None if path is None else out / VIDEOS / path.name
             logger.info("%s: L1 %.4f (first frame %.4f)", video.name, result.model.l1, result.baseline.l1)
             results.append(result)

@@ -6,7 +6,7 @@ In a checkpoint file the authors' keys keep their meaning: the networks, ``optim
 ``epoch`` = the last COMPLETED epoch (-1 when none: a checkpoint written in the middle of epoch 0).
 Everything else is under :data:`STATE_KEY` as plain data and tensors (``weights_only`` loadable):
 the epoch in progress and its batches done, the global step, the schedulers, the fp16 loss scalers,
-the RNG states, the seed and what the data order depends on, the loss sums of the unfinished epoch.
+the RNG states, the seed, the precision and what the data order depends on, the loss sums of the unfinished epoch.
 
 Reproducibility does not rest on RNG continuity alone: the data order of an epoch is a function of
 (seed, epoch), each item's randomness of (seed, epoch, position), and each step's draws (the
@@ -42,7 +42,7 @@ class TrainingState:
     batch: int = 0
     global_step: int = 0
     seed: int = 0
-    amp: str | None = None
+    precision: str = "fp32"  # fp32, bf16 or fp16 (the autocast the steps ran under)
     fused_adam: bool = False
     optimizers: dict[str, dict[str, Any]] = dataclasses.field(default_factory=dict)
     schedulers: dict[str, dict[str, Any]] = dataclasses.field(default_factory=dict)
@@ -64,7 +64,7 @@ class TrainingState:
         original keys): plain data and tensors only."""
         return {
             "version": STATE_VERSION, "epoch": self.epoch, "batch": self.batch, "global_step": self.global_step,
-            "seed": self.seed, "amp": self.amp, "fused_adam": self.fused_adam,
+            "seed": self.seed, "amp": amp_name(self.precision), "fused_adam": self.fused_adam,
             "schedulers": {name: _plain_scheduler(s) for name, s in self.schedulers.items()},
             "scalers": {name: dict(s) for name, s in self.scalers.items()},
             "rng": self.rng, "data": dict(self.data),
@@ -80,13 +80,20 @@ class TrainingState:
                              "update fomm to resume this run")
         return cls(
             epoch=int(entry["epoch"]), batch=int(entry["batch"]), global_step=int(entry["global_step"]),
-            seed=int(entry.get("seed", 0)), amp=entry.get("amp"), fused_adam=bool(entry.get("fused_adam", False)),
+            seed=int(entry.get("seed", 0)), precision=str(entry.get("amp") or "fp32"),
+            fused_adam=bool(entry.get("fused_adam", False)),
             optimizers={k.removeprefix("optimizer_"): v for k, v in (optimizers or {}).items()},
             schedulers={name: _counter_scheduler(s) for name, s in entry.get("schedulers", {}).items()},
             scalers=dict(entry.get("scalers", {})), rng=dict(entry.get("rng", {})), data=dict(entry.get("data", {})),
             epoch_losses={k: float(v) for k, v in entry.get("epoch_losses", {}).items()},
             epoch_batches=int(entry.get("epoch_batches", entry["batch"])),
         )
+
+
+def amp_name(precision: str) -> str | None:
+    """The precision as a checkpoint stores it, under ``amp`` as runs always have (so old runs resume and
+    older fomm reads new ones): None for fp32."""
+    return None if precision == "fp32" else precision
 
 
 def _plain_scheduler(state: Mapping[str, Any]) -> dict[str, Any]:

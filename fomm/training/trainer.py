@@ -20,7 +20,6 @@ The library never prints: progress goes to the ``on_step`` / ``on_epoch_end`` ca
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import math
 import os
@@ -54,11 +53,12 @@ from ..data.datasets import DatasetRepeater
 from ..errors import FommError
 from ..io.paths import atomic_path
 from ..model import FOMM
+from ..precision import Precision, cpu_features
 from . import distributed
 from .diagnostics import KeypointMonitor
 from .losses import DiscriminatorLoss, GeneratorLoss, GeneratorStep, check_train_params
 from .sampling import EpochSampler, SeededItems
-from .state import STATE_KEY, TrainingState, capture_rng, derived_seed, restore_rng, seed_everything
+from .state import STATE_KEY, TrainingState, amp_name, capture_rng, derived_seed, restore_rng, seed_everything
 from .vgg import Vgg19, load_vgg19
 from .visualize import save_png, training_grid
 
@@ -67,24 +67,43 @@ logger = logging.getLogger(__name__)
 # The order of the columns of log.txt: the original's, then our extension.
 LOSS_ORDER = ("perceptual", "gen_gan", "feature_matching", "equivariance_value", "equivariance_jacobian",
               "reconstruction_l1", "keypoint_separation", "disc_gan")
-AMP_MODES = ("bf16", "fp16")
+AMP_MODES = ("bf16", "fp16")  # the older ``amp`` keyword's values (None: fp32)
 NETWORK_NAMES = ("generator", "kp_detector", "discriminator")
-
-
-def cpu_bf16_flags() -> tuple[str, ...]:
-    """The CPU's bfloat16 instruction sets named in /proc/cpuinfo (``avx512_bf16``, ``amx_bf16``); empty
-    when it has none (or on a system without /proc/cpuinfo). Without them, bf16 autocast on the CPU
-    emulates bf16 in fp32 and is slower than fp32 (2.5x slower on an AVX512 Xeon without them)."""
-    try:
-        text = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return ()
-    flags = next((line.split(":", 1)[1].split() for line in text.splitlines() if line.startswith("flags")), [])
-    return tuple(f for f in ("avx512_bf16", "amx_bf16") if f in flags)
 
 
 class TrainingError(FommError, RuntimeError):
     """Training cannot start or go on as asked; the message says why and what to change."""
+
+
+def training_precision(precision: str | None, device: torch.device, amp: str | None = None) -> Precision:
+    """The precision the training steps run in: ``precision`` (fp32, bf16, fp16 or auto, through
+    :mod:`fomm.precision`), or the older ``amp`` ("bf16", "fp16", None = fp32). Unlike inference, an
+    explicit precision the device only emulates trains anyway, with a warning (it is slower, not wrong);
+    fp16 needs CUDA (its loss scaling)."""
+    if amp is not None:
+        if amp not in AMP_MODES:
+            raise ValueError(f"amp must be one of {', '.join(AMP_MODES)} or None, got {amp!r}")
+        if precision not in (None, amp):
+            raise ValueError(f"amp={amp!r} and precision={precision!r} disagree; give precision only")
+        precision = amp
+    precision = precision or "fp32"
+    if precision not in ("fp32", "auto") and device.type not in ("cuda", "cpu"):
+        raise TrainingError(f"--precision {precision} trains on cuda and cpu, not on {device.type}; use fp32")
+    chosen = Precision.resolve(precision, device, allow_slow=precision != "auto")
+    if chosen.name == "fp16" and device.type != "cuda":
+        raise TrainingError(f"--precision fp16 needs a CUDA GPU (the device is {device.type}); "
+                            "use --precision bf16 on CPU, or fp32")
+    if not chosen.native:
+        where = (f"a CPU without AVX512-BF16 or AMX ({cpu_features().describe()})" if device.type == "cpu"
+                 else str(device))
+        logger.warning("--precision %s on %s: %s is emulated and slower than fp32 here; train in fp32 on this "
+                       "machine", chosen.name, where, chosen.name)
+    return chosen
+
+
+def describe_precision(name: str) -> str:
+    """How a run's precision is named in messages, with the older option that means the same."""
+    return "fp32 (no --amp)" if name == "fp32" else f"--precision {name} (--amp {name})"
 
 
 def checkpoint_name(epoch: int, batch: int = 0) -> str:
@@ -218,7 +237,8 @@ class Trainer:
     ``dataset`` items are dicts with ``source`` and ``driving`` (3, H, W) float tensors in [0, 1]
     (:class:`fomm.data.datasets.FramesDataset`); it is repeated ``train_params.num_repeats`` times.
     ``vgg``: the perceptual loss network; by default :func:`~fomm.training.vgg.load_vgg19` (ImageNet
-    weights). ``amp``: ``"bf16"`` (CUDA or CPU) or ``"fp16"`` (CUDA) autocast. ``max_steps`` /
+    weights). ``precision``: ``fp32`` (default), ``bf16`` (CUDA or CPU), ``fp16`` (CUDA) or ``auto``
+    (see :func:`training_precision`; ``amp="bf16"|"fp16"`` is the older spelling). ``max_steps`` /
     ``max_minutes`` end training early (this run) with a checkpoint. ``channels_last``: NHWC weights and
     frames (faster convolutions on CPU). ``fused_adam``: Adam's fused kernel, which updates all of a
     network's parameters in one pass (its arithmetic differs from the default Adam's in the last bit,
@@ -229,7 +249,8 @@ class Trainer:
 
     def __init__(self, config: Config, dataset: Dataset, out_dir: str | Path, *,
                  device: str | torch.device | None = None, vgg: Vgg19 | None = None, num_workers: int = 0,
-                 seed: int = 0, amp: str | None = None, max_steps: int | None = None,
+                 seed: int = 0, precision: str | None = None, amp: str | None = None,
+                 max_steps: int | None = None,
                  max_minutes: float | None = None, visualize: bool = True, tensorboard: bool = True,
                  batched_vgg: bool = False, diagnostics: bool = True, channels_last: bool = False,
                  fused_adam: bool = False):
@@ -249,17 +270,7 @@ class Trainer:
         if self.ctx.enabled and device.type == "cuda":
             device = torch.device("cuda", self.ctx.local_rank)
         self.device = device
-        if amp not in (None, *AMP_MODES):
-            raise ValueError(f"amp must be one of {', '.join(AMP_MODES)} or None, got {amp!r}")
-        if amp == "fp16" and device.type != "cuda":
-            raise TrainingError(f"--amp fp16 needs a CUDA GPU (the device is {device.type}); "
-                                "use --amp bf16 on CPU, or no --amp")
-        if amp is not None and device.type not in ("cuda", "cpu"):
-            raise TrainingError(f"--amp is supported on cuda and cpu, not on {device.type}")
-        if amp == "bf16" and device.type == "cpu" and not cpu_bf16_flags():
-            logger.warning("--amp bf16 on a CPU without AVX512-BF16 or AMX: bf16 is emulated and slower than fp32 "
-                           "here; leave --amp off on this machine")
-        self.amp = amp
+        self.precision = training_precision(precision, device, amp)
         self.channels_last = channels_last
         self.seed = seed
         self.max_steps = max_steps
@@ -296,7 +307,7 @@ class Trainer:
         self.optimizers = self._make_optimizers(fused_adam)
         self.schedulers = {name: torch.optim.lr_scheduler.MultiStepLR(opt, tp.epoch_milestones, gamma=0.1)
                            for name, opt in self.optimizers.items()}
-        self.scalers = {name: torch.amp.GradScaler(device.type, enabled=amp == "fp16")
+        self.scalers = {name: torch.amp.GradScaler(device.type, enabled=self.precision.name == "fp16")
                         for name in ("generator", "discriminator")}
 
         self.start_epoch = 0  # where this run starts (after resume)
@@ -314,6 +325,11 @@ class Trainer:
         self.keypoint_monitor = None  # per-epoch keypoint diagnostics (rank 0)
         if diagnostics and self.ctx.is_main:
             self.keypoint_monitor = KeypointMonitor(config.dataset_params.root_dir)
+
+    @property
+    def amp(self) -> str | None:
+        """The precision in the older ``amp`` vocabulary: None for fp32."""
+        return amp_name(self.precision.name)
 
     # ------------------------------------------------------------------------------ setup
     def _make_loader(self, dataset: Dataset, num_workers: int) -> tuple[DataLoader, EpochSampler]:
@@ -368,7 +384,8 @@ class Trainer:
     def training_state(self) -> TrainingState:
         """The run's state now (between two steps), as saved with each checkpoint."""
         return TrainingState(
-            epoch=self.epoch, batch=self.batch_in_epoch, global_step=self.global_step, seed=self.seed, amp=self.amp,
+            epoch=self.epoch, batch=self.batch_in_epoch, global_step=self.global_step, seed=self.seed,
+            precision=self.precision.name,
             fused_adam=self.fused_adam,
             optimizers={name: opt.state_dict() for name, opt in self.optimizers.items()},
             schedulers={name: s.state_dict() for name, s in self.schedulers.items()},
@@ -388,11 +405,10 @@ class Trainer:
             if name in state.schedulers:
                 scheduler.load_state_dict(state.schedulers[name])
                 self._warn_changed_lr(name, scheduler)
-        if state.amp != self.amp:
-            had = f"--amp {state.amp}" if state.amp else "no --amp"
-            now = f"--amp {self.amp}" if self.amp else "no --amp"
-            logger.warning("%s was trained with %s and this run uses %s: the numerics change from here on%s",
-                           source, had, now, " (the fp16 loss scale starts afresh)" if self.amp == "fp16" else "")
+        if state.precision != self.precision.name:
+            logger.warning("%s was trained in %s and this run uses %s: the numerics change from here on%s", source,
+                           describe_precision(state.precision), describe_precision(self.precision.name),
+                           " (the fp16 loss scale starts afresh)" if self.precision.name == "fp16" else "")
         else:
             for name, scaler in self.scalers.items():
                 if scaler.is_enabled() and state.scalers.get(name):
@@ -493,12 +509,6 @@ class Trainer:
         return skipped
 
     # ------------------------------------------------------------------------------ one step
-    def _autocast(self):
-        if self.amp is None:
-            return contextlib.nullcontext()
-        dtype = torch.bfloat16 if self.amp == "bf16" else torch.float16
-        return torch.autocast(self.device.type, dtype=dtype)
-
     def train_step(self, source: torch.Tensor, driving: torch.Tensor) -> tuple[dict[str, torch.Tensor], GeneratorStep]:
         """One generator + keypoint detector step, then one discriminator step when the GAN is on."""
         if self.channels_last:
@@ -506,7 +516,7 @@ class Trainer:
             driving = driving.contiguous(memory_format=torch.channels_last)
         discriminator = self.model.discriminator if self.gan else None
         _set_requires_grad(discriminator, False)  # its gradients from this step are discarded anyway
-        with self._autocast():
+        with self.precision.autocast():
             losses, step = self.generator_step(source, driving, discriminator)
         for name in ("generator", "kp_detector"):
             self.optimizers[name].zero_grad(set_to_none=True)
@@ -518,7 +528,7 @@ class Trainer:
         if self.gan:
             _set_requires_grad(discriminator, True)
             self.optimizers["discriminator"].zero_grad(set_to_none=True)
-            with self._autocast():
+            with self.precision.autocast():
                 disc_losses = self.discriminator_step(step.pyramid_real, step.pyramid_generated, step.kp_driving.value)
             scaler = self.scalers["discriminator"]
             scaler.scale(sum(disc_losses.values())).backward()
@@ -725,4 +735,5 @@ def train(config: Config, dataset: Dataset, out_dir: str | Path, *, checkpoint: 
 
 
 __all__ = ["LOSS_ORDER", "TrainResult", "Trainer", "TrainingError", "TrainingState", "checkpoint_name",
-           "checkpoint_position", "format_log_line", "latest_checkpoint", "load_matching_weights", "train"]
+           "checkpoint_position", "format_log_line", "latest_checkpoint", "load_matching_weights", "train",
+           "training_precision"]

@@ -216,3 +216,17 @@ def test_cli_resume_keeps_the_checkpoints_amp(dataset_dir, tmp_path, capsys):
     capsys.readouterr()
     assert main(["train", "--checkpoint", str(tmp_path / "fp16.pth.tar"), *common]) == 2
     assert "--amp bf16 or --amp off" in capsys.readouterr().err
+
+
+def test_cli_precision_is_the_one_vocabulary_and_amp_its_alias(dataset_dir, tmp_path, capsys):
+    config = tmp_path / "tiny.yaml"
+    config.write_text(yaml.safe_dump(tiny_config_dict(perceptual=[0] * 5, reconstruction_l1=1)))
+    out = tmp_path / "run"
+    common = ["--out", str(out), "--workers", "0", "--device", "cpu", "--threads", "1", "--max-steps", "1"]
+    assert main(["train", "--config", str(config), "--data", str(dataset_dir), "--precision", "bf16", *common]) == 0
+    assert torch.load(latest_checkpoint(out), weights_only=True)[STATE_KEY]["amp"] == "bf16"  # the old key: old
+    assert main(["train", "--checkpoint", str(out), "--precision", "fp32", *common]) == 0  # fomm reads it too
+    assert torch.load(latest_checkpoint(out), weights_only=True)[STATE_KEY]["amp"] is None
+    with pytest.raises(SystemExit):
+        main(["train", "--checkpoint", str(out), "--precision", "bf16", "--amp", "bf16", *common])
+    assert "not allowed with argument" in capsys.readouterr().err

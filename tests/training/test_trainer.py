@@ -262,16 +262,31 @@ def test_channels_last_and_fused_adam_steps_equal_the_default_ones(tmp_path, opt
 
 
 def test_bf16_on_a_cpu_without_bf16_instructions_is_warned_about(tmp_path, caplog, monkeypatch):
-    from fomm.training import trainer as trainer_module
+    import fomm.precision as precision  # the one CPU feature probe, shared with inference
 
-    monkeypatch.setattr(trainer_module, "cpu_bf16_flags", lambda: ())
+    plain = precision.CpuFeatures("Plain CPU", avx512_bf16=False, amx_bf16=False, amx_fp16=False)
+    monkeypatch.setattr(precision, "cpu_features", lambda: plain)
     with caplog.at_level("WARNING", logger="fomm.training.trainer"):
         Trainer(tiny_config(perceptual=[0] * 5, reconstruction_l1=1), RandomPairs(), tmp_path, device="cpu",
                 tensorboard=False, amp="bf16")
     assert any("AVX512-BF16" in r.message and "slower than fp32" in r.message for r in caplog.records)
-    monkeypatch.setattr(trainer_module, "cpu_bf16_flags", lambda: ("amx_bf16",))
+    amx = precision.CpuFeatures("AMX CPU", avx512_bf16=True, amx_bf16=True, amx_fp16=False)
+    monkeypatch.setattr(precision, "cpu_features", lambda: amx)
     caplog.clear()
     with caplog.at_level("WARNING", logger="fomm.training.trainer"):
         Trainer(tiny_config(perceptual=[0] * 5, reconstruction_l1=1), RandomPairs(), tmp_path, device="cpu",
                 tensorboard=False, amp="bf16")
     assert not caplog.records
+
+
+def test_precision_auto_trains_in_what_the_cpu_runs_natively(tmp_path, monkeypatch):
+    import fomm.precision as precision
+
+    config = tiny_config(perceptual=[0] * 5, reconstruction_l1=1)
+    for features, expected in ((precision.CpuFeatures("Plain CPU", False, False, False), "fp32"),
+                               (precision.CpuFeatures("AMX CPU", True, True, False), "bf16")):
+        monkeypatch.setattr(precision, "cpu_features", lambda features=features: features)
+        trainer = Trainer(config, RandomPairs(), tmp_path, device="cpu", precision="auto", tensorboard=False)
+        assert (trainer.precision.name, trainer.training_state().precision) == (expected, expected)
+    alias = Trainer(config, RandomPairs(), tmp_path, device="cpu", amp="bf16", tensorboard=False)
+    assert alias.precision.name == "bf16"
