@@ -7,6 +7,7 @@ import argparse
 import ctypes
 import errno
 import logging
+import math
 import sys
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
@@ -101,13 +102,13 @@ def non_negative_int(text: str) -> int:
 
 
 def positive_float(text: str) -> float:
-    """argparse type: a number > 0."""
-    return _checked(float, text, lambda v: v > 0, "a positive number")
+    """argparse type: a finite number > 0."""
+    return _checked(float, text, lambda v: math.isfinite(v) and v > 0, "a positive number")
 
 
 def non_negative_float(text: str) -> float:
-    """argparse type: a number >= 0."""
-    return _checked(float, text, lambda v: v >= 0, "a number >= 0")
+    """argparse type: a finite number >= 0 (never nan or inf)."""
+    return _checked(float, text, lambda v: math.isfinite(v) and v >= 0, "a number >= 0")
 
 
 def add_model_arguments(p: argparse.ArgumentParser) -> None:

@@ -8,7 +8,9 @@ import sys
 from pathlib import Path
 
 from ..io.outputs import check_file_output
-from .common import user_errors
+from .common import CLIError, user_errors
+
+CHECKPOINT_SUFFIXES = (".safetensors", ".pth.tar", ".pth", ".pt", ".tar", ".ckpt")
 
 
 def add_parser(sub) -> None:
@@ -30,6 +32,9 @@ def run(args: argparse.Namespace) -> int:
     from ..checkpoints import read_checkpoint, save_checkpoint
 
     out = Path(args.output)
+    if not out.name.endswith(CHECKPOINT_SUFFIXES):
+        raise CLIError(f"cannot write {out}: a checkpoint is .safetensors or .pth.tar (also .pth, .pt); "
+                       "give one of these extensions")
     with user_errors():
         check_file_output(out, overwrite=args.overwrite, inputs=(args.input, args.config))
         model = load_model(args.input, config=args.config, device="cpu", with_discriminator=not args.inference_only)

@@ -36,7 +36,7 @@ from torch.utils.data import Dataset
 from ..config import AugmentationParams, Config, ConfigError, validate_frame_size
 from ..errors import FommError
 from ..io import IMAGE_EXTENSIONS, MediaError, VideoReader, read_image, to_tensor
-from ..io.paths import list_frames
+from ..io.paths import ffmpeg_path, list_frames
 from .augmentation import Augmentation
 
 logger = logging.getLogger(__name__)
@@ -146,7 +146,7 @@ class ContainerVideo(VideoSource):
         # The container's count (the sample table of mp4/mov); where a format lists none (mkv, webm)
         # count the packets, which needs no decoding.
         try:
-            with av.open(str(self.path)) as container:
+            with av.open(ffmpeg_path(self.path)) as container:
                 if not container.streams.video:
                     return 0
                 stream = container.streams.video[0]

@@ -10,6 +10,7 @@ from pathlib import Path
 import av
 
 from .errors import MediaError
+from .paths import ffmpeg_path
 
 logger = logging.getLogger(__name__)
 
@@ -25,7 +26,7 @@ def open_audio(source: Path, suffix: str, start: float = 0.0) -> AudioCopy | Non
     """The audio track of ``source``, ready to go into a ``suffix`` container; None if it has none.
     ``start``: seconds of the source (from its first video frame) where the output begins."""
     try:
-        container = av.open(str(source))
+        container = av.open(ffmpeg_path(source))
     except av.error.FFmpegError as error:
         raise MediaError(
             f"cannot read audio from {source} ({error.strerror}); check the file, or drop audio_from"

@@ -15,7 +15,7 @@ def read_image(path: str | Path) -> np.ndarray:
     """Read a still image as (H, W, 3) uint8 RGB.
 
     The EXIF orientation is applied (phone photos are stored sideways); transparency is composited on
-    white; grayscale, palette, CMYK and 16-bit images are converted to 8-bit RGB.
+    white; grayscale, palette, CMYK, 16-bit and 32-bit integer (TIFF) images are converted to 8-bit RGB.
     """
     path = Path(path)
     require_exists(path)
@@ -26,8 +26,9 @@ def read_image(path: str | Path) -> np.ndarray:
     try:
         with Image.open(path) as image:
             image.load()  # decode now, so a truncated file fails here and not later
+            unsigned32 = _tiff_uint32(image)  # the tags do not survive the transpose
             image = ImageOps.exif_transpose(image)
-            return _to_rgb(image)
+            return _to_rgb(image, unsigned32)
     except (UnidentifiedImageError, OSError, SyntaxError, Image.DecompressionBombError) as error:
         raise MediaError(
             f"cannot read {path} as an image ({error}); check that it is a complete "
@@ -35,12 +36,32 @@ def read_image(path: str | Path) -> np.ndarray:
         ) from error
 
 
-def _to_rgb(image: Image.Image) -> np.ndarray:
-    """(H, W, 3) uint8 RGB from any Pillow mode."""
+def _tiff_uint32(image: Image.Image) -> bool | None:
+    """For a 32-bit integer TIFF (Pillow mode "I"): True if its samples are unsigned, False if signed;
+    None for anything else (mode "I" also holds 16-bit PNG data)."""
+    tags = getattr(image, "tag_v2", None)
+    if image.mode != "I" or tags is None:
+        return None
+    bits = tags.get(258, (0,))  # BitsPerSample
+    if (bits[0] if isinstance(bits, tuple) else bits) != 32:
+        return None
+    sample_format = tags.get(339, (1,))  # 1 unsigned, 2 signed
+    return (sample_format[0] if isinstance(sample_format, tuple) else sample_format) != 2
+
+
+def _to_rgb(image: Image.Image, unsigned32: bool | None = None) -> np.ndarray:
+    """(H, W, 3) uint8 RGB from any Pillow mode. ``unsigned32``: mode "I" holds 32-bit TIFF samples,
+    unsigned (True) or signed (False; negatives become black), scaled from their full range."""
     if image.mode in ("I;16", "I;16L", "I;16B", "I"):
         # 16-bit grayscale: Pillow's own conversion to 8 bits clips instead of scaling.
-        gray = np.asarray(image, dtype=np.float64)
-        gray = np.clip(np.round(gray / 257.0), 0, 255).astype(np.uint8)
+        gray = np.asarray(image)
+        if unsigned32 is None:
+            top = 65535.0
+        elif unsigned32:
+            gray, top = gray.view(np.uint32), 2.0**32 - 1  # Pillow reads uint32 samples as int32
+        else:
+            top = 2.0**31 - 1
+        gray = np.clip(np.round(gray.astype(np.float64) * (255.0 / top)), 0, 255).astype(np.uint8)
         return np.repeat(gray[..., None], 3, axis=2)
     if image.mode == "F":
         gray = np.clip(np.round(np.asarray(image, dtype=np.float64) * 255.0), 0, 255).astype(np.uint8)

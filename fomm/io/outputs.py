@@ -83,13 +83,64 @@ def check_not_input(output: str | Path, inputs: Iterable[str | Path | None], *, 
                               "choose another output or move the input out of it first")
 
 
+def shown(path: str | Path, limit: int = 60) -> str:
+    """``path`` for a message: a name longer than ``limit`` characters is cut in the middle."""
+    text = os.fspath(path)
+    return text if len(text) <= limit else f"{text[: limit // 2]}...{text[-limit // 3:]}"
+
+
+def _name_max(folder: Path) -> int:
+    try:
+        return os.pathconf(folder, "PC_NAME_MAX")
+    except (OSError, ValueError, AttributeError):  # no pathconf (Windows) or no limit given
+        return 255
+
+
+def _exists(path: Path) -> bool:
+    try:
+        return path.exists()
+    except OSError:  # a name too long to look up
+        return False
+
+
+def check_writable(path: str | Path, option: str = "") -> None:
+    """Refuse, before any work, an output the file system will not take: a name too long for it (the
+    output is first written as :func:`partial_path`, 9 to 10 bytes longer), or a folder that refuses new
+    files (permissions, a read-only disk). The first existing folder on the way is tried for real: the
+    temporary file is created and removed at once."""
+    path = Path(os.path.abspath(path))
+    name = f"{option} {shown(path)}".strip()
+    existing = path.parent
+    while not _exists(existing) and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise OutputError(f"{name}: {shown(existing)} is a file, not a folder; choose another output")
+    limit = _name_max(existing)
+    for part in (*path.relative_to(existing).parts, partial_path(path).name):
+        if len(os.fsencode(part)) > limit:
+            raise OutputError(f"{name}: the name is too long ({len(os.fsencode(part))} bytes with fomm's temporary "
+                              f"name; this file system allows at most {limit} bytes): choose a shorter name")
+    probe = existing / partial_path(path).name
+    try:
+        descriptor = os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return  # a partial output a killed run left: the writer replaces it
+    except OSError as exc:
+        raise OutputError(f"{name}: cannot write there ({exc.strerror} in {shown(existing)}); check the "
+                          "permissions or choose another output") from None
+    os.close(descriptor)
+    probe.unlink()
+
+
 def check_file_output(path: str | Path, *, overwrite: bool, inputs: Iterable[str | Path | None] = (),
                       option: str = "") -> Path:
     """Check that a file can be written at ``path`` (nothing there, or ``overwrite`` and a file that is
-    no input); raises :class:`OutputError` naming the fix otherwise."""
+    no input, in a folder that takes it: :func:`check_writable`); raises :class:`OutputError` naming
+    the fix otherwise."""
     path = Path(path)
+    check_writable(path, option)
     check_not_input(path, inputs, option=option)
-    name = f"{option} {path}".strip()
+    name = f"{option} {shown(path)}".strip()
     if path.is_dir():
         raise OutputError(f"{name} is a folder; give a file name or choose another output")
     if (path.exists() or path.is_symlink()) and not overwrite:
@@ -109,8 +160,10 @@ def foreign_entries(folder: Path, legacy: Sequence[str] = ()) -> list[str]:
 def check_folder_output(path: str | Path, *, overwrite: bool, inputs: Iterable[str | Path | None] = (),
                         legacy: Sequence[str] = (), option: str = "") -> Path:
     """Check that the folder ``path`` may be created, or replaced as a whole: absent, empty, or made by
-    fomm (see :func:`foreign_entries`) with ``overwrite``, and holding no input."""
+    fomm (see :func:`foreign_entries`) with ``overwrite``, holding no input, in a folder that takes
+    it (:func:`check_writable`)."""
     path = Path(path)
+    check_writable(path, option)
     name = f"{option} {path}".strip()
     check_not_input(path, inputs, replaces_folder=True, option=option)
     if path.is_symlink() or (path.exists() and not path.is_dir()):

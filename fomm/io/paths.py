@@ -37,6 +37,13 @@ def list_frames(folder: Path) -> list[Path]:
     return sorted(files, key=lambda p: natural_key(p.name))
 
 
+def ffmpeg_path(path: str | Path) -> str:
+    """``path`` as ffmpeg must be given a local file: ``file:`` and the absolute path. ffmpeg reads
+    the text before a colon as a protocol, so ``2024-01-01T12:30:00.mp4`` or ``a:b.mp4`` given as is
+    fails ("Protocol not found"), and ``http:x.mp4`` would be fetched."""
+    return "file:" + os.path.abspath(path)
+
+
 def require_exists(path: Path) -> None:
     if not path.exists():
         raise MediaError(f"{path} not found; check the path (relative paths start at {Path.cwd()})")

@@ -14,7 +14,7 @@ import numpy as np
 
 from .errors import MediaError
 from .image import read_image
-from .paths import IMAGE_EXTENSIONS, is_image_path, list_frames, require_exists
+from .paths import IMAGE_EXTENSIONS, ffmpeg_path, is_image_path, list_frames, require_exists
 
 logger = logging.getLogger(__name__)
 
@@ -181,7 +181,7 @@ class _ContainerSource:
 
     def _open(self) -> None:
         try:
-            self._container = av.open(str(self.path))
+            self._container = av.open(ffmpeg_path(self.path))
         except av.error.FFmpegError as error:
             raise MediaError(
                 f"cannot open {self.path} as a video ({error.strerror}); the file is damaged, truncated "

@@ -18,7 +18,7 @@ from .audio import AudioCopy, open_audio
 from .errors import MediaError
 from .frames import check_frame
 from .outputs import check_file_output, check_folder_output, partial_path, publish_folder, remove_path
-from .paths import require_exists
+from .paths import ffmpeg_path, require_exists
 
 logger = logging.getLogger(__name__)
 
@@ -139,7 +139,7 @@ class VideoWriter:
             self._partial.mkdir()
             return
         options = {"movflags": "+faststart"} if self.path.suffix.lower() in (".mp4", ".mov") else {}
-        self._container = av.open(str(self._partial), "w", options=options)
+        self._container = av.open(ffmpeg_path(self._partial), "w", options=options)
         if self.kind == "gif":
             self._stream = self._container.add_stream("gif", rate=self.rate)
             self._stream.pix_fmt = "pal8"
@@ -227,8 +227,17 @@ class VideoWriter:
 def _output_kind(path: str | Path) -> str:
     """'h264', 'gif' or 'folder', from the path's spelling."""
     text = os.fspath(path)
-    suffix = Path(text).suffix.lower()
-    if text.endswith(("/", os.sep)) or not suffix:
+    suffix, name = Path(text).suffix.lower(), Path(text).name
+    if text == "-":
+        raise MediaError("cannot write video to standard output (-o -); give a file name such as out.mp4")
+    if text.endswith(("/", os.sep)):
+        return "folder"
+    if name.lower() in (*H264_SUFFIXES, ".gif"):
+        raise MediaError(f"{text} is only an extension; give a name, e.g. out{name}")
+    if name.endswith("."):
+        raise MediaError(f"{text} ends with a dot; did you mean {text.rstrip('.')}? (a folder of PNG frames is a "
+                         "name without extension, or one ending in /)")
+    if not suffix:
         return "folder"
     if suffix in H264_SUFFIXES:
         return "h264"

@@ -61,3 +61,41 @@ def test_damaged_checkpoint_in_every_command(tmp_path, capsys, media, bad_checkp
     argv = _commands(bad_checkpoints[kind], media, tmp_path)[command]
     _refused(capsys, argv, *words)
     assert not list(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize("name", ["2024-01-01T12:30:00.mp4", "a:b.mp4"])
+def test_colon_names_as_driving_and_output(tmp_path, monkeypatch, capsys, media, checkpoint, name):
+    source, driving = media
+    monkeypatch.chdir(tmp_path)
+    Path(name).write_bytes(driving.read_bytes())
+    out = "out" + name
+    assert main(["animate", str(source), name, "-o", out, "--checkpoint", str(checkpoint)]) == 0
+    assert Path(out).stat().st_size > 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([name, out])
+
+
+@pytest.mark.parametrize(("output", "words"), [
+    ("-", ("standard output",)), (".mp4", ("only an extension",)), ("out.mp4.", ("ends with a dot", "out.mp4?")),
+    ("x" * 300 + ".mp4", ("too long", "shorter name")),
+])
+def test_output_names_that_are_no_file_name(tmp_path, monkeypatch, capsys, media, checkpoint, output, words):
+    source, driving = media
+    monkeypatch.chdir(tmp_path)
+    line = _refused(capsys, ["animate", str(source), str(driving), "-o", output, "--checkpoint", str(checkpoint)],
+                    *words)
+    assert len(line) < 400
+    assert not list(tmp_path.iterdir())
+
+
+def test_convert_refuses_an_output_that_is_no_checkpoint_format(tmp_path, capsys, checkpoint):
+    _refused(capsys, ["convert", str(checkpoint), str(tmp_path / "out.txt")], "out.txt", ".safetensors", ".pth")
+    assert not list(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-1"])
+def test_synth_refuses_a_limb_swing_that_is_no_number(tmp_path, capsys, value):
+    with pytest.raises(SystemExit) as exited:
+        main(["synth", str(tmp_path / "data"), "--videos", "1", "--limb-swing", value])
+    assert exited.value.code == 2
+    assert f"--limb-swing: expected a number >= 0, got '{value}'" in capsys.readouterr().err
+    assert not list(tmp_path.iterdir())
