@@ -1,0 +1,130 @@
+"""Mutation testing of the modules where a silent bug costs users the most: mutmut plants one small
+bug at a time (an operator flipped, a constant changed, a call dropped) and runs the tests that cover
+that module; a mutant no test notices "survives". Prints one row per module, and with ``--show`` the
+diff of every survivor.
+
+    pip install -e '.[mutation]'
+    python scripts/mutation.py                       # the default modules (slow: an hour on 2 cores)
+    python scripts/mutation.py fomm/io/paths.py --show
+
+Each module runs in its own copy of the repository (``--work``, default a temporary folder), so the
+checkout is never touched, with only the test files listed in :data:`TESTS` (mutmut then runs, for
+each mutant, only those of them that call the mutated function). Not run by CI: see docs/testing.md
+for the last table and the survivors judged equivalent.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+
+# The tests that cover each module (files or folders, relative to the repository).
+TESTS = {
+    "fomm/io/outputs.py": ["tests/io/test_outputs.py", "tests/io/test_writer.py", "tests/io/test_truth_writes.py"],
+    "fomm/io/paths.py": ["tests/io/test_outputs.py", "tests/io/test_writer.py", "tests/io/test_truth_writes.py"],
+    "fomm/io/writer.py": ["tests/io/test_writer.py", "tests/io/test_truth_writes.py"],
+    "fomm/training/state.py": ["tests/training/test_resume.py", "tests/training/test_truth_state.py"],
+    "fomm/precision.py": ["tests/test_precision.py", "tests/test_truth_precision.py"],
+    "fomm/checkpoints.py": ["tests/test_checkpoints.py"],
+    "fomm/crop/": ["tests/crop"],
+}
+DEFAULT = ["fomm/io/outputs.py", "fomm/io/paths.py", "fomm/io/writer.py", "fomm/training/state.py",
+           "fomm/precision.py", "fomm/crop/", "fomm/checkpoints.py"]
+KILLED = ("killed", "timeout", "segfault", "caught by type check")
+RESULT = re.compile(r"^\s*(\S+__mutmut_\d+): (.+)$")
+
+
+def tests_for(module: str) -> list[str]:
+    if module in TESTS:
+        return [t for t in TESTS[module] if (REPO / t).exists()]
+    raise SystemExit(f"no tests are listed for {module} in scripts/mutation.py TESTS; add them there "
+                     f"(known: {', '.join(TESTS)})")
+
+
+def copy_repo(target: Path) -> None:
+    """The tracked and untracked-but-not-ignored files of the checkout, copied to ``target``."""
+    listed = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"], cwd=REPO,
+                            check=True, capture_output=True).stdout.decode().split("\0")
+    for name in filter(None, listed):
+        source = REPO / name
+        if source.is_file():
+            (target / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, target / name)
+
+
+def configure(folder: Path, module: str, tests: list[str]) -> None:
+    """Append mutmut's settings for one module to the copy's pyproject.toml."""
+    pattern = module + "*" if module.endswith("/") else module
+    selection = ", ".join(f'"{t}"' for t in tests)
+    with open(folder / "pyproject.toml", "a") as config:
+        config.write(f'\n[tool.mutmut]\nsource_paths = ["fomm"]\nonly_mutate = ["{pattern}"]\n'
+                     f"pytest_add_cli_args_test_selection = [{selection}]\n"
+                     'pytest_add_cli_args = ["-p", "no:cacheprovider", "-q"]\n'
+                     'process_isolation = "forkserver"\n')
+
+
+def run_module(module: str, work: Path, children: int, show: bool) -> Counter:
+    folder = work / module.strip("/").replace("/", "_")
+    if folder.exists():
+        shutil.rmtree(folder)
+    folder.mkdir(parents=True)
+    copy_repo(folder)
+    configure(folder, module, tests_for(module))
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}  # the mutated copy, not the checkout
+    env.setdefault("FOMM_GOLDEN_DIR", str(REPO.parent / "shared" / "golden"))
+    mutmut = [sys.executable, "-m", "mutmut"]
+    log = folder / "mutmut.log"
+    with open(log, "w") as out:
+        subprocess.run([*mutmut, "run", "--max-children", str(children)], cwd=folder, env=env, stdout=out,
+                       stderr=subprocess.STDOUT, check=False)
+    listed = subprocess.run([*mutmut, "results", "--all", "true"], cwd=folder, env=env, capture_output=True,
+                            text=True, check=False).stdout
+    statuses = {m.group(1): m.group(2).strip() for m in map(RESULT.match, listed.splitlines()) if m}
+    if not statuses:
+        print(f"{module}: mutmut gave no results; see {log}", file=sys.stderr)
+    survivors = sorted(name for name, status in statuses.items() if status in ("survived", "no tests"))
+    for name in survivors:
+        print(f"{statuses[name]}: {name}" if not show else subprocess.run(
+            [*mutmut, "show", name], cwd=folder, env=env, capture_output=True, text=True, check=False).stdout)
+    return Counter("killed" if s in KILLED else s for s in statuses.values())
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("modules", nargs="*", default=DEFAULT, help=f"default: {' '.join(DEFAULT)}")
+    parser.add_argument("--work", type=Path, help="where the copies go (default: a temporary folder, removed)")
+    parser.add_argument("--max-children", type=int, default=2, help="mutants tested at once (default 2)")
+    parser.add_argument("--show", action="store_true", help="print the diff of every surviving mutant")
+    args = parser.parse_args(argv)
+    work = args.work or Path(tempfile.mkdtemp(prefix="fomm-mutation-"))
+    rows = []
+    try:
+        for module in args.modules:
+            start = time.time()
+            counts = run_module(module, work, args.max_children, args.show)
+            rows.append((module, counts, time.time() - start))
+    finally:
+        if args.work is None:
+            shutil.rmtree(work, ignore_errors=True)
+    print(f"\n| module | mutants | killed | survived | no tests | other | unkilled % | minutes |\n|{'---|' * 8}")
+    for module, counts, seconds in rows:
+        total = sum(counts.values())
+        other = total - counts["killed"] - counts["survived"] - counts["no tests"]
+        share = 100 * (counts["survived"] + counts["no tests"]) / total if total else 0.0
+        print(f"| {module} | {total} | {counts['killed']} | {counts['survived']} | {counts['no tests']} | {other} "
+              f"| {share:.1f} | {seconds / 60:.1f} |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
