@@ -8,7 +8,6 @@ import json
 import time
 from pathlib import Path
 
-from PIL import Image
 from tqdm import tqdm
 
 from ..crop import TARGETS, CropOptions, available_backends
@@ -23,7 +22,7 @@ from ..crop.clips import (
 )
 from ..crop.image import crop_square
 from ..crop.track import plan_crops
-from ..io import VideoReader, VideoWriter, atomic_path, is_image_path, read_image
+from ..io import VideoReader, VideoWriter, atomic_path, is_image_path, read_image, write_image
 from ..io.outputs import check_file_output
 from ..io.writer import H264_SUFFIXES
 from .common import CLIError, non_negative_float, positive_int, summary, user_errors
@@ -97,8 +96,7 @@ def _crop_image(args: argparse.Namespace, source: Path, options: CropOptions) ->
     paths = [numbered(output, i) for i in range(len(chosen))] if args.all else [output]
     _check_free(paths + ([Path(args.json)] if args.json else []), args.overwrite, source)
     for subject, path in zip(chosen, paths, strict=True):
-        with atomic_path(path) as tmp:
-            Image.fromarray(crop_square(image, subject.crop, options.size)).save(tmp, format=_format(path))
+        write_image(path, crop_square(image, subject.crop, options.size))
     outputs = [str(p) for p in paths] + [None] * (len(subjects) - len(paths))
     _write_json(args.json, image_record(str(source), image, subjects, outputs, options), args.overwrite)
     for subject, path in zip(chosen, paths, strict=True):
@@ -107,10 +105,6 @@ def _crop_image(args: argparse.Namespace, source: Path, options: CropOptions) ->
         print(f"({len(subjects) - 1} more {options.target}s found; --all writes every one)")
     print(summary(1, time.perf_counter() - start, paths[0] if len(paths) == 1 else output.parent))
     return 0
-
-
-def _format(path: Path) -> str:
-    return {".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP", ".bmp": "BMP"}.get(path.suffix.lower(), "PNG")
 
 
 def _crop_video(args: argparse.Namespace, source: Path, options: CropOptions) -> int:

@@ -19,6 +19,7 @@ from contextlib import closing
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ..io.image import write_image
 from ..io.outputs import check_file_output
 from ..io.paths import IMAGE_EXTENSIONS, atomic_path, is_image_path
 from .common import CLIError, add_model_arguments, add_precision_argument, load_model_from_args, summary, user_errors
@@ -122,11 +123,8 @@ class _ImageOverlay:
         return self
 
     def __exit__(self, exc_type, exc, tb) -> None:
-        from PIL import Image
-
         if exc_type is None and self.image is not None:
-            with atomic_path(self.path) as tmp:
-                Image.fromarray(self.image).save(tmp, format=Image.registered_extensions()[self.path.suffix.lower()])
+            write_image(self.path, self.image)
 
 
 def _open_overlay(args: argparse.Namespace, still: bool, fps: float | None, inputs: tuple):

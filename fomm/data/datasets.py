@@ -3,7 +3,8 @@
 A dataset root holds ``train/`` and ``test/``, each with one entry per video:
 
 - a folder of frames (png, jpg, ...), sorted naturally by name;
-- a video file (.mp4, .mov, .avi, .mkv, .webm, .m4v, .gif), decoded only as far as needed;
+- a video file (:data:`fomm.io.VIDEO_EXTENSIONS`: mp4, mov, avi, mkv, webm, m4v, gif), decoded only as
+  far as needed;
 - one image of the frames side by side (width = k x height for square frames).
 
 Other files (``*.json``, ``*.csv``, hidden files) are ignored. A root without ``train/`` and ``test/``
@@ -27,16 +28,23 @@ from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
 
-import av
 import numpy as np
 import torch
-from PIL import Image, UnidentifiedImageError
 from torch.utils.data import Dataset
 
 from ..config import AugmentationParams, Config, ConfigError, validate_frame_size
 from ..errors import FommError
-from ..io import IMAGE_EXTENSIONS, MediaError, VideoReader, read_image, to_tensor
-from ..io.paths import ffmpeg_path, list_frames
+from ..io import (
+    IMAGE_EXTENSIONS,
+    MediaError,
+    VideoReader,
+    count_frames,
+    image_size,
+    is_video_path,
+    read_image,
+    to_tensor,
+)
+from ..io.paths import list_frames
 from .augmentation import Augmentation
 
 logger = logging.getLogger(__name__)
@@ -46,12 +54,9 @@ __all__ = [
     "VideoSource", "find_videos", "make_dataset", "open_video", "validate_dataset",
 ]
 
-CONTAINER_EXTENSIONS = (".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v")
-GIF_EXTENSIONS = (".gif",)
 TEST_FRACTION = 0.2
 LAYOUT = ("expected <root>/train/ and <root>/test/, each holding one entry per video: a folder of frames "
           "(png/jpg), a video file (mp4/mov/avi/mkv/webm/gif) or one image of the frames side by side")
-_READ_ERRORS = (OSError, ValueError, SyntaxError, EOFError, UnidentifiedImageError, av.error.FFmpegError)
 
 
 class DatasetError(FommError, ValueError):
@@ -138,23 +143,12 @@ class FrameFolder(VideoSource):
 
 
 class ContainerVideo(VideoSource):
-    """A video file (mp4, mov, ...) decoded with :class:`fomm.io.VideoReader`."""
+    """A video file (mp4, mov, gif, ...) read with :class:`fomm.io.VideoReader`."""
 
     kind = "video file"
 
     def num_frames(self) -> int:
-        # The container's count (the sample table of mp4/mov); where a format lists none (mkv, webm)
-        # count the packets, which needs no decoding.
-        try:
-            with av.open(ffmpeg_path(self.path)) as container:
-                if not container.streams.video:
-                    return 0
-                stream = container.streams.video[0]
-                if stream.frames and stream.frames > 0:
-                    return int(stream.frames)
-                return sum(1 for packet in container.demux(stream) if packet.size)
-        except _READ_ERRORS as exc:
-            raise _unreadable(self.path, exc) from exc
+        return _media(count_frames, self.path, header=True)
 
     def frame_size(self) -> tuple[int, int]:
         with _reader(self.path) as reader:
@@ -171,50 +165,6 @@ class ContainerVideo(VideoSource):
     def fps(self) -> float | None:
         with _reader(self.path) as reader:
             return reader.fps
-
-
-class GifVideo(VideoSource):
-    """An animated GIF, read with Pillow; ``read`` seeks to the frames it needs."""
-
-    kind = "gif"
-
-    def num_frames(self) -> int:
-        with self._open() as image:
-            return int(getattr(image, "n_frames", 1))
-
-    def frame_size(self) -> tuple[int, int]:
-        with self._open() as image:
-            return image.height, image.width
-
-    def frames(self) -> Iterator[np.ndarray]:
-        with self._open() as image:
-            for i in range(getattr(image, "n_frames", 1)):
-                yield self._frame(image, i)
-
-    def read(self, indices: Sequence[int]) -> list[np.ndarray]:
-        found = {}
-        with self._open() as image:
-            for i in sorted(set(int(i) for i in indices)):
-                found[i] = self._frame(image, i)
-        return [found[int(i)] for i in indices]
-
-    def fps(self) -> float | None:
-        with self._open() as image:
-            duration = image.info.get("duration")
-        return 1000.0 / duration if duration else None
-
-    def _open(self) -> Image.Image:
-        try:
-            return Image.open(self.path)
-        except _READ_ERRORS as exc:
-            raise _unreadable(self.path, exc) from exc
-
-    def _frame(self, image: Image.Image, index: int) -> np.ndarray:
-        try:
-            image.seek(index)
-            return np.asarray(image.convert("RGB"), dtype=np.uint8).copy()
-        except _READ_ERRORS as exc:
-            raise _unreadable(self.path, exc, f"frame {index} of ") from exc
 
 
 class StripImage(VideoSource):
@@ -266,41 +216,36 @@ def open_video(path: str | Path, frame_shape: Sequence[int] | None = None) -> Vi
         return None
     if path.is_dir():
         return FrameFolder(path)
-    if suffix in CONTAINER_EXTENSIONS:
+    if is_video_path(path):
         return ContainerVideo(path)
-    if suffix in GIF_EXTENSIONS:
-        return GifVideo(path)
     if suffix in IMAGE_EXTENSIONS:
         return StripImage(path, frame_shape)
     return None
 
 
-def _reader(path: Path) -> VideoReader:
+def _media(read, path: Path, header: bool = False):
+    """``read(path)`` (a :mod:`fomm.io` reader), its :class:`MediaError` as a :class:`DatasetError`; for
+    a ``header`` read (counts, sizes), worded for a dataset entry."""
     try:
-        return VideoReader(path)
+        return read(path)
     except MediaError as exc:
+        if header:
+            raise DatasetError(f"cannot read {path} ({exc.__cause__ or exc}); the file is damaged or not a video "
+                               "or image: re-encode or remove it") from exc
         raise DatasetError(str(exc)) from exc
+
+
+def _reader(path: Path) -> VideoReader:
+    return _media(VideoReader, path)
 
 
 def _read_image(path: Path) -> np.ndarray:
-    try:
-        return read_image(path)
-    except MediaError as exc:
-        raise DatasetError(str(exc)) from exc
+    return _media(read_image, path)
 
 
 def _image_size(path: Path) -> tuple[int, int]:
     """(height, width) from the image header."""
-    try:
-        with Image.open(path) as image:
-            return image.height, image.width
-    except _READ_ERRORS as exc:
-        raise _unreadable(path, exc) from exc
-
-
-def _unreadable(path: Path, exc: BaseException, what: str = "") -> DatasetError:
-    return DatasetError(f"cannot read {what}{path} ({exc}); the file is damaged or not a video or image: "
-                        "re-encode or remove it")
+    return _media(image_size, path, header=True)
 
 
 def _no_frames_message(video: VideoSource) -> str:

@@ -18,10 +18,11 @@ _EXPORTS = {
     "draw_keypoints": ".draw", "keypoint_colors": ".draw",
     "MediaError": ".errors",
     "prepare_frame": ".frames", "to_tensor": ".frames", "to_uint8": ".frames",
-    "read_image": ".image",
+    "image_size": ".image", "read_image": ".image", "write_image": ".image",
     "IMAGE_EXTENSIONS": ".paths", "VIDEO_EXTENSIONS": ".paths", "atomic_path": ".paths", "is_image_path": ".paths",
     "is_video_path": ".paths",
-    "VideoInfo": ".reader", "VideoReader": ".reader", "probe_video": ".reader", "read_video": ".reader",
+    "VideoInfo": ".reader", "VideoReader": ".reader", "count_frames": ".reader", "probe_video": ".reader",
+    "read_video": ".reader",
     "BackgroundWriter": ".streaming", "prefetch": ".streaming",
     "VideoWriter": ".writer",
 }
@@ -35,7 +36,9 @@ __all__ = [
     "VideoReader",
     "VideoWriter",
     "atomic_path",
+    "count_frames",
     "draw_keypoints",
+    "image_size",
     "is_image_path",
     "is_video_path",
     "keypoint_colors",
@@ -46,6 +49,7 @@ __all__ = [
     "read_video",
     "to_tensor",
     "to_uint8",
+    "write_image",
 ]
 
 
@@ -55,8 +59,8 @@ if TYPE_CHECKING:
     from .draw import draw_keypoints, keypoint_colors
     from .errors import MediaError
     from .frames import prepare_frame, to_tensor, to_uint8
-    from .image import read_image
+    from .image import image_size, read_image, write_image
     from .paths import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, atomic_path, is_image_path, is_video_path
-    from .reader import VideoInfo, VideoReader, probe_video, read_video
+    from .reader import VideoInfo, VideoReader, count_frames, probe_video, read_video
     from .streaming import BackgroundWriter, prefetch
     from .writer import VideoWriter

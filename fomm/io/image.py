@@ -1,4 +1,4 @@
-"""Still images: read any common format as (H, W, 3) uint8 RGB."""
+"""Still images: read any common format as (H, W, 3) uint8 RGB; write one atomically."""
 
 from __future__ import annotations
 
@@ -8,7 +8,11 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from .errors import MediaError
-from .paths import IMAGE_EXTENSIONS, is_video_path, require_exists
+from .paths import IMAGE_EXTENSIONS, atomic_path, is_video_path, require_exists
+
+# The Pillow format of each extension fomm writes images as.
+_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP", ".bmp": "BMP"}
+_READ_ERRORS = (UnidentifiedImageError, OSError, SyntaxError, Image.DecompressionBombError)
 
 
 def read_image(path: str | Path) -> np.ndarray:
@@ -29,11 +33,41 @@ def read_image(path: str | Path) -> np.ndarray:
             unsigned32 = _tiff_uint32(image)  # the tags do not survive the transpose
             image = ImageOps.exif_transpose(image)
             return _to_rgb(image, unsigned32)
-    except (UnidentifiedImageError, OSError, SyntaxError, Image.DecompressionBombError) as error:
-        raise MediaError(
-            f"cannot read {path} as an image ({error}); check that it is a complete "
-            f"{'/'.join(e.lstrip('.') for e in IMAGE_EXTENSIONS)} file"
-        ) from error
+    except _READ_ERRORS as error:
+        raise _unreadable(path, error) from error
+
+
+def image_size(path: str | Path) -> tuple[int, int]:
+    """(height, width) of the image :func:`read_image` returns, from the file's header (the EXIF
+    orientation applied), without decoding the pixels."""
+    path = Path(path)
+    require_exists(path)
+    try:
+        with Image.open(path) as image:
+            height, width = image.height, image.width
+            turned = image.getexif().get(0x0112, 1) in (5, 6, 7, 8)  # the orientations that swap the sides
+    except _READ_ERRORS as error:
+        raise _unreadable(path, error) from error
+    return (width, height) if turned else (height, width)
+
+
+def write_image(path: str | Path, image: np.ndarray, **options) -> Path:
+    """Write (H, W, 3) or (H, W) uint8 ``image`` to ``path`` in the format its extension names (png, jpg,
+    webp, bmp), atomically: a temporary file renamed into place, so a kill never leaves half a picture.
+    ``options`` go to Pillow's ``save`` (e.g. ``compress_level=1``)."""
+    path = Path(path)
+    fmt = _FORMATS.get(path.suffix.lower())
+    if fmt is None:
+        raise MediaError(f"cannot write {path}: unsupported image extension {path.suffix or '(none)'!r}; "
+                         f"use {', '.join(_FORMATS)}")
+    with atomic_path(path) as tmp:
+        Image.fromarray(np.ascontiguousarray(image)).save(tmp, format=fmt, **options)
+    return path
+
+
+def _unreadable(path: Path, error: BaseException) -> MediaError:
+    return MediaError(f"cannot read {path} as an image ({error}); check that it is a complete "
+                      f"{'/'.join(e.lstrip('.') for e in IMAGE_EXTENSIONS)} file")
 
 
 def _tiff_uint32(image: Image.Image) -> bool | None:

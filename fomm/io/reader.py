@@ -40,6 +40,31 @@ def probe_video(path: str | Path, fps: float | None = None) -> VideoInfo:
         return reader.info
 
 
+def count_frames(path: str | Path) -> int:
+    """The exact number of frames of a video file or frame folder, without decoding: the container's
+    count where it lists one (mp4, mov), else its video packets (mkv, webm, gif); 0 for a file without
+    a video stream. :attr:`VideoInfo.num_frames` is the cheaper estimate."""
+    path = Path(path)
+    require_exists(path)
+    if path.is_dir():
+        return len(list_frames(path))
+    try:
+        with av.open(ffmpeg_path(path)) as container:
+            if not container.streams.video:
+                return 0
+            stream = container.streams.video[0]
+            if stream.frames and stream.frames > 0:
+                return int(stream.frames)
+            return sum(1 for packet in container.demux(stream) if packet.size)
+    except av.error.FFmpegError as error:
+        raise _cannot_open(path, error) from error
+
+
+def _cannot_open(path: Path, error: av.error.FFmpegError) -> MediaError:
+    return MediaError(f"cannot open {path} as a video ({error.strerror}); the file is damaged, truncated "
+                      "(e.g. an interrupted download) or not a video: re-download or re-encode it")
+
+
 def read_video(path: str | Path, max_frames: int | None = None) -> np.ndarray:
     """All frames (or the first ``max_frames``) as one (N, H, W, 3) uint8 array. For short clips only:
     anything long should iterate a :class:`VideoReader` instead."""
@@ -183,10 +208,7 @@ class _ContainerSource:
         try:
             self._container = av.open(ffmpeg_path(self.path))
         except av.error.FFmpegError as error:
-            raise MediaError(
-                f"cannot open {self.path} as a video ({error.strerror}); the file is damaged, truncated "
-                "(e.g. an interrupted download) or not a video: re-download or re-encode it"
-            ) from error
+            raise _cannot_open(self.path, error) from error
         if not self._container.streams.video:
             self._container.close()
             raise MediaError(f"{self.path} has no video stream; give a video file or a folder of frames")

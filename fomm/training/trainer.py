@@ -51,6 +51,7 @@ from ..checkpoints import (
 from ..config import Config
 from ..data.datasets import DatasetRepeater
 from ..errors import FommError
+from ..io.image import write_image
 from ..io.paths import atomic_path
 from ..model import FOMM
 from ..precision import Precision, cpu_features
@@ -60,7 +61,7 @@ from .losses import DiscriminatorLoss, GeneratorLoss, GeneratorStep, check_train
 from .sampling import EpochSampler, SeededItems
 from .state import STATE_KEY, TrainingState, amp_name, capture_rng, derived_seed, restore_rng, seed_everything
 from .vgg import Vgg19, load_vgg19
-from .visualize import save_png, training_grid
+from .visualize import training_grid
 
 logger = logging.getLogger(__name__)
 
@@ -668,7 +669,7 @@ class Trainer:
             if self.visualize and last is not None:
                 source, driving, step = last
                 image = training_grid(source, driving, step, self.model.generator)
-                save_png(self.out_dir / "train-vis" / f"{epoch:08d}-rec.png", image)
+                write_image(self.out_dir / "train-vis" / f"{epoch:08d}-rec.png", image)
                 if self._writer is not None:
                     self._writer.add_image("train-vis", image, epoch, dataformats="HWC")
             if final or (epoch + 1) % self.train_params.checkpoint_freq == 0:
@@ -692,7 +693,7 @@ class Trainer:
         if self.visualize:
             image = self.keypoint_monitor.picture(self.model.kp_detector, fallback)
             if image is not None:
-                save_png(self.out_dir / "train-vis" / f"{epoch:08d}-kp.png", image)
+                write_image(self.out_dir / "train-vis" / f"{epoch:08d}-kp.png", image)
                 if self._writer is not None:
                     self._writer.add_image("train-vis/keypoints", image, epoch, dataformats="HWC")
         return values

@@ -4,16 +4,12 @@ the source deformed by the dense motion, the occlusion map and the prediction.""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import torch
 import torch.nn.functional as F
-from PIL import Image
 
 from ..io.draw import draw_keypoints
 from ..io.frames import to_uint8
-from ..io.paths import atomic_path
 from ..models import Keypoints
 from .losses import GeneratorStep
 
@@ -63,10 +59,3 @@ def training_grid(source: torch.Tensor, driving: torch.Tensor, step: GeneratorSt
     columns.append(_with_keypoints(generated.prediction[:n], step.kp_driving[:n]))
     rows = [np.concatenate([column[i] for column in columns], axis=1) for i in range(n)]
     return np.concatenate(rows, axis=0)
-
-
-def save_png(path: str | Path, image: np.ndarray) -> Path:
-    path = Path(path)
-    with atomic_path(path) as tmp:  # a killed run never leaves a truncated picture
-        Image.fromarray(image).save(tmp, format="PNG")
-    return path
