@@ -59,3 +59,7 @@ def test_count_frames_of_gifs_folders_and_garbage(tmp_path):
     (tmp_path / "x.mp4").write_bytes(b"not a video" * 10)
     with pytest.raises(MediaError, match=r"cannot open .*x\.mp4 as a video"):
         count_frames(tmp_path / "x.mp4")
+
+
+def test_count_frames_reads_a_name_with_a_colon_as_a_file(tmp_path):
+    assert count_frames(make_video(tmp_path / "2024-01-01T12:30:00.mp4", n=3)) == 3
