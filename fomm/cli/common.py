@@ -8,7 +8,9 @@ import ctypes
 import errno
 import logging
 import math
+import signal
 import sys
+import threading
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
@@ -65,6 +67,38 @@ def user_errors():
             raise
         where = f": {exc.filename}" if exc.filename else ""
         raise CLIError(f"{exc.strerror or exc}{where}; {SYSTEM_ERRORS[exc.errno]}") from exc
+
+
+class Stopped(KeyboardInterrupt):
+    """A termination signal (SIGTERM, SIGHUP) raised as Ctrl-C is, so every command cleans up the same way."""
+
+    def __init__(self, signum: int):
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name))
+
+
+@contextmanager
+def stop_signals_as_interrupt():
+    """While the block runs, SIGTERM (a service or ``kill`` stopping the command) and SIGHUP (its
+    terminal closed) raise :class:`Stopped` in the main thread, a ``KeyboardInterrupt``: the writers
+    discard their partial outputs, the threads are joined, as for Ctrl-C. A no-op outside the main
+    thread (only it may set handlers)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(signum, _frame):
+        raise Stopped(signum)
+
+    previous = {signum: signal.signal(signum, stop) for signum in STOP_SIGNALS}
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 def device_from_arg(text: str | None):

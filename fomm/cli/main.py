@@ -9,11 +9,12 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import signal
 import sys
 from collections.abc import Sequence
 
 from .. import __version__
-from .common import CLIError
+from .common import CLIError, stop_signals_as_interrupt
 
 COMMANDS = ("demo", "animate", "crop", "keypoints", "app", "live", "train", "reconstruct", "synth", "convert",
             "info", "export")
@@ -58,10 +59,13 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 0
     try:
-        return int(args.func(args) or 0)
+        with stop_signals_as_interrupt():
+            return int(args.func(args) or 0)
     except CLIError as exc:
         print(f"fomm {args.command}: error: {exc}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print(f"fomm {args.command}: interrupted", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM / SIGHUP (Stopped): exit 128 + the signal
+        signum = getattr(exc, "signum", signal.SIGINT)
+        how = "" if signum == signal.SIGINT else f" by {signal.Signals(signum).name}"
+        print(f"fomm {args.command}: interrupted{how}", file=sys.stderr)
+        return 128 + signum

@@ -160,8 +160,14 @@ def test_a_bug_shows_its_traceback(media, checkpoint, tmp_path):
     assert os.listdir(tmp_path) == []
 
 
-def test_ctrl_c_signal_mid_run(media, checkpoint, tmp_path):
-    """A real SIGINT while frames are being written: exit 130, one line, the previous output intact."""
+SIGNALS = {signal.SIGINT: "fomm animate: interrupted", signal.SIGTERM: "fomm animate: interrupted by SIGTERM",
+           signal.SIGHUP: "fomm animate: interrupted by SIGHUP"}
+
+
+@pytest.mark.parametrize("signum", list(SIGNALS), ids=lambda s: signal.Signals(s).name)
+def test_ctrl_c_signal_mid_run(media, checkpoint, tmp_path, signum):
+    """A real SIGINT (and SIGTERM, SIGHUP: a service stopped, a terminal closed) while frames are being
+    written: exit 128 + the signal (130 for Ctrl-C), one line, the previous output intact."""
     out = tmp_path / "out.mp4"
     out.write_bytes(PREVIOUS)
     proc = _fomm("slow:0.3", "animate", media["source"], media["driving"], "-o", out, "--overwrite",
@@ -171,8 +177,22 @@ def test_ctrl_c_signal_mid_run(media, checkpoint, tmp_path):
     while not partial.exists() and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.02)
     assert partial.exists(), "the run never started writing"
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(signum)
     _, err = proc.communicate(timeout=60)
-    assert proc.returncode == 130, err
-    assert "Traceback" not in err and err.strip().splitlines()[-1] == "fomm animate: interrupted"
+    assert proc.returncode == 128 + signum, err
+    assert "Traceback" not in err and err.strip().splitlines()[-1] == SIGNALS[signum]
     assert out.read_bytes() == PREVIOUS and os.listdir(tmp_path) == ["out.mp4"]
+
+
+def test_sigterm_during_synth_leaves_nothing(tmp_path):
+    """Every long command stops on SIGTERM as on Ctrl-C: here the dataset folder being written."""
+    proc = _fomm("none", "synth", tmp_path / "data", "--videos", "400", "--frames", "8")
+    deadline = time.monotonic() + 60
+    while not list(tmp_path.glob(".*partial*")) and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert list(tmp_path.glob(".*partial*")), "synth never started writing"
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 128 + signal.SIGTERM, err
+    assert "Traceback" not in err and err.strip().splitlines()[-1] == "fomm synth: interrupted by SIGTERM"
+    assert os.listdir(tmp_path) == []
