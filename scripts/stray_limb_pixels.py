@@ -25,7 +25,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from fomm.api import load_model  # noqa: E402
 from fomm.data.datasets import FramesDataset  # noqa: E402
-from fomm.data.synthetic import load_tracks, part_masks  # noqa: E402
+from fomm.data.synthetic import load_tracks  # noqa: E402
+from fomm.evaluation.parts import part_masks  # noqa: E402
 from fomm.io.frames import to_uint8  # noqa: E402
 from fomm.models import make_coordinate_grid  # noqa: E402
 

@@ -1,8 +1,7 @@
-"""Datasets, augmentation and synthetic data."""
+"""Datasets, augmentation and synthetic data (the part metrics on synthetic data are in
+:mod:`fomm.evaluation.parts`)."""
 
 from fomm.data.synthetic import (
-    MeasuredParts,
-    PartPositionError,
     SyntheticConfig,
     SyntheticDatasetSummary,
     SyntheticVideo,
@@ -10,16 +9,10 @@ from fomm.data.synthetic import (
     generate_video,
     load_tracks,
     make_synthetic_dataset,
-    measure_part_positions,
-    measure_parts,
-    part_masks,
-    part_position_error,
     save_tracks,
 )
 
 __all__ = [
-    "MeasuredParts",
-    "PartPositionError",
     "SyntheticConfig",
     "SyntheticDatasetSummary",
     "SyntheticVideo",
@@ -27,10 +20,6 @@ __all__ = [
     "generate_video",
     "load_tracks",
     "make_synthetic_dataset",
-    "measure_part_positions",
-    "measure_parts",
-    "part_masks",
-    "part_position_error",
     "save_tracks",
 ]
 

@@ -24,7 +24,7 @@ import numpy as np
 import torch
 
 from ..data.datasets import DatasetError, FramesDataset, VideoFrames, validate_dataset
-from ..data.synthetic import MeasuredParts, Tracks, load_tracks, measure_parts, part_position_error
+from ..data.synthetic import Tracks, load_tracks
 from ..io import VideoWriter, atomic_path, to_uint8
 from ..io.outputs import (
     OutputError,
@@ -38,6 +38,7 @@ from ..model import FOMM
 from ..precision import Precision
 from . import metrics
 from .keypoints import KeypointRecorder, KeypointStats, capture_heatmaps, merge_stats
+from .parts import MeasuredParts, measure_parts, part_position_error
 
 logger = logging.getLogger(__name__)
 

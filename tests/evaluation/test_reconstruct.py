@@ -16,7 +16,8 @@ from skimage.metrics import structural_similarity
 from fomm.cli.main import main
 from fomm.config import load_config
 from fomm.data.datasets import DatasetError, FramesDataset
-from fomm.data.synthetic import load_tracks, make_synthetic_dataset, part_position_error
+from fomm.data.synthetic import load_tracks, make_synthetic_dataset
+from fomm.evaluation.parts import part_position_error
 from fomm.evaluation.reconstruct import reconstruct
 from fomm.io import VideoReader, to_uint8
 from fomm.model import FOMM
