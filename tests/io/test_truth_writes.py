@@ -227,24 +227,26 @@ def test_remove_path_removes_files_links_and_trees_only_what_is_named(tmp_path):
     assert sorted(os.listdir(tmp_path)) == ["keep"] and _listing(keep) == {"k": "1"}
 
 
-def test_file_output_messages(tmp_path):
-    existing = tmp_path / "out.mp4"
+def test_file_output_messages(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # short relative names: messages cut long paths in the middle
+    existing = Path("out.mp4")
     existing.write_text("x")
     with pytest.raises(OutputError) as caught:
         check_file_output(existing, overwrite=False, option="-o")
-    assert str(caught.value) == f"-o {existing} exists; pass --overwrite to replace it"
+    assert str(caught.value) == "-o out.mp4 exists; pass --overwrite to replace it"
     assert check_file_output(existing, overwrite=True) == existing
-    assert check_file_output(str(tmp_path / "new.mp4"), overwrite=False) == tmp_path / "new.mp4"
+    assert check_file_output("new.mp4", overwrite=False) == Path("new.mp4")
+    Path("folder").mkdir()
     with pytest.raises(OutputError) as caught:
-        check_file_output(tmp_path, overwrite=True)
-    assert str(caught.value) == f"{tmp_path} is a folder; give a file name or choose another output"
-    link = tmp_path / "dangling.mp4"
+        check_file_output("folder", overwrite=True)
+    assert str(caught.value) == "folder is a folder; give a file name or choose another output"
+    link = Path("dangling.mp4")
     link.symlink_to(tmp_path / "nowhere.mp4")
     with pytest.raises(OutputError, match="exists"):
         check_file_output(link, overwrite=False)
     with pytest.raises(OutputError) as caught:
         check_file_output(existing, overwrite=True, inputs=[None, "vox-256", existing], option="-o")
-    assert str(caught.value) == (f"-o {existing} is also an input ({existing}); fomm never writes to an input: "
+    assert str(caught.value) == ("-o out.mp4 is also an input (out.mp4); fomm never writes to an input: "
                                  "choose another output")
 
 

@@ -99,7 +99,7 @@ def test_derived_seeds_are_reproducible_distinct_and_in_range():
 
 def _full_state() -> TrainingState:
     scheduler = torch.optim.lr_scheduler.MultiStepLR(torch.optim.Adam([torch.zeros(1, requires_grad=True)]), [3, 5])
-    return TrainingState(epoch=4, batch=2, global_step=42, seed=9, amp="bf16", fused_adam=True,
+    return TrainingState(epoch=4, batch=2, global_step=42, seed=9, precision="bf16", fused_adam=True,
                          optimizers={"generator": {"state": {}, "param_groups": []}},
                          schedulers={"generator": scheduler.state_dict()}, scalers={"generator": {"scale": 8.0}},
                          rng=capture_rng(), data={"items": 8, "batch_size": 2, "world_size": 1},
@@ -109,7 +109,8 @@ def _full_state() -> TrainingState:
 def test_every_field_survives_a_weights_only_file(tmp_path):
     state = _full_state()
     entry = state.to_checkpoint()
-    assert entry["version"] == STATE_VERSION and "optimizers" not in entry  # stored under the authors' keys
+    assert entry["version"] == STATE_VERSION and entry["amp"] == "bf16"
+    assert "optimizers" not in entry  # stored under the authors' keys
     assert type(entry["schedulers"]["generator"]["milestones"]) is dict  # a Counter is refused by weights_only
     torch.save({STATE_KEY: entry, "optimizer_generator": state.optimizers["generator"]}, tmp_path / "c.pth")
     raw = torch.load(tmp_path / "c.pth", weights_only=True)
@@ -117,7 +118,7 @@ def test_every_field_survives_a_weights_only_file(tmp_path):
     assert back.optimizers == state.optimizers and back.scalers == state.scalers
     assert back.schedulers["generator"]["milestones"] == Counter({3: 1, 5: 1})
     assert back.schedulers == state.schedulers
-    for name in ("epoch", "batch", "global_step", "seed", "amp", "fused_adam", "data", "epoch_losses",
+    for name in ("epoch", "batch", "global_step", "seed", "precision", "fused_adam", "data", "epoch_losses",
                  "epoch_batches"):
         assert getattr(back, name) == getattr(state, name), name
     assert back.completed_epoch == 3
@@ -127,7 +128,7 @@ def test_every_field_survives_a_weights_only_file(tmp_path):
 
 def test_an_older_entry_gets_the_defaults_and_a_newer_one_is_refused():
     old = TrainingState.from_checkpoint({"epoch": 1, "batch": 3, "global_step": 7})
-    assert (old.seed, old.amp, old.fused_adam, old.epoch_batches) == (0, None, False, 3)
+    assert (old.seed, old.precision, old.fused_adam, old.epoch_batches) == (0, "fp32", False, 3)
     assert old.rng == {} and old.schedulers == {}
     assert old.completed_epoch == 0 and old.optimizers == {}
     assert TrainingState().completed_epoch == -1
