@@ -6,9 +6,23 @@ checkpoints, so loading stays a strict ``load_state_dict``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+Norm = Callable[[int], nn.Module]  # features -> a normalization layer; its parameters are named ``norm*``
+
+
+def batch_norm(features: int) -> nn.Module:
+    """FOMM's and MRAA's norm."""
+    return nn.BatchNorm2d(features, affine=True)
+
+
+def instance_norm(features: int) -> nn.Module:
+    """TPSMM's norm: affine InstanceNorm (no running statistics, so no extra state-dict keys)."""
+    return nn.InstanceNorm2d(features, affine=True)
 
 
 def make_coordinate_grid(spatial_size: tuple[int, int], dtype: torch.dtype = torch.float32,
@@ -76,14 +90,14 @@ def warp(image: torch.Tensor, grid: torch.Tensor, align_corners: bool, padding_m
 
 
 class ResBlock2d(nn.Module):
-    """Pre-activation residual block: BN -> ReLU -> conv -> BN -> ReLU -> conv, plus the input."""
+    """Pre-activation residual block: norm -> ReLU -> conv -> norm -> ReLU -> conv, plus the input."""
 
-    def __init__(self, in_features: int, kernel_size: int = 3, padding: int = 1):
+    def __init__(self, in_features: int, kernel_size: int = 3, padding: int = 1, norm: Norm = batch_norm):
         super().__init__()
         self.conv1 = nn.Conv2d(in_features, in_features, kernel_size, padding=padding)
         self.conv2 = nn.Conv2d(in_features, in_features, kernel_size, padding=padding)
-        self.norm1 = nn.BatchNorm2d(in_features, affine=True)
-        self.norm2 = nn.BatchNorm2d(in_features, affine=True)
+        self.norm1 = norm(in_features)
+        self.norm2 = norm(in_features)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = self.conv1(F.relu(self.norm1(x), inplace=True))
@@ -92,12 +106,13 @@ class ResBlock2d(nn.Module):
 
 
 class UpBlock2d(nn.Module):
-    """Nearest upsampling x2 -> conv -> BN -> ReLU."""
+    """Nearest upsampling x2 -> conv -> norm -> ReLU."""
 
-    def __init__(self, in_features: int, out_features: int, kernel_size: int = 3, padding: int = 1):
+    def __init__(self, in_features: int, out_features: int, kernel_size: int = 3, padding: int = 1,
+                 norm: Norm = batch_norm):
         super().__init__()
         self.conv = nn.Conv2d(in_features, out_features, kernel_size, padding=padding)
-        self.norm = nn.BatchNorm2d(out_features, affine=True)
+        self.norm = norm(out_features)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         # The upsampled map is the largest tensor of the generator (4x its input): nothing keeps it
@@ -107,12 +122,13 @@ class UpBlock2d(nn.Module):
 
 
 class DownBlock2d(nn.Module):
-    """Conv -> BN -> ReLU -> average pooling 2x2."""
+    """Conv -> norm -> ReLU -> average pooling 2x2."""
 
-    def __init__(self, in_features: int, out_features: int, kernel_size: int = 3, padding: int = 1):
+    def __init__(self, in_features: int, out_features: int, kernel_size: int = 3, padding: int = 1,
+                 norm: Norm = batch_norm):
         super().__init__()
         self.conv = nn.Conv2d(in_features, out_features, kernel_size, padding=padding)
-        self.norm = nn.BatchNorm2d(out_features, affine=True)
+        self.norm = norm(out_features)
         self.pool = nn.AvgPool2d(kernel_size=(2, 2))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -120,12 +136,13 @@ class DownBlock2d(nn.Module):
 
 
 class SameBlock2d(nn.Module):
-    """Conv -> BN -> ReLU at constant resolution."""
+    """Conv -> norm -> ReLU at constant resolution."""
 
-    def __init__(self, in_features: int, out_features: int, kernel_size: int = 3, padding: int = 1):
+    def __init__(self, in_features: int, out_features: int, kernel_size: int = 3, padding: int = 1,
+                 norm: Norm = batch_norm):
         super().__init__()
         self.conv = nn.Conv2d(in_features, out_features, kernel_size, padding=padding)
-        self.norm = nn.BatchNorm2d(out_features, affine=True)
+        self.norm = norm(out_features)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return F.relu(self.norm(self.conv(x)), inplace=True)
@@ -138,12 +155,13 @@ def _hourglass_width(block_expansion: int, max_features: int, level: int) -> int
 class Encoder(nn.Module):
     """Hourglass encoder: returns the input and every down block's output (for the skips)."""
 
-    def __init__(self, block_expansion: int, in_features: int, num_blocks: int = 3, max_features: int = 256):
+    def __init__(self, block_expansion: int, in_features: int, num_blocks: int = 3, max_features: int = 256,
+                 norm: Norm = batch_norm):
         super().__init__()
         self.down_blocks = nn.ModuleList(
             DownBlock2d(
                 in_features if i == 0 else _hourglass_width(block_expansion, max_features, i),
-                _hourglass_width(block_expansion, max_features, i + 1),
+                _hourglass_width(block_expansion, max_features, i + 1), norm=norm,
             )
             for i in range(num_blocks)
         )
@@ -158,15 +176,27 @@ class Encoder(nn.Module):
 class Decoder(nn.Module):
     """Hourglass decoder: up blocks, each followed by concatenation with the matching encoder map."""
 
-    def __init__(self, block_expansion: int, in_features: int, num_blocks: int = 3, max_features: int = 256):
+    def __init__(self, block_expansion: int, in_features: int, num_blocks: int = 3, max_features: int = 256,
+                 norm: Norm = batch_norm):
         super().__init__()
         blocks = []
+        self.level_filters = []  # channels of each level's output (after the concatenation), coarsest first
         for i in reversed(range(num_blocks)):
             factor = 1 if i == num_blocks - 1 else 2
-            blocks.append(UpBlock2d(factor * _hourglass_width(block_expansion, max_features, i + 1),
-                                    _hourglass_width(block_expansion, max_features, i)))
+            out = _hourglass_width(block_expansion, max_features, i)
+            blocks.append(UpBlock2d(factor * _hourglass_width(block_expansion, max_features, i + 1), out, norm=norm))
+            self.level_filters.append(out + (_hourglass_width(block_expansion, max_features, i) if i else in_features))
         self.up_blocks = nn.ModuleList(blocks)
         self.out_filters = block_expansion + in_features
+
+    def levels(self, skips: list[torch.Tensor]) -> list[torch.Tensor]:
+        """Every level's output, coarsest first (TPSMM's occlusion masks read the finest ones)."""
+        skips = list(skips)
+        out, outs = skips.pop(), []
+        for block in self.up_blocks:
+            out = torch.cat([block(out), skips.pop()], dim=1)
+            outs.append(out)
+        return outs
 
     def forward(self, skips: list[torch.Tensor]) -> torch.Tensor:
         skips = list(skips)
@@ -177,16 +207,21 @@ class Decoder(nn.Module):
 
 
 class Hourglass(nn.Module):
-    """U-Net used by the keypoint detector and the dense motion network."""
+    """U-Net used by the keypoint detector and the dense motion networks."""
 
-    def __init__(self, block_expansion: int, in_features: int, num_blocks: int = 3, max_features: int = 256):
+    def __init__(self, block_expansion: int, in_features: int, num_blocks: int = 3, max_features: int = 256,
+                 norm: Norm = batch_norm):
         super().__init__()
-        self.encoder = Encoder(block_expansion, in_features, num_blocks, max_features)
-        self.decoder = Decoder(block_expansion, in_features, num_blocks, max_features)
+        self.encoder = Encoder(block_expansion, in_features, num_blocks, max_features, norm)
+        self.decoder = Decoder(block_expansion, in_features, num_blocks, max_features, norm)
         self.out_filters = self.decoder.out_filters
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.decoder(self.encoder(x))
+
+    def levels(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """Every decoder level's output, coarsest first; the last is :meth:`forward`'s."""
+        return self.decoder.levels(self.encoder(x))
 
 
 class AntiAliasInterpolation2d(nn.Module):
