@@ -4,6 +4,8 @@ driving pose, so that the driver's body shape does not leak into the animation."
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 import torch
 from torch import nn
 
@@ -14,7 +16,7 @@ def _mlp(widths: list[int]) -> nn.Sequential:
     """Linear -> BatchNorm1d -> ReLU between consecutive widths, a bare Linear last (the published
     layer indices 0, 1, 3, 4, ... follow from this order)."""
     layers: list[nn.Module] = []
-    for i, (a, b) in enumerate(zip(widths[:-1], widths[1:])):
+    for i, (a, b) in enumerate(pairwise(widths)):
         layers.append(nn.Linear(a, b))
         if i < len(widths) - 2:
             layers += [nn.BatchNorm1d(b), nn.ReLU(inplace=True)]

@@ -63,3 +63,15 @@ class MRAA(nn.Module):
 
     def networks(self) -> dict[str, nn.Module]:
         return {name: net for name in NETWORKS if (net := getattr(self, name)) is not None}
+
+    @property
+    def align_corners(self) -> bool:
+        return False
+
+    def set_align_corners(self, value: bool) -> None:
+        """MRAA was trained with grid_sample's PyTorch >= 1.3 default (align_corners=False) only."""
+        if value:
+            from ...config import ConfigError
+
+            raise ConfigError("MRAA models sample with align_corners=False, as they were trained; "
+                              "drop the align-corners option")
