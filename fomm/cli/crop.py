@@ -10,7 +10,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from ..crop import TARGETS, CropOptions, available_backends
+from ..crop import TARGETS, CropOptions
 from ..crop.clips import (
     NoSubjectError,
     image_record,
@@ -20,8 +20,9 @@ from ..crop.clips import (
     video_record,
     write_segment_clips,
 )
+from ..crop.detect import DETECTORS, check_detector
 from ..crop.image import crop_square
-from ..crop.track import plan_crops
+from ..crop.track import CUTS, plan_crops
 from ..io import VideoReader, VideoWriter, atomic_path, is_image_path, read_image, write_image
 from ..io.outputs import check_file_output
 from ..io.writer import H264_SUFFIXES
@@ -51,8 +52,9 @@ def add_parser(sub) -> None:
     p.add_argument("--min-frames", type=positive_int, default=15, metavar="N",
                    help="skip video segments shorter than N frames (default 15)")
     p.add_argument("--all", action="store_true", help="write every subject, not only the largest")
-    p.add_argument("--detector", choices=("auto", *available_backends()), default="auto",
-                   help="face detector (default: the best installed; OpenCV's cascades always work)")
+    p.add_argument("--detector", choices=DETECTORS, default="auto",
+                   help="face detector (default auto: the CNN, yunet, when installed, else OpenCV's cascades, haar, "
+                        "which always work; mediapipe when installed)")
     p.add_argument("--overwrite", action="store_true", help="replace existing outputs")
     p.set_defaults(func=run)
 
@@ -61,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
     source = Path(args.input)
     with user_errors():
         options = CropOptions(target=args.target, size=args.size, margin=args.margin, min_frames=args.min_frames,
-                              backend=args.detector)
+                              backend=check_detector(args.detector))
         if is_image_path(source):
             return _crop_image(args, source, options)
         return _crop_video(args, source, options)
@@ -139,7 +141,7 @@ def _crop_video(args: argparse.Namespace, source: Path, options: CropOptions) ->
                 args.overwrite)
     for segment, path in zip(segments, paths, strict=True):
         print(f"frames {segment.start}-{segment.end - 1} ({segment.start / fps:.2f} s, {len(segment)} frames), "
-              f"{options.target} {segment.subject}, crop {segment.crop.describe()} -> {path}")
+              f"{options.target} {segment.subject}, crop {segment.crop.describe()} -> {path}; cut: {CUTS[segment.cut]}")
     if plan.skipped:
         print(f"skipped {len(plan.skipped)} segments shorter than --min-frames {options.min_frames}")
     others = sum(1 for s in plan.segments if s.subject != 0)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 from ..errors import FommError
 
@@ -18,13 +18,20 @@ class CropError(FommError, ValueError):
 class Box:
     """An axis-aligned box: top-left corner ``(x, y)``, width ``w`` and height ``h`` in pixels of the
     original image (x to the right, y down; the box covers columns x .. x + w). ``score``: the
-    detector's confidence (higher is surer; 0 for boxes that were not detected, e.g. interpolated)."""
+    detector's confidence (higher is surer; 0 for boxes that were not detected, e.g. interpolated).
+    ``landmarks``: a face detector's five points (eye, eye, nose tip, mouth corner, mouth corner as
+    x0, y0, ..., x4, y4 in pixels, the eye on the image's left first), None where it gives none.
+    ``angle``: the box's tilt in degrees, positive clockwise as shown (y grows down): for a face, its
+    roll from the eye landmarks (0 where there are none); for a crop, the turn of the square, so
+    that a tilted face comes out level; 0 for an upright box."""
 
     x: float
     y: float
     w: float
     h: float
     score: float = 1.0
+    landmarks: tuple[float, ...] | None = field(default=None, repr=False)
+    angle: float = 0.0
 
     @property
     def center(self) -> tuple[float, float]:
@@ -65,11 +72,18 @@ class Box:
     def with_score(self, score: float) -> Box:
         return replace(self, score=score)
 
+    def moved(self, dx: float, dy: float, scale: float = 1.0) -> Box:
+        """The box (and its landmarks) scaled by ``scale`` about the origin, then shifted by (dx, dy)."""
+        points = None if self.landmarks is None else tuple(
+            v * scale + (dx if i % 2 == 0 else dy) for i, v in enumerate(self.landmarks))
+        return replace(self, x=self.x * scale + dx, y=self.y * scale + dy, w=self.w * scale, h=self.h * scale,
+                       landmarks=points)
+
     def rounded(self) -> Box:
         """Integer corners (pixels a crop takes), keeping the score."""
         x0, y0 = math.floor(self.x + 0.5), math.floor(self.y + 0.5)
         x1, y1 = math.floor(self.right + 0.5), math.floor(self.bottom + 0.5)
-        return Box(x0, y0, x1 - x0, y1 - y0, self.score)
+        return Box(x0, y0, x1 - x0, y1 - y0, self.score, angle=self.angle)
 
     def as_tuple(self) -> tuple[float, float, float, float]:
         return self.x, self.y, self.w, self.h
@@ -118,7 +132,7 @@ def frame_box(box: Box, margin: float, width: int | None = None, height: int | N
     if width is not None and height is not None:
         x = _fit(x, side, width)
         y = _fit(y, side, height)
-    return Box(float(x), float(y), float(side), float(side), box.score)
+    return Box(float(x), float(y), float(side), float(side), box.score, angle=box.angle)
 
 
 def _fit(start: float, side: float, limit: int) -> float:

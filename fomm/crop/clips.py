@@ -39,7 +39,7 @@ def image_subjects(image: np.ndarray, options: CropOptions | None = None, what: 
     there is none (its message ends with ``fix``)."""
     options = options or CropOptions()
     height, width = image.shape[:2]
-    boxes = options.detect(image)
+    boxes = options.level_boxes(image, options.detect(image))
     if not boxes:
         raise NoSubjectError(no_subject_message(what, options.target, fix))
     return [Subject(box, options.crop_box(box, width, height)) for box in boxes]
@@ -81,7 +81,8 @@ def video_record(path: str, plan: CropPlan, fps: float, outputs: dict[int, str])
         "input": str(path), "width": width, "height": height, "num_frames": plan.num_frames, "fps": fps,
         "target": plan.options.target, "size": plan.options.size,
         "clips": [{"path": outputs[i], "subject": s.subject, "start": s.start, "end": s.end,
-                   "start_time": s.start / fps, "crop": _box_dict(s.crop)}
+                   "start_time": s.start / fps, "crop": _box_dict(s.crop), "angle": round(s.crop.angle, 2),
+                   "cut": s.cut}
                   for i, s in enumerate(plan.segments) if i in outputs],
         "frames": frames,
     }

@@ -1,11 +1,13 @@
 """Finding faces and people in an image, offline, with what pip installs.
 
-The floor is OpenCV's bundled Haar cascades (``opencv-python-headless`` 4.x ships them): the frontal
-face cascade (``alt2``: on our tests it finds small faces the default one misses, with fewer
-false positives), the profile cascade run on the image and its mirror (it only knows left-facing
-profiles), and the HOG people detector for ``target="person"``. A better face detector is used
-automatically when it is already installed (see :func:`available_backends`); none is ever required
-and nothing is downloaded.
+Faces: the libfacedetection CNN (a YuNet-family detector, BSD licence) as the ``yuface`` wheel,
+weights compiled in, which also gives five landmarks per face (used to level a tilted face's crop);
+it finds turned, tilted, small and dark faces that the cascades miss (``benchmarks/detectors.py``).
+The floor, always there, is OpenCV's bundled Haar cascades (``opencv-python-headless`` 4.x ships
+them): the frontal face cascade (``alt2``: on our tests it finds small faces the default one
+misses, with fewer false positives) and the profile cascade run on the image and its mirror (it
+only knows left-facing profiles). MediaPipe's BlazeFace is used when asked for and installed.
+People: the HOG people detector for ``target="person"``. Nothing is downloaded.
 
 Images are RGB uint8 (H, W, 3). Detection runs on a copy whose longer side is at most ``max_side``
 pixels (640, as the original crop tool does for its detector) and boxes come back in pixels of the
@@ -147,6 +149,52 @@ def hog_people(image: np.ndarray, *, max_side: int = MAX_SIDE) -> list[Box]:
 
 
 # ------------------------------------------------------------------------------------ backends
+def roll(landmarks: Sequence[float]) -> float:
+    """A face's tilt in degrees from its landmarks (the eyes first: x0, y0, x1, y1, ...), the eye on the
+    image's left first: positive where the eye line falls to the right (y grows down)."""
+    x0, y0, x1, y1 = landmarks[:4]
+    return float(np.degrees(np.arctan2(y1 - y0, x1 - x0)))
+
+
+YUNET_CONFIDENCE = 0.5  # libfacedetection's own default threshold
+_yunet_lock = threading.Lock()  # the C library's buffers are not documented as thread-safe
+
+
+def yunet_faces(image: np.ndarray, *, max_side: int = MAX_SIDE, confidence: float = YUNET_CONFIDENCE,
+                **_: object) -> list[Box]:
+    """Faces by libfacedetection's CNN (the ``yuface`` wheel), with their five landmarks; scores in [0, 1].
+
+    The image is downscaled so its longer side is at most ``max_side`` (the library warns past 960)."""
+    import yuface
+
+    cv2 = _cv2()
+    rgb = np.dstack([image] * 3) if image.ndim == 2 else image
+    height, width = rgb.shape[:2]
+    factor = min(1.0, max_side / max(height, width))
+    if factor < 1.0:
+        rgb = cv2.resize(rgb, (max(1, round(width * factor)), max(1, round(height * factor))),
+                         interpolation=cv2.INTER_AREA)
+    bgr = np.ascontiguousarray(rgb[:, :, ::-1])  # the network was trained on OpenCV's BGR images
+    with _yunet_lock:
+        scores, rects, points = yuface.detect(bgr, conf=confidence)
+    back = 1.0 / factor
+    boxes = []
+    for score, rect, landmarks in zip(scores, rects, points, strict=True):
+        x, y, w, h = (float(v) for v in rect)
+        points = tuple(float(v) for v in landmarks[:10])
+        box = Box(x, y, w, h, float(score) / 100, landmarks=points, angle=roll(points))
+        boxes.append(box.moved(0.0, 0.0, back))
+    return non_max_suppression(boxes)
+
+
+def _has_yunet() -> bool:
+    try:
+        import yuface  # noqa: F401
+    except Exception:  # noqa: BLE001 (a broken optional install must not break detection)
+        return False
+    return True
+
+
 def _mediapipe_faces(image: np.ndarray, **_: object) -> list[Box]:
     """Faces by MediaPipe's BlazeFace (its model ships inside the wheel), when mediapipe is installed."""
     detector = getattr(_local, "mediapipe", None)
@@ -177,34 +225,48 @@ def _has_mediapipe() -> bool:
 
 FaceBackend = Callable[..., list[Box]]
 _BACKENDS: dict[str, tuple[Callable[[], bool], FaceBackend]] = {
+    "yunet": (_has_yunet, yunet_faces),
     "mediapipe": (_has_mediapipe, _mediapipe_faces),
     "haar": (lambda: True, haar_faces),
+}
+DETECTORS = ("auto", "yunet", "haar", "mediapipe")  # what --detector accepts
+_INSTALL = {  # how to get a detector that is not installed
+    "yunet": "pip install 'yuface>=2023.5' (wheels for Python 3.6-3.11 on Linux x86-64 and Windows)",
+    "mediapipe": "pip install 'mediapipe>=0.10.9,<0.10.22' (later releases no longer ship the face "
+                 "detection model in the wheel)",
 }
 
 
 def available_backends() -> list[str]:
-    """The face detectors usable here, best first; ``"haar"`` (OpenCV) is always last and always there."""
+    """The face detectors usable here, best first (``auto`` takes the first): ``"yunet"`` when its wheel
+    is installed, ``"mediapipe"`` when installed, and ``"haar"`` (OpenCV), always there and last."""
     return [name for name, (available, _) in _BACKENDS.items() if available()]
 
 
+def check_detector(name: str) -> str:
+    """``name`` if it is a face detector usable here, else :class:`CropError` saying what to install."""
+    if name not in DETECTORS:
+        raise CropError(f"unknown face detector {name!r}; choose one of {', '.join(DETECTORS)}")
+    if name != "auto" and not _BACKENDS[name][0]():
+        raise CropError(f"face detector {name!r} is not installed: {_INSTALL[name]}; or use --detector auto")
+    return name
+
+
 def _backend(name: str) -> FaceBackend:
+    check_detector(name)
     if name == "auto":
         name = getattr(_local, "auto", None) or available_backends()[0]
         _local.auto = name
-    if name not in _BACKENDS:
-        raise CropError(f"unknown face detector {name!r}; choose one of auto, {', '.join(_BACKENDS)}")
-    available, function = _BACKENDS[name]
-    if not available():
-        raise CropError(f"face detector {name!r} is not installed; use 'auto' or 'haar'")
-    return function
+    return _BACKENDS[name][1]
 
 
 # -------------------------------------------------------------------------------------- the API
 def detect_faces(image: np.ndarray, *, backend: str = "auto", max_side: int = MAX_SIDE,
                  min_size: float | None = None, max_size: float | None = None, thorough: bool = True) -> list[Box]:
     """Every face in ``image`` (RGB uint8 (H, W, 3) or gray (H, W)), largest first, as :class:`Box` in
-    original pixels with the detector's score. ``backend``: ``"auto"`` (the best installed, see
-    :func:`available_backends`), ``"haar"`` or ``"mediapipe"``. ``min_size``/``max_size``: the face
+    original pixels with the detector's score (and landmarks where it gives them). ``backend``:
+    ``"auto"`` (the best installed, see :func:`available_backends`), ``"yunet"``, ``"haar"`` or
+    ``"mediapipe"``. ``min_size``/``max_size``: the face
     sizes to look for, in pixels. ``thorough=False`` (for searches near a known face) skips the profile
     cascades when a frontal face is found. An image with no face gives ``[]``."""
     _check_image(image)
@@ -213,10 +275,52 @@ def detect_faces(image: np.ndarray, *, backend: str = "auto", max_side: int = MA
         boxes = haar_faces(image, max_side=max_side, min_size=min_size, max_size=max_size,
                            profile=True if thorough else "fallback")
     else:
-        boxes = function(image)
+        boxes = function(image, max_side=max_side)
     boxes = [b for b in boxes if (not min_size or max(b.w, b.h) >= min_size)
              and (not max_size or max(b.w, b.h) <= max_size)]
     return sorted(boxes, key=lambda b: -b.area)
+
+
+ROLL_TRIES = (-40.0, -20.0, 0.0, 20.0, 40.0)  # degrees: the CNN is surest and its landmarks right near upright
+
+
+def face_roll(image: np.ndarray, box: Box, backend: str = "auto") -> float:
+    """The tilt (roll, degrees, clockwise as shown) of the face in ``box``, for a detector that gives eye
+    landmarks; 0 for one that gives none. The CNN's landmarks lag behind a tilt (on a face rolled by 30
+    degrees they say 3), so the face's region is turned by a few angles, the one where the detector is
+    surest kept, and its landmarks' residual tilt added."""
+    side = 2.0 * max(box.w, box.h)
+    scale = min(1.0, 192 / side)  # the face about 96 px: cheap, and well inside the CNN's range
+    best: tuple[float, float] | None = None  # (score, roll)
+    for angle in ROLL_TRIES:
+        found = _turned_face(image, box, angle, side, scale, backend)
+        if found == "no landmarks":
+            return 0.0
+        if found is not None and (best is None or found[0] > best[0]):
+            best = found
+    if best is None:
+        return box.angle
+    refined = _turned_face(image, box, best[1], side, scale, backend)  # the residual tilt is now small
+    return refined[1] if isinstance(refined, tuple) else best[1]
+
+
+def _turned_face(image: np.ndarray, box: Box, angle: float, side: float, scale: float,
+                 backend: str) -> tuple[float, float] | str | None:
+    """(score, roll) of the face at the centre of ``box``'s region turned back by ``angle``."""
+    cv2 = _cv2()
+    cx, cy = box.center
+    out = max(8, round(side * scale))
+    matrix = cv2.getRotationMatrix2D((cx, cy), angle, scale)
+    matrix[:, 2] += (out / 2 - cx, out / 2 - cy)
+    region = cv2.warpAffine(np.ascontiguousarray(image), matrix, (out, out), flags=cv2.INTER_AREA,
+                            borderMode=cv2.BORDER_REPLICATE)
+    best = None
+    for face in detect_faces(region, backend=backend, max_side=out):
+        if face.landmarks is None:
+            return "no landmarks"
+        if face.contains(out / 2, out / 2) and (best is None or face.score > best[0]):
+            best = (face.score, angle + face.angle)
+    return best
 
 
 def detect_people(image: np.ndarray, *, max_side: int = MAX_SIDE) -> list[Box]:

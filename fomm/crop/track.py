@@ -8,23 +8,27 @@ track whose last box they overlap most; a track ends when its subject stays unse
 ``max_gap`` frames, and the frames it missed are filled by linear interpolation. Tracks that follow
 one another in time (a subject that jumps or comes back) are chained into one subject.
 
-A subject's frames are split into segments as the original crop tool splits its "tubes": a segment
-ends where the subject's box overlaps the segment's initial box by less than ``iou_threshold`` (it
-moved too far for one fixed crop) or where the subject disappears. Each segment gets one square crop
-framed around the union of its boxes, so the subject's motion inside it is kept as motion.
+A subject's frames are split into segments, each cropped with one fixed square so that the
+subject's motion inside it is kept as motion (and the relative animation restarts at each). The
+crop is planned from the segment's whole track: a still's framing of the subject's median box, grown
+(up to ``max_zoom`` times) to hold every box of the segment. A segment ends only where it must: the
+subject jumps (a shot change or a move too fast to track: a new track), disappears, or moves further
+than the largest crop can hold; each segment records why it ended (``Segment.cut``). The original
+crop tool's rule, a cut wherever the box overlaps the segment's first box by less than an IoU
+threshold, which cuts a slow drift into many pieces, is kept behind ``iou_threshold``.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 from scipy.ndimage import gaussian_filter1d
 
 from .box import Box, CropError, frame_box
-from .detect import TARGETS, detect
+from .detect import TARGETS, detect, face_roll
 from .image import crop_square, square_pixels
 
 logger = logging.getLogger(__name__)
@@ -34,6 +38,7 @@ logger = logging.getLogger(__name__)
 # brows to chin, and VoxCeleb frames show the whole head with some neck: the face box is about 0.45 of
 # the crop's side, the head's center a little above the frame's. TaiChi frames hold the whole person.
 FRAMING = {"face": (0.6, 0.05), "person": (0.1, 0.0)}
+LEVEL_MIN = 3.0  # degrees: a face tilted less is cropped upright (no resampling for a near-level face)
 
 
 @dataclass
@@ -41,27 +46,33 @@ class CropOptions:
     """How subjects are found, tracked, split and framed (shared by ``fomm crop``, ``fomm animate
     --crop auto`` and the app).
 
-    ``target``: "face" or "person". ``size``: the side of the square crops written. ``margin``: the
-    box grows by this fraction of its size on each side before it is made square (default: 0.6 for
-    faces, 0.1 for people, see ``FRAMING``). ``min_frames``: segments shorter than this are skipped.
-    ``iou_threshold``: a segment ends where the subject overlaps its initial box by less (the
-    original's ``--iou_with_initial``). ``max_gap``: frames a subject may stay unseen before its
-    track ends (shorter gaps are interpolated). ``smooth``: the standard deviation, in frames, of the
-    Gaussian that smooths the boxes over time (0: off). ``full_every``: a full-frame detection every
-    this many frames (the others search near the tracks). ``backend``: face detector ("auto", "haar",
-    ...). ``max_side``: detection runs on frames downscaled to this longer side.
+    ``target``: "face" or "person". ``size``: the side of the square crops written. ``margin``: the box
+    grows by this fraction of its size on each side before it is made square (default: 0.6 for faces, 0.1
+    for people, see ``FRAMING``). ``min_frames``: segments shorter than this are skipped. ``max_zoom``: a
+    segment's crop may grow to this many times a still's framing to hold the subject's motion (beyond that a
+    new segment starts). ``iou_threshold``: instead, a segment ends where the subject overlaps its initial
+    box by less (the original's ``--iou_with_initial``, e.g. 0.25). ``max_gap``: frames a subject may stay
+    unseen before its track ends (shorter gaps are interpolated). ``smooth``: the standard deviation, in
+    frames, of the Gaussian that smooths the boxes over time (0: off). ``full_every``: a full-frame
+    detection every this many frames (the others search near the tracks). ``backend``: face detector
+    ("auto", "haar", ...). ``max_side``: detection runs on frames downscaled to this longer side. ``level``:
+    a face tilted by more than ``LEVEL_MIN`` degrees (by its eye landmarks, where the detector gives them)
+    is cropped turned so it comes out level, as the training faces are; a video's segment is turned by its
+    median tilt, once.
     """
 
     target: str = "face"
     size: int = 256
     margin: float | None = None
     min_frames: int = 1
-    iou_threshold: float = 0.25
+    max_zoom: float = 1.5
+    iou_threshold: float | None = None
     max_gap: int = 15
     smooth: float = 2.0
     full_every: int = 15
     backend: str = "auto"
     max_side: int = 640
+    level: bool = True
 
     def __post_init__(self) -> None:
         if self.target not in TARGETS:
@@ -70,8 +81,10 @@ class CropOptions:
             raise CropError(f"size must be a positive number of pixels, got {self.size}")
         if self.margin is not None and self.margin < 0:
             raise CropError(f"margin must be >= 0 (a fraction of the box's size), got {self.margin}")
-        if not 0 <= self.iou_threshold < 1:
+        if self.iou_threshold is not None and not 0 <= self.iou_threshold < 1:
             raise CropError(f"iou_threshold must be in [0, 1), got {self.iou_threshold}")
+        if not self.max_zoom >= 1:
+            raise CropError(f"max_zoom must be >= 1 (1: a still's framing), got {self.max_zoom}")
         if self.min_frames < 1 or self.max_gap < 0 or self.full_every < 1 or self.smooth < 0:
             raise CropError("min_frames and full_every must be >= 1, max_gap and smooth >= 0")
 
@@ -83,7 +96,14 @@ class CropOptions:
     def crop_box(self, box: Box, width: int, height: int) -> Box:
         """The square crop framing ``box`` in a (width, height) frame (see :func:`frame_box`)."""
         margin, shift_up = self.framing
-        return square_pixels(frame_box(box, margin, width, height, shift_up))
+        angle = box.angle if self.level and abs(box.angle) >= LEVEL_MIN else 0.0
+        return square_pixels(frame_box(replace(box, angle=angle), margin, width, height, shift_up))
+
+    def level_boxes(self, image: np.ndarray, boxes: list[Box]) -> list[Box]:
+        """``boxes`` with each face's tilt measured (:func:`face_roll`) when ``level`` (else as they are)."""
+        if not (self.level and self.target == "face"):
+            return boxes
+        return [replace(b, angle=face_roll(image, b, self.backend)) for b in boxes]
 
     def detect(self, image: np.ndarray, **options) -> list[Box]:
         if self.target == "face":
@@ -126,16 +146,27 @@ class Track:
         return float(np.median([b.box.area for b in self.boxes]))
 
 
+CUTS = {  # why a segment ended (Segment.cut)
+    "end": "the video ends",
+    "jump": "the subject jumped (a shot change or a move too fast to follow)",
+    "lost": "the subject left or was no longer found",
+    "moved": "the subject moved further than one crop can hold",
+    "iou": "the box overlaps the segment's first box by less than the IoU threshold",
+}
+
+
 @dataclass
 class Segment:
     """A run of frames ``start`` .. ``end - 1`` of one subject, cropped with one fixed square ``crop``
-    (which may reach past the frame's edges: that part is padded with black when cropping)."""
+    (which may reach past the frame's edges: that part is padded with black when cropping). ``cut``:
+    why it ended, a key of :data:`CUTS`."""
 
     subject: int
     start: int
     end: int
     crop: Box
     boxes: list[FrameBox]
+    cut: str = "end"
 
     def __len__(self) -> int:
         return self.end - self.start
@@ -148,6 +179,7 @@ class _Open:
     def __init__(self, track_id: int, frame: int, box: Box):
         self.id = track_id
         self.detections: dict[int, Box] = {frame: box}
+        self.rolls: dict[int, float] = {}  # the frames whose tilt was measured (full detections)
         self.last_frame = frame
         self.last = box
 
@@ -174,15 +206,16 @@ class Tracker:
         full = not self._open or frame % self.options.full_every == 0
         if full:  # with subjects already followed, the periodic look for new ones skips the profile
             found = self.options.detect(image, thorough=not self._open)  # cascades when a frontal face shows
+            found = self.options.level_boxes(image, found)
         else:
             found = self._search_near_tracks(image)
-        self._associate(frame, found)
+        self._associate(frame, found, full and self.options.level)
         if not full and any(t.last_frame == frame - 1 for t in self._open):
             # a subject seen in the previous frame is not near where it was: it jumped (or left),
             # so look at the whole frame now rather than lose this frame
-            found = self.options.detect(image)
+            found = self.options.level_boxes(image, self.options.detect(image))
             self._associate(frame, [b for b in found if not any(t.last_frame == frame and t.last.iou(b) > 0.3
-                                                                for t in self._open)])
+                                                                for t in self._open)], self.options.level)
         return found
 
     def _search_near_tracks(self, image: np.ndarray) -> list[Box]:
@@ -191,7 +224,7 @@ class Tracker:
             found += detect_near(image, track.last, self.options)
         return found
 
-    def _associate(self, frame: int, found: list[Box]) -> int:
+    def _associate(self, frame: int, found: list[Box], measured: bool = False) -> int:
         """Greedy matching by IoU (or, for fast motion, center distance within half the box size)."""
         pairs = []
         for i, box in enumerate(found):
@@ -207,10 +240,14 @@ class Tracker:
             used_tracks.add(j)
             track = self._open[j]
             track.detections[frame] = found[i]
+            if measured:
+                track.rolls[frame] = found[i].angle
             track.last_frame, track.last = frame, found[i]
         for i, box in enumerate(found):
             if i not in used_boxes:
                 self._open.append(_Open(self._next_id, frame, box))
+                if measured:
+                    self._open[-1].rolls[frame] = box.angle
                 self._next_id += 1
         return len(used_tracks)
 
@@ -252,7 +289,7 @@ def detect_near(image: np.ndarray, box: Box, options: CropOptions) -> list[Box]:
     if options.target == "face":
         options_.update(min_size=0.6 * size, max_size=1.6 * size, thorough=False)
     found = options.detect(np.ascontiguousarray(region), **options_)
-    return [Box(b.x + x0, b.y + y0, b.w, b.h, b.score) for b in found if 0.6 * size <= max(b.w, b.h) <= 1.6 * size]
+    return [b.moved(x0, y0) for b in found if 0.6 * size <= max(b.w, b.h) <= 1.6 * size]
 
 
 def _finish(raw: _Open, sigma: float) -> Track:
@@ -261,14 +298,19 @@ def _finish(raw: _Open, sigma: float) -> Track:
     known = np.array([_params(raw.detections[f]) for f in frames])  # (N, 4): cx, cy, log w, log h
     every = np.arange(frames[0], frames[-1] + 1)
     params = np.stack([np.interp(every, frames, known[:, k]) for k in range(4)], axis=1)
+    rolls = sorted(raw.rolls)  # the tilt is interpolated between the frames where it was measured
+    angles = np.interp(every, rolls, [raw.rolls[f] for f in rolls]) if rolls else np.zeros(len(every))
+    params = np.concatenate([params, angles[:, None]], axis=1)
     if sigma > 0 and len(every) > 1:
         params = gaussian_filter1d(params, sigma, axis=0, mode="nearest")
     detected = set(frames)
     boxes = []
-    for f, (cx, cy, lw, lh) in zip(every, params, strict=True):
+    for f, (cx, cy, lw, lh, angle) in zip(every, params, strict=True):
         w, h = float(np.exp(lw)), float(np.exp(lh))
         score = raw.detections[f].score if f in detected else 0.0
-        boxes.append(FrameBox(int(f), Box(cx - w / 2, cy - h / 2, w, h, score), f in detected))
+        landmarks = raw.detections[f].landmarks if f in detected else None
+        box = Box(cx - w / 2, cy - h / 2, w, h, score, landmarks=landmarks, angle=float(angle))
+        boxes.append(FrameBox(int(f), box, f in detected))
     return Track(raw.id, boxes)
 
 
@@ -307,27 +349,69 @@ def chain_tracks(tracks: list[Track]) -> list[list[Track]]:
 
 
 def split_segments(subject: list[Track], subject_index: int, width: int, height: int,
-                   options: CropOptions) -> list[Segment]:
-    """A subject's frames split where the box leaves the segment's initial box (IoU below the
-    threshold) or the subject disappears; each segment cropped around the union of its boxes."""
+                   options: CropOptions, num_frames: int | None = None) -> list[Segment]:
+    """A subject's frames split where one fixed crop can no longer follow it (see the module's
+    docstring), each segment with its crop and the reason it ended."""
     segments: list[Segment] = []
-    for track in subject:
+    for k, track in enumerate(subject):
         current: list[FrameBox] = []
         for fb in track.boxes:
-            if current and fb.box.iou(current[0].box) < options.iou_threshold:
-                segments.append(_segment(current, subject_index, width, height, options))
+            if current and not _holds(current, fb, width, height, options):
+                segments.append(_segment(current, subject_index, width, height, options,
+                                         "iou" if options.iou_threshold is not None else "moved"))
                 current = []
             current.append(fb)
-        if current:
-            segments.append(_segment(current, subject_index, width, height, options))
+        following = subject[k + 1] if k + 1 < len(subject) else None
+        if num_frames is not None and track.end >= num_frames:
+            cut = "end"
+        else:
+            cut = "jump" if following is not None and following.start - track.end <= options.max_gap + 1 else "lost"
+        segments.append(_segment(current, subject_index, width, height, options, cut))
     return segments
 
 
-def _segment(boxes: list[FrameBox], subject: int, width: int, height: int, options: CropOptions) -> Segment:
+def _holds(current: list[FrameBox], fb: FrameBox, width: int, height: int, options: CropOptions) -> bool:
+    if options.iou_threshold is not None:
+        return fb.box.iou(current[0].box) >= options.iou_threshold
+    tube = _tube(current).union(fb.box)
+    return max(tube.w, tube.h) <= _HOLD * _still_side(current + [fb], options) * options.max_zoom
+
+
+_HOLD = 0.8  # the subject's boxes may fill this much of the crop's side (the rest is margin)
+
+
+def _tube(boxes: list[FrameBox]) -> Box:
     tube = boxes[0].box
     for fb in boxes[1:]:
         tube = tube.union(fb.box)
-    return Segment(subject, boxes[0].frame, boxes[-1].frame + 1, options.crop_box(tube, width, height), boxes)
+    return tube
+
+
+def _still_side(boxes: list[FrameBox], options: CropOptions) -> float:
+    """The side of a still's crop around the segment's median box."""
+    margin, _ = options.framing
+    return float(np.median([max(fb.box.w, fb.box.h) for fb in boxes])) * (1 + 2 * margin)
+
+
+def segment_crop(boxes: list[FrameBox], width: int, height: int, options: CropOptions) -> Box:
+    """The one crop of a segment: framed like a still around the median box, grown to hold the tube
+    (the union of the boxes) where the subject moves, centred on the tube."""
+    tube = _tube(boxes)
+    if options.iou_threshold is not None:  # the original tool's crop: the tube, framed
+        return options.crop_box(tube, width, height)
+    margin, _ = options.framing
+    side = min(max(_still_side(boxes, options), max(tube.w, tube.h) / _HOLD), _still_side(boxes, options)
+               * options.max_zoom)
+    cx, cy = tube.center
+    inner = side / (1 + 2 * margin)
+    angle = float(np.median([fb.box.angle for fb in boxes]))
+    return options.crop_box(Box(cx - inner / 2, cy - inner / 2, inner, inner, tube.score, angle=angle), width, height)
+
+
+def _segment(boxes: list[FrameBox], subject: int, width: int, height: int, options: CropOptions,
+             cut: str) -> Segment:
+    return Segment(subject, boxes[0].frame, boxes[-1].frame + 1, segment_crop(boxes, width, height, options),
+                   boxes, cut)
 
 
 @dataclass
@@ -361,7 +445,7 @@ def plan_crops(frames: Iterable[np.ndarray], options: CropOptions | None = None)
     tracks, count, (height, width) = track_video(frames, options)
     subjects, skipped = [], []
     for index, chain in enumerate(chain_tracks(tracks)):
-        segments = split_segments(chain, index, width, height, options)
+        segments = split_segments(chain, index, width, height, options, count)
         kept = [s for s in segments if len(s) >= options.min_frames]
         skipped += [s for s in segments if len(s) < options.min_frames]
         if kept:

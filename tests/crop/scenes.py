@@ -73,3 +73,82 @@ def write_video(path, frames, fps: int = 10, audio: bool = True):
                 container.mux(sound.encode(chunk))
             container.mux(sound.encode(None))
     return path
+
+
+# ------------------------------------------------------------- photographs under known transforms
+# The faces of scikit-image's photographs, read off the pictures by eye (center x, y; brow-to-chin
+# size), independently of any detector: the astronaut (frontal) and the cameraman (three-quarter view).
+PHOTO_FACES = {"astronaut": ((225.0, 115.0), 95.0), "camera": ((222.0, 157.0), 75.0)}
+
+
+def photo(name: str) -> np.ndarray:
+    image = getattr(data, name)()
+    return np.dstack([image] * 3) if image.ndim == 2 else image
+
+
+def clutter(shape: tuple[int, int], seed: int = 0) -> np.ndarray:
+    """A busy background of real textures (scikit-image's brick, gravel, grass, coffee and cat photos,
+    tiled at random), so detectors face edges and a cat's face, not a flat colour."""
+    rng = np.random.default_rng(seed)
+    height, width = shape
+    tiles = [photo(n) for n in ("brick", "gravel", "grass", "coffee", "chelsea")]
+    canvas = np.empty((height, width, 3), np.uint8)
+    for y in range(0, height, 160):
+        for x in range(0, width, 160):
+            tile = tiles[rng.integers(len(tiles))]
+            ty, tx = rng.integers(0, tile.shape[0] - 160), rng.integers(0, tile.shape[1] - 160)
+            part = tile[ty : ty + 160, tx : tx + 160]
+            canvas[y : y + 160, x : x + 160] = part[: height - y, : width - x]
+    return canvas
+
+
+def transformed(name: str, *, roll: float = 0.0, turn: float = 0.0, face_px: float = 90.0, light: float = 1.0,
+                canvas: tuple[int, int] = (480, 640), at: tuple[float, float] = (0.5, 0.45),
+                seed: int = 0) -> tuple[np.ndarray, tuple[float, float], float]:
+    """A photograph's face placed among clutter by a known transform: scaled so the face is ``face_px``
+    tall, rolled by ``roll`` degrees (clockwise as shown), turned by a perspective warp (``turn`` in
+    [0, 1): how much narrower the photo's right edge appears, as a head turned away), darkened to
+    ``light`` of its brightness, its face centred at ``at`` (fractions of the canvas). Returns the
+    image, the true face center (x, y) and size, in canvas pixels, from the same transform."""
+    import cv2
+
+    image = photo(name)
+    (fx, fy), size = PHOTO_FACES[name]
+    h, w = image.shape[:2]
+    # the turn: a homography that squeezes the right side (in height and width) about the face
+    src = np.float32([[0, 0], [w, 0], [w, h], [0, h]])
+    squeeze = turn * h / 2
+    dst = np.float32([[0, 0], [w * (1 - turn / 2), squeeze], [w * (1 - turn / 2), h - squeeze], [0, h]])
+    turn_m = cv2.getPerspectiveTransform(src, dst)
+    # then scale and roll about the face, and move the face to its place
+    scale = face_px / size
+    cx, cy = at[0] * canvas[1], at[1] * canvas[0]
+    affine = cv2.getRotationMatrix2D((0, 0), -roll, scale)
+    full = np.vstack([affine, [0, 0, 1]]) @ turn_m
+    face = full @ np.array([fx, fy, 1.0])
+    shift = np.array([[1, 0, cx - face[0] / face[2]], [0, 1, cy - face[1] / face[2]], [0, 0, 1]])
+    full = shift @ full
+    height, width = canvas
+    warped = cv2.warpPerspective(image, full, (width, height), flags=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
+    inside = cv2.warpPerspective(np.full((h, w), 255, np.uint8), full, (width, height)) > 127
+    scene = clutter(canvas, seed)
+    scene[inside] = warped[inside]
+    if light != 1.0:
+        scene = np.clip(scene.astype(np.float32) * light, 0, 255).astype(np.uint8)
+
+    def project(x: float, y: float) -> np.ndarray:
+        p = full @ np.array([x, y, 1.0])
+        return p[:2] / p[2]
+
+    center = project(fx, fy)
+    true_size = float(np.linalg.norm(project(fx, fy + size / 2) - project(fx, fy - size / 2)))
+    return scene, (float(center[0]), float(center[1])), true_size
+
+
+def found(boxes, center: tuple[float, float], size: float):
+    """The box among ``boxes`` that holds the true face: it contains the center and has its size (0.5 to
+    2 times), or None."""
+    for box in boxes:
+        if box.contains(*center) and 0.5 * size <= max(box.w, box.h) <= 2.0 * size:
+            return box
+    return None
