@@ -22,8 +22,8 @@ class Box:
     ``landmarks``: a face detector's five points (eye, eye, nose tip, mouth corner, mouth corner as
     x0, y0, ..., x4, y4 in pixels, the eye on the image's left first), None where it gives none.
     ``angle``: the box's tilt in degrees, positive clockwise as shown (y grows down): for a face, its
-    roll from the eye landmarks (0 where there are none); for a crop, the turn of the square, so
-    that a tilted face comes out level; 0 for an upright box."""
+    roll as :func:`fomm.crop.detect.face_roll` measures it (0 where it was not measured); for a
+    crop, the turn of the square, so that a tilted face comes out level; 0 for an upright box."""
 
     x: float
     y: float

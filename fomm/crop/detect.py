@@ -182,7 +182,7 @@ def yunet_faces(image: np.ndarray, *, max_side: int = MAX_SIDE, confidence: floa
     for score, rect, landmarks in zip(scores, rects, points, strict=True):
         x, y, w, h = (float(v) for v in rect)
         points = tuple(float(v) for v in landmarks[:10])
-        box = Box(x, y, w, h, float(score) / 100, landmarks=points, angle=roll(points))
+        box = Box(x, y, w, h, float(score) / 100, landmarks=points)  # the tilt: face_roll
         boxes.append(box.moved(0.0, 0.0, back))
     return non_max_suppression(boxes)
 
@@ -319,7 +319,7 @@ def _turned_face(image: np.ndarray, box: Box, angle: float, side: float, scale: 
         if face.landmarks is None:
             return "no landmarks"
         if face.contains(out / 2, out / 2) and (best is None or face.score > best[0]):
-            best = (face.score, angle + face.angle)
+            best = (face.score, angle + roll(face.landmarks))
     return best
 
 

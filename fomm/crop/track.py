@@ -38,7 +38,7 @@ logger = logging.getLogger(__name__)
 # brows to chin, and VoxCeleb frames show the whole head with some neck: the face box is about 0.45 of
 # the crop's side, the head's center a little above the frame's. TaiChi frames hold the whole person.
 FRAMING = {"face": (0.6, 0.05), "person": (0.1, 0.0)}
-LEVEL_MIN = 3.0  # degrees: a face tilted less is cropped upright (no resampling for a near-level face)
+LEVEL_MIN = 10.0  # degrees: a face tilted less is cropped upright (face_roll is good to about 5 degrees)
 
 
 @dataclass
