@@ -1,0 +1,88 @@
+"""A TPSMM model run by PyTorch for the animator (the Backend protocol of
+:mod:`fomm.animation.backend`): its motion is the K x 5 TPS control points, its modes the authors' demo's
+(``relative``, ``standard`` = our ``absolute``, ``avd``)."""
+
+from __future__ import annotations
+
+import torch
+
+from ...animation.backend import TorchBackend
+from ...errors import FommError
+from ...models import Keypoints
+from ...precision import autocast
+from .config import validate_frame_size
+from .model import TPSMM
+
+
+class TPSMMModeError(FommError, ValueError):
+    """The model cannot animate in the requested mode."""
+
+
+class TPSMMBackend(TorchBackend):
+    """Precision, channels-last and input placement as :class:`~fomm.animation.backend.TorchBackend`;
+    the motion, its normalization and the decoding are TPSMM's. The source's inpainting encoder
+    features are computed once per source (:meth:`encode_source`) and broadcast over each batch."""
+
+    family = "tpsmm"
+    modes: tuple[str, ...] = ("relative", "absolute", "avd")
+    default_adapt_scale = True  # the demo's relative mode always scales by the keypoint hulls
+
+    def __init__(self, model: TPSMM, **options):
+        super().__init__(model, **options)
+        if model.avd_network is None:
+            self.modes = ("relative", "absolute")
+
+    def check_size(self, size: int) -> None:
+        validate_frame_size(self.config, size)
+
+    def normalize(self, kp_source: Keypoints, kp_driving: Keypoints, kp_initial: Keypoints | None, *,
+                  mode: str, adapt_scale: bool) -> Keypoints:
+        """``absolute`` (the demo's ``standard``): the driving points; ``relative``: their motion since
+        ``kp_initial`` carried onto the source's, times sqrt(hull area of the source / of the initial
+        frame) when ``adapt_scale`` (the demo always scales); ``avd``: the AVD network's points with the
+        source's identity in the driving pose."""
+        from ...animation.normalize import movement_scale
+
+        if mode == "absolute":
+            return kp_driving
+        if mode == "avd":
+            if self.model.avd_network is None:
+                raise TPSMMModeError("this TPSMM checkpoint has no avd_network (it was saved before the AVD "
+                                     "training stage): use --mode relative or absolute")
+            return self.model.avd_network(kp_source, kp_driving)
+        if mode != "relative":
+            raise TPSMMModeError(f"TPSMM animates in modes {', '.join(self.modes)}, not {mode!r}")
+        if kp_initial is None:
+            raise TPSMMModeError("relative mode needs the initial driving frame's keypoints")
+        scale = movement_scale(kp_source, kp_initial) if adapt_scale else 1.0
+        return Keypoints((kp_driving.value - kp_initial.value) * scale + kp_source.value)
+
+    def keypoints(self, images: torch.Tensor) -> Keypoints:
+        """The control points, always in float32: the ResNet regresses coordinates directly, so bf16's
+        1/128 relative rounding would move them by pixels, and the TPS fit of nearby points amplifies that;
+        the detector is about 1% of a frame's arithmetic."""
+        kp = self.model.kp_detector(images)
+        return kp if kp.value.dtype == self.input_dtype else kp.to(self.input_dtype)
+
+    def encode_source(self, source: torch.Tensor) -> list[torch.Tensor]:
+        with autocast(self.device, self.dtype):
+            return self.model.inpainting_network.encode_source(source)
+
+    def background_motion(self, source: torch.Tensor, driving: torch.Tensor) -> torch.Tensor | None:
+        """The affine background motion (B, 3, 3) from the source to each driving frame, None for a
+        model without ``bg_predictor`` (used by reconstruction, as the paper evaluates; not by the
+        demo's animation)."""
+        if self.model.bg_predictor is None:
+            return None
+        with autocast(self.device, self.dtype):
+            return self.model.bg_predictor(source.expand_as(driving), driving).float()
+
+    def decode(self, features: list[torch.Tensor], source: torch.Tensor, kp_driving: Keypoints,
+               kp_source: Keypoints, bg_param: torch.Tensor | None = None) -> torch.Tensor:
+        bs = kp_driving.value.shape[0]
+        kp_source = Keypoints(kp_source.value.expand(bs, *kp_source.value.shape[1:]))
+        with autocast(self.device, self.dtype):
+            motion = self.model.dense_motion_network(source.expand(bs, *source.shape[1:]), kp_driving, kp_source,
+                                                     bg_param)
+            prediction = self.model.inpainting_network.decode(features, source, motion).prediction
+        return prediction if prediction.dtype == self.input_dtype else prediction.to(self.input_dtype)
