@@ -312,6 +312,35 @@ def parse_config(data: dict) -> Config:
     return config
 
 
+def apply_overrides(data: dict, overrides: list[str], name: str = "override") -> dict:
+    """Apply ``key.path=value`` overrides (YAML values, e.g. ``train_params.num_epochs=3``) to a config
+    given as plain data (:meth:`Config.to_dict`), in place; returns ``data``.
+
+    Keys and values are validated afterwards by :func:`parse_config`, which names unknown keys.
+    ``name``: what the messages call an override (the command line's ``--set``).
+    """
+    for item in overrides:
+        key, sep, text = item.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise ConfigError(f"{name} expects KEY=VALUE (e.g. train_params.num_epochs=3), got {item!r}")
+        try:
+            value = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"{name} {item}: the value is not valid YAML ({exc})") from None
+        node = data
+        parts = key.split(".")
+        for depth, part in enumerate(parts[:-1]):
+            child = node.get(part)
+            if child is None:
+                child = node[part] = {}
+            if not isinstance(child, dict):
+                raise ConfigError(f"{name} {item}: '{'.'.join(parts[:depth + 1])}' is a value, not a section")
+            node = child
+        node[parts[-1]] = value
+    return data
+
+
 def preset_path(name: str) -> Path:
     return Path(str(resources.files("fomm") / "configs" / f"{name}.yaml"))
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from fomm.config import PRESETS, Config, ConfigError, available_configs, load_config, parse_config
+from fomm.config import PRESETS, Config, ConfigError, apply_overrides, available_configs, load_config, parse_config
 
 
 def test_presets_are_bundled_and_load():
@@ -90,3 +90,15 @@ def test_a_number_written_3e_4_is_a_number(golden):
     data["model_params"]["kp_detector_params"]["temperature"] = "1e"
     with pytest.raises(ConfigError, match="temperature.*must be a number"):
         parse_config(data)
+
+
+def test_overrides_set_nested_yaml_values():
+    data = {"train_params": {"num_epochs": 100, "scales": [1], "transform_params": None}}
+    apply_overrides(data, ["train_params.num_epochs=3", "train_params.scales=[1, 0.5]",
+                           "train_params.transform_params.sigma_affine=0.1", "model_params.align_corners=false"])
+    assert data == {"train_params": {"num_epochs": 3, "scales": [1, 0.5], "transform_params": {"sigma_affine": 0.1}},
+                    "model_params": {"align_corners": False}}
+    with pytest.raises(ConfigError, match="KEY=VALUE"):
+        apply_overrides({}, ["train_params.num_epochs"])
+    with pytest.raises(ConfigError, match="'train_params.num_epochs' is a value, not a section"):
+        apply_overrides({"train_params": {"num_epochs": 1}}, ["train_params.num_epochs.x=1"])

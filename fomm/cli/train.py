@@ -1,5 +1,8 @@
 """``fomm train --config NAME|PATH --data DIR --out DIR``: train (or resume, or fine-tune) a model.
 
+A thin layer over :func:`fomm.training.prepare_training`: the options become the run's config and the
+library's keywords; the command adds the progress bar and the summary line.
+
 Under ``torchrun --nproc_per_node N -m fomm train ...`` the same command trains with
 DistributedDataParallel; only rank 0 writes files and shows progress.
 """
@@ -9,14 +12,9 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-import yaml
-
-from ..api import resolve_model
-from ..checkpoints import Checkpoint, read_checkpoint
-from ..config import Config, ConfigError, load_config, parse_config
-from ..io.outputs import PARTIAL_PATTERN, check_folder_output, clear_folder, mark_folder
+from ..checkpoints import Checkpoint
+from ..config import Config, ConfigError, apply_overrides, load_config, parse_config
 from .common import (
     CLIError,
     add_precision_argument,
@@ -26,14 +24,6 @@ from .common import (
     positive_int,
     user_errors,
 )
-
-if TYPE_CHECKING:
-    import torch
-
-    from ..training.trainer import Trainer, TrainResult
-
-# What a previous run leaves in its output folder (removed by --overwrite; nothing else is touched).
-RUN_FILES = ("log.txt", "config.yaml", "*-checkpoint.pth.tar", "events.out.tfevents.*", "train-vis")
 
 
 def add_parser(sub) -> None:
@@ -96,33 +86,6 @@ def add_parser(sub) -> None:
 
 
 # ------------------------------------------------------------------------------ configuration
-def apply_overrides(data: dict, overrides: list[str]) -> dict:
-    """Apply ``key.path=value`` overrides (YAML values) to a config given as plain data.
-
-    Keys are validated afterwards by :func:`fomm.config.parse_config`, which names unknown keys.
-    """
-    for item in overrides:
-        key, sep, text = item.partition("=")
-        key = key.strip()
-        if not sep or not key:
-            raise ConfigError(f"--set expects KEY=VALUE (e.g. train_params.num_epochs=3), got {item!r}")
-        try:
-            value = yaml.safe_load(text)
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"--set {item}: the value is not valid YAML ({exc})") from None
-        node = data
-        parts = key.split(".")
-        for depth, part in enumerate(parts[:-1]):
-            child = node.get(part)
-            if child is None:
-                child = node[part] = {}
-            if not isinstance(child, dict):
-                raise ConfigError(f"--set {item}: '{'.'.join(parts[:depth + 1])}' is a value, not a section")
-            node = child
-        node[parts[-1]] = value
-    return data
-
-
 def build_config(args: argparse.Namespace, checkpoint: Checkpoint | None) -> Config:
     """The run's config: --config (else the checkpoint's), then --set, --data, --epochs, --batch-size."""
     if args.config is not None:
@@ -132,7 +95,7 @@ def build_config(args: argparse.Namespace, checkpoint: Checkpoint | None) -> Con
     else:
         what = "the checkpoint stores none" if checkpoint is not None else "no --checkpoint to take it from"
         raise CLIError(f"give --config (a preset such as vox-256, or a YAML file); {what}")
-    data = apply_overrides(base.to_dict(), args.overrides)
+    data = apply_overrides(base.to_dict(), args.overrides, name="--set")
     if args.data is not None:
         data["dataset_params"]["root_dir"] = str(args.data)
     if args.epochs is not None:
@@ -147,106 +110,43 @@ def build_config(args: argparse.Namespace, checkpoint: Checkpoint | None) -> Con
         raise
 
 
-def _prepare_out(out: Path, resuming: bool, overwrite: bool, inputs: tuple = ()) -> None:
-    """Make ``out`` ready for the run: a new or empty folder, the run being resumed, or with --overwrite
-    a previous run's folder (marked by fomm, or holding nothing but RUN_FILES) whose run files are
-    removed. A folder holding anything else, or one of the run's inputs, is refused."""
-    if out.exists() and not out.is_dir():
-        raise CLIError(f"--out {out} is a file; give a folder")
-    if resuming and out.is_dir():
-        return
-    if out.is_dir() and any(out.iterdir()):
-        if not overwrite:
-            raise CLIError(f"--out {out} is not empty: give a new folder, resume with --checkpoint {out}, or pass "
-                           "--overwrite to replace the previous run")
-        check_folder_output(out, overwrite=True, inputs=inputs, legacy=RUN_FILES, option="--out")
-        clear_folder(out, (*RUN_FILES, PARTIAL_PATTERN))
-    out.mkdir(parents=True, exist_ok=True)
-    mark_folder(out, "fomm train")
-
-
-def _resumed(checkpoint: Checkpoint | None, key: str):
-    """The resumed run's setting ``key`` from its training state; None without one."""
-    from ..training.state import STATE_KEY
-
-    state = checkpoint.extra.get(STATE_KEY) if checkpoint is not None else None
-    return state.get(key) if isinstance(state, dict) else None
-
-
-def _precision(args: argparse.Namespace, checkpoint: Checkpoint | None, device: torch.device) -> str:
-    """--precision (or its older name --amp), else the resumed checkpoint's (an exact resume needs the same
-    numerics), else fp32."""
+def _precision(args: argparse.Namespace) -> str | None:
+    """--precision, or its older name --amp; None keeps the resumed run's (fp32 for a new run)."""
     if args.precision is not None:
         return args.precision
     if args.amp is not None:
         return "fp32" if args.amp == "off" else args.amp
-    precision = _resumed(checkpoint, "amp") or "fp32"  # stored under its older name
-    if precision == "fp16" and device.type != "cuda":
-        raise CLIError(f"the checkpoint was trained in fp16, which needs a CUDA GPU (the device is {device.type}): "
-                       "pass --precision bf16 or --precision fp32 (--amp bf16 or --amp off) to resume here")
-    return precision
-
-
-def _fused_adam(args: argparse.Namespace, checkpoint: Checkpoint | None) -> bool:
-    """--fused-adam/--no-fused-adam, else the resumed checkpoint's setting (off for a new run)."""
-    return args.fused_adam if args.fused_adam is not None else bool(_resumed(checkpoint, "fused_adam"))
+    return None
 
 
 # ------------------------------------------------------------------------------ running
-def _weights(name_or_path: str, option: str) -> Path:
-    """The checkpoint file (or run folder) a model name or path gives; a preset has no weights."""
-    source = resolve_model(name_or_path)
-    if source.path is None:
-        raise CLIError(f"{option} {name_or_path}: a preset has no weights to start from; give a checkpoint file, "
-                       "a run folder or 'default' (the bundled model), and the preset with --config")
-    return source.path
-
-
-def train_from_args(args: argparse.Namespace) -> tuple[Trainer, TrainResult]:
-    """Build everything from the parsed arguments and train (also used by the distributed tests)."""
+def _train(args: argparse.Namespace):
+    """Build the run from the parsed arguments through the library and train, with a progress bar."""
     import torch
     from tqdm import tqdm
 
-    from ..data.datasets import make_dataset
-    from ..training import distributed
-    from ..training.trainer import Trainer, format_log_line, latest_checkpoint
-    from ..training.vgg import load_vgg19
+    from ..training import prepare_training
+    from ..training.logs import format_log_line
+    from ..training.run import resume_checkpoint
 
-    out = Path(args.out)
-    device = device_from_arg(args.device)
+    device_from_arg(args.device)  # a misspelt or unavailable device: one line, before any work
     if args.threads is not None:
         torch.set_num_threads(args.threads)
     # Denormal floats (values that shrink towards zero as training settles) are slow on x86 CPUs: the
     # bundled recipe's steps slowed from 2.0 to 1.5 a second over 10 epochs; flushing them to zero made
     # a step 1.5-1.7x faster (0.57-0.64 -> 0.37-0.39 CPU s, real batches, epoch-10 weights).
     torch.set_flush_denormal(True)
-    ctx = distributed.init_from_env(device.type)
-    checkpoint = None
-    if args.checkpoint is not None:
-        path = _weights(args.checkpoint, "--checkpoint")
-        checkpoint = read_checkpoint(latest_checkpoint(path) if path.is_dir() else path)
-    finetune = _weights(args.finetune, "--finetune") if args.finetune is not None else None
+    checkpoint = resume_checkpoint(args.checkpoint) if args.checkpoint is not None else None
     config = build_config(args, checkpoint)
-    if ctx.is_main:
-        with user_errors():
-            _prepare_out(out, resuming=checkpoint is not None, overwrite=args.overwrite,
-                         inputs=(args.finetune, args.data, args.config, args.vgg))
-    dataset = make_dataset(config, is_train=True)
-    vgg = None
-    if any(config.train_params.loss_weights.perceptual):
-        vgg = load_vgg19(args.vgg, allow_random=args.vgg_random, download=not args.vgg_random)
-    trainer = Trainer(config, dataset, out, device=args.device, vgg=vgg, num_workers=args.workers, seed=args.seed,
-                      precision=_precision(args, checkpoint, device), max_steps=args.max_steps,
-                      max_minutes=args.max_minutes, channels_last=args.channels_last,
-                      fused_adam=_fused_adam(args, checkpoint))
-    if checkpoint is not None:
-        trainer.resume(checkpoint)
-    if finetune is not None:
-        skipped = trainer.finetune(finetune)
-        if skipped and trainer.ctx.is_main:
-            print(f"fine-tune: {len(skipped)} tensors of {args.finetune} did not fit the config and were skipped",
-                  file=sys.stderr)
+    trainer = prepare_training(
+        config, Path(args.out), checkpoint=checkpoint, finetune=args.finetune, overwrite=args.overwrite,
+        vgg=args.vgg, vgg_random=args.vgg_random, precision=_precision(args), fused_adam=args.fused_adam,
+        inputs=(args.data, args.config), device=args.device, num_workers=args.workers, seed=args.seed,
+        max_steps=args.max_steps, max_minutes=args.max_minutes, channels_last=args.channels_last)
     main = trainer.ctx.is_main
+    if trainer.skipped_weights and main:
+        print(f"fine-tune: {len(trainer.skipped_weights)} tensors of {args.finetune} did not fit the config and "
+              "were skipped", file=sys.stderr)
     bar = tqdm(total=trainer.planned_steps, unit="step", dynamic_ncols=True, disable=not main)
 
     def on_step(step: int, losses: dict[str, float]) -> None:
@@ -269,7 +169,7 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         with user_errors():
-            trainer, result = train_from_args(args)
+            trainer, result = _train(args)
     finally:
         distributed.shutdown()
     if trainer.ctx.is_main:

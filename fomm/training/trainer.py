@@ -22,10 +22,6 @@ from __future__ import annotations
 
 import logging
 import math
-import os
-import re
-import signal
-import threading
 import time
 import warnings
 from bisect import bisect_right
@@ -43,21 +39,23 @@ from ..api import select_device
 from ..checkpoints import (
     Checkpoint,
     CheckpointError,
-    describe_mismatch,
     load_state_dicts,
     read_checkpoint,
     save_checkpoint,
 )
 from ..config import Config
 from ..data.datasets import DatasetRepeater
-from ..errors import FommError
 from ..io.image import write_image
-from ..io.paths import atomic_path
 from ..model import FOMM
 from ..precision import Precision, cpu_features
 from . import distributed
+from .checkpointing import checkpoint_name, checkpoint_position, latest_checkpoint, load_matching_weights
 from .diagnostics import KeypointMonitor
+from .errors import TrainingError
+from .interrupt import InterruptFlag
+from .logs import LOSS_ORDER, append_log_line, format_log_line
 from .losses import DiscriminatorLoss, GeneratorLoss, GeneratorStep, check_train_params
+from .run_folder import tidy_run_folder
 from .sampling import EpochSampler, SeededItems
 from .state import STATE_KEY, TrainingState, amp_name, capture_rng, derived_seed, restore_rng, seed_everything
 from .vgg import Vgg19, load_vgg19
@@ -65,15 +63,8 @@ from .visualize import training_grid
 
 logger = logging.getLogger(__name__)
 
-# The order of the columns of log.txt: the original's, then our extension.
-LOSS_ORDER = ("perceptual", "gen_gan", "feature_matching", "equivariance_value", "equivariance_jacobian",
-              "reconstruction_l1", "keypoint_separation", "disc_gan")
 AMP_MODES = ("bf16", "fp16")  # the older ``amp`` keyword's values (None: fp32)
 NETWORK_NAMES = ("generator", "kp_detector", "discriminator")
-
-
-class TrainingError(FommError, RuntimeError):
-    """Training cannot start or go on as asked; the message says why and what to change."""
 
 
 def training_precision(precision: str | None, device: torch.device, amp: str | None = None) -> Precision:
@@ -107,64 +98,6 @@ def describe_precision(name: str) -> str:
     return "fp32 (no --amp)" if name == "fp32" else f"--precision {name} (--amp {name})"
 
 
-def checkpoint_name(epoch: int, batch: int = 0) -> str:
-    """The original file name of the checkpoint at the end of ``epoch``: ``00000099-checkpoint.pth.tar``;
-    with ``batch``, the checkpoint after ``batch`` batches of epoch ``epoch`` (unfinished):
-    ``00000099-batch00000123-checkpoint.pth.tar``."""
-    if batch:
-        return f"{epoch:08d}-batch{batch:08d}-checkpoint.pth.tar"
-    return f"{epoch:08d}-checkpoint.pth.tar"
-
-
-_LOG_EPOCH = re.compile(r"^(\d+)\) ")
-_CHECKPOINT_NAME = re.compile(r"^(\d+)(?:-batch(\d+))?-checkpoint\.pth\.tar$")
-
-
-def checkpoint_position(name: str) -> tuple[int, int] | None:
-    """(epoch in progress, its batches done) of a checkpoint named by :func:`checkpoint_name`, or None
-    for another name: ``00000004-checkpoint.pth.tar`` -> (5, 0), ``00000005-batch00000003-...`` -> (5, 3)."""
-    match = _CHECKPOINT_NAME.match(name)
-    if match is None:
-        return None
-    epoch, batch = int(match.group(1)), int(match.group(2) or 0)
-    return (epoch, batch) if batch else (epoch + 1, 0)
-
-
-def format_log_line(epoch: int, losses: Mapping[str, float]) -> str:
-    """One line of ``log.txt`` as the original logger writes it:
-    ``00000003) perceptual - 81.23456; equivariance_value - 0.12345; ...``."""
-    names = sorted(losses, key=lambda n: (LOSS_ORDER.index(n) if n in LOSS_ORDER else len(LOSS_ORDER), n))
-    return f"{epoch:08d}) " + "; ".join(f"{name} - {losses[name]:.5f}" for name in names)
-
-
-def load_matching_weights(networks: Mapping[str, nn.Module], state_dicts: Mapping[str, Mapping[str, torch.Tensor]]
-                          ) -> list[str]:
-    """Copy every tensor of ``state_dicts`` whose name and shape match into ``networks`` (fine-tuning
-    with a changed config); return the differences that were skipped, one line each."""
-    skipped = []
-    for name, net in networks.items():
-        if name not in state_dicts:
-            skipped.append(f"{name}: not in the checkpoint, kept freshly initialized")
-            continue
-        source = state_dicts[name]
-        own = net.state_dict()
-        matching = {k: v for k, v in source.items() if k in own and tuple(v.shape) == tuple(own[k].shape)}
-        net.load_state_dict(matching, strict=False)
-        skipped += describe_mismatch(net, source, name)
-    return skipped
-
-
-def latest_checkpoint(run_dir: str | Path) -> Path:
-    """The furthest checkpoint of a run folder (to resume a run by its folder): the highest
-    (epoch, batch) position among the names of :func:`checkpoint_name`."""
-    run_dir = Path(run_dir)
-    found = [(position, path) for path in run_dir.glob("*-checkpoint.pth.tar")
-             if (position := checkpoint_position(path.name)) is not None]
-    if not found:
-        raise CheckpointError(f"no *-checkpoint.pth.tar in {run_dir}; give the checkpoint file")
-    return max(found)[1]
-
-
 def _load_scheduler_state(scheduler: torch.optim.lr_scheduler.MultiStepLR, state: Mapping[str, Any]) -> None:
     state = dict(state)
     state["milestones"] = Counter(state["milestones"])
@@ -175,42 +108,6 @@ def _set_requires_grad(module: nn.Module | None, flag: bool) -> None:
     if module is not None:
         for p in module.parameters():
             p.requires_grad_(flag)
-
-
-class _InterruptFlag:
-    """The first Ctrl-C asks for a clean stop after the current step; a second one aborts.
-
-    A second SIGINT within ``DEBOUNCE_S`` counts as the same Ctrl-C: under torchrun each worker gets
-    the terminal's SIGINT and then the one the launcher forwards.
-    """
-
-    DEBOUNCE_S = 2.0
-
-    def __init__(self):
-        self.requested = False
-        self._first = 0.0
-        self._previous = None
-        self._pid = os.getpid()
-
-    def _handle(self, signum, frame):
-        if os.getpid() != self._pid:
-            return  # a DataLoader worker forked with this handler: the main process does the stopping
-        if self.requested:
-            if time.monotonic() - self._first < self.DEBOUNCE_S:
-                return
-            raise KeyboardInterrupt
-        self.requested = True
-        self._first = time.monotonic()
-        logger.warning("interrupted: stopping after this step and writing a checkpoint (Ctrl-C again to abort)")
-
-    def __enter__(self) -> _InterruptFlag:
-        if threading.current_thread() is threading.main_thread():
-            self._previous = signal.signal(signal.SIGINT, self._handle)
-        return self
-
-    def __exit__(self, *exc) -> None:
-        if self._previous is not None:
-            signal.signal(signal.SIGINT, self._previous)
 
 
 @dataclass
@@ -323,6 +220,7 @@ class Trainer:
         self._steps_per_epoch = len(self.sampler) // self._batch_size
         self._writer = None
         self._tensorboard = tensorboard
+        self.skipped_weights: list[str] = []  # what a fine-tune could not load (see finetune)
         self.keypoint_monitor = None  # per-epoch keypoint diagnostics (rank 0)
         if diagnostics and self.ctx.is_main:
             self.keypoint_monitor = KeypointMonitor(config.dataset_params.root_dir)
@@ -504,7 +402,7 @@ class Trainer:
         """Start from the weights of ``path`` whose names and shapes match this config (fresh
         optimizers, epoch 0); return the skipped differences, which are also logged."""
         ckpt = read_checkpoint(path)
-        skipped = load_matching_weights(self.model.networks(), ckpt.state_dicts)
+        skipped = self.skipped_weights = load_matching_weights(self.model.networks(), ckpt.state_dicts)
         for line in skipped:
             logger.warning("fine-tune: skipped %s", line)
         return skipped
@@ -553,7 +451,7 @@ class Trainer:
         if main:
             self.out_dir.mkdir(parents=True, exist_ok=True)
             (self.out_dir / "config.yaml").write_text(self.config.to_yaml())
-            self._tidy_run_folder()
+            tidy_run_folder(self.out_dir, self.epoch)
             if self._tensorboard:
                 from torch.utils.tensorboard import SummaryWriter
 
@@ -565,7 +463,7 @@ class Trainer:
         last_epoch = self.epoch - 1
         means: dict[str, float] = {}
         try:
-            with _InterruptFlag() as interrupt:
+            with InterruptFlag() as interrupt:
                 while self.epoch < self.num_epochs and stop_reason is None:
                     epoch = last_epoch = self.epoch
                     self.sampler.set_epoch(epoch, start=self.batch_in_epoch * self._batch_size)
@@ -608,22 +506,6 @@ class Trainer:
         return TrainResult(steps, self.global_step, last_epoch, time.monotonic() - start, last_checkpoint, means,
                            stop_reason, self.batch_in_epoch)
 
-    def _tidy_run_folder(self) -> None:
-        """Before training on in ``out_dir``: remove the temporary files of checkpoint saves that a
-        kill interrupted, and the log lines of epochs from the one this run starts with (a killed
-        run may have logged an epoch its last checkpoint does not hold), so ``log.txt`` has one line
-        per finished epoch."""
-        for stale in self.out_dir.glob(".*-checkpoint.pth.tar.partial*"):
-            stale.unlink(missing_ok=True)
-        log = self.out_dir / "log.txt"
-        if not log.exists():
-            return
-        lines = log.read_text().splitlines(keepends=True)
-        kept = [line for line in lines if not ((m := _LOG_EPOCH.match(line)) and int(m.group(1)) >= self.epoch)]
-        if kept != lines:
-            with atomic_path(log) as tmp:
-                tmp.write_text("".join(kept))
-
     def _stop_reason(self, steps: int, start: float, interrupted: bool) -> str | None:
         code = 0
         if self.max_steps is not None and steps >= self.max_steps:
@@ -659,8 +541,7 @@ class Trainer:
         checkpoint = None
         if self.ctx.is_main:
             diagnostics = self._keypoint_diagnostics(epoch, last)
-            with (self.out_dir / "log.txt").open("a") as log:
-                print(format_log_line(epoch, {**means, **diagnostics}), file=log)
+            append_log_line(self.out_dir, epoch, {**means, **diagnostics})
             if self._writer is not None:
                 for name, value in means.items():
                     self._writer.add_scalar(f"epoch/{name}", value, epoch)
@@ -720,21 +601,7 @@ class Trainer:
         return path
 
 
-def train(config: Config, dataset: Dataset, out_dir: str | Path, *, checkpoint: str | Path | None = None,
-          finetune: str | Path | None = None, on_step: StepCallback | None = None,
-          on_epoch_end: EpochCallback | None = None, **options) -> TrainResult:
-    """Train ``config`` on ``dataset`` into ``out_dir``; ``checkpoint`` resumes a run, ``finetune``
-    starts from the matching weights of another. ``options`` are :class:`Trainer`'s keywords."""
-    if checkpoint is not None and finetune is not None:
-        raise ValueError("give either checkpoint (resume) or finetune, not both")
-    trainer = Trainer(config, dataset, out_dir, **options)
-    if checkpoint is not None:
-        trainer.resume(checkpoint)
-    if finetune is not None:
-        trainer.finetune(finetune)
-    return trainer.fit(on_step=on_step, on_epoch_end=on_epoch_end)
-
-
+# checkpoint_name ... format_log_line: re-exported from their modules (checkpointing, logs) for older imports.
 __all__ = ["LOSS_ORDER", "TrainResult", "Trainer", "TrainingError", "TrainingState", "checkpoint_name",
-           "checkpoint_position", "format_log_line", "latest_checkpoint", "load_matching_weights", "train",
+           "checkpoint_position", "format_log_line", "latest_checkpoint", "load_matching_weights",
            "training_precision"]

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from tests.animation.helpers import tiny_checkpoint, tiny_model
+from tests.training.conftest import dataset_dir, hub_dir  # noqa: F401  (the training data fixtures, for fomm train)
 
 
 @pytest.fixture(scope="module")

@@ -10,8 +10,7 @@ from pathlib import Path
 
 import torch
 
-from fomm.cli.main import build_parser
-from fomm.cli.train import train_from_args
+from fomm.cli.main import main as fomm_main
 from fomm.data.datasets import DatasetRepeater
 from fomm.training import distributed
 from fomm.training import trainer as trainer_module
@@ -39,16 +38,28 @@ def _recording(train_step):
     return step
 
 
+def _keeping(fit, ran: list):
+    def kept(self, *args, **kwargs):
+        result = fit(self, *args, **kwargs)
+        ran.append((self, result))
+        return result
+
+    return kept
+
+
 def main(argv: list[str]) -> None:
     torch.set_num_threads(1)
     trainer_module.DatasetRepeater = RecordingRepeater
     trainer_module.Trainer.train_step = _recording(trainer_module.Trainer.train_step)
-    args = build_parser().parse_args(["train", *argv])
-    trainer, result = train_from_args(args)
+    ran: list = []
+    trainer_module.Trainer.fit = _keeping(trainer_module.Trainer.fit, ran)
+    assert fomm_main(["train", *argv]) == 0  # the command itself, under torchrun
+    (trainer, result), = ran
+    out = Path(argv[argv.index("--out") + 1])
     state = {"model": trainer.model.state_dict(), "initial": INITIAL,
              "optimizer_generator": trainer.optimizers["generator"].state_dict(),
              "steps": result.steps, "world_size": trainer.ctx.world_size, "indices": INDICES, "batches": STEPS}
-    torch.save(state, Path(args.out) / f"rank{trainer.ctx.rank}.pt")
+    torch.save(state, out / f"rank{trainer.ctx.rank}.pt")
     distributed.shutdown()
 
 

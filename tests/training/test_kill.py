@@ -204,8 +204,7 @@ def test_sigkill_at_random_moments_never_corrupts_a_run(tmp_path, monkeypatch):
     resume = ["train", "--checkpoint", str(out), *common]
 
     config = load_config("synthetic-64")
-    from fomm.cli.train import apply_overrides
-    from fomm.config import parse_config
+    from fomm.config import apply_overrides, parse_config
     config = parse_config(apply_overrides(config.to_dict(), [f"{k}={v}" for k, v in SHRINK.items()]))
     keys = {name: set(net.state_dict()) for name, net in FOMM(config, with_discriminator=True).networks().items()}
     folder = Folder(out, keys)

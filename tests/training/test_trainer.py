@@ -17,7 +17,10 @@ from fomm.checkpoints import CheckpointError, read_checkpoint
 from fomm.config import load_config
 from fomm.data.datasets import make_dataset
 from fomm.model import FOMM
-from fomm.training.trainer import Trainer, TrainingError, format_log_line, load_matching_weights, train
+from fomm.training import train
+from fomm.training.checkpointing import load_matching_weights
+from fomm.training.logs import format_log_line
+from fomm.training.trainer import Trainer, TrainingError
 
 from .helpers import RandomPairs, tiny_config
 

@@ -1,4 +1,5 @@
-"""``fomm train``: the parser, config overrides, the output-folder rules, and short end-to-end runs."""
+"""``fomm train``: the parser, config overrides, the output-folder rules, and short end-to-end runs (the
+library it is a layer over is tested in tests/training)."""
 
 from __future__ import annotations
 
@@ -7,12 +8,10 @@ import yaml
 
 from fomm.checkpoints import read_checkpoint
 from fomm.cli.main import build_parser, main
-from fomm.cli.train import apply_overrides, build_config
-from fomm.config import ConfigError
+from fomm.config import load_config
+from fomm.training.checkpointing import latest_checkpoint
 from fomm.training.state import STATE_KEY
-from fomm.training.trainer import latest_checkpoint
-
-from .helpers import tiny_config_dict
+from tests.training.helpers import tiny_config_dict
 
 
 @pytest.fixture
@@ -37,24 +36,14 @@ def test_parser_defaults_and_exclusive_options():
             _args(*bad) if bad == [] else _args("--out", "o", *bad)
 
 
-def test_overrides_set_nested_yaml_values():
-    data = {"train_params": {"num_epochs": 100, "scales": [1], "transform_params": None}}
-    apply_overrides(data, ["train_params.num_epochs=3", "train_params.scales=[1, 0.5]",
-                           "train_params.transform_params.sigma_affine=0.1", "model_params.align_corners=false"])
-    assert data == {"train_params": {"num_epochs": 3, "scales": [1, 0.5], "transform_params": {"sigma_affine": 0.1}},
-                    "model_params": {"align_corners": False}}
-    with pytest.raises(ConfigError, match="KEY=VALUE"):
-        apply_overrides({}, ["train_params.num_epochs"])
-    with pytest.raises(ConfigError, match="'train_params.num_epochs' is a value, not a section"):
-        apply_overrides({"train_params": {"num_epochs": 1}}, ["train_params.num_epochs.x=1"])
-
-
-def test_build_config_applies_every_override(config_file, tmp_path):
-    args = _args("--config", str(config_file), "--out", "o", "--data", str(tmp_path), "--epochs", "7",
-                 "--batch-size", "4", "--set", "train_params.num_repeats=3",
-                 "--set", "train_params.loss_weights.reconstruction_l1=2.5", "--set", "train_params.lr_generator=6e-4")
-    config = build_config(args, None)
-    assert config.dataset_params.root_dir == str(tmp_path)
+def test_every_override_reaches_the_runs_config(config_file, dataset_dir, tmp_path):
+    out = tmp_path / "o"
+    assert main(["train", "--config", str(config_file), "--out", str(out), "--data", str(dataset_dir), "--epochs", "7",
+                 "--batch-size", "4", "--set", "train_params.num_repeats=3", "--set",
+                 "train_params.loss_weights.reconstruction_l1=2.5", "--set", "train_params.lr_generator=6e-4",
+                 "--workers", "0", "--device", "cpu", "--max-steps", "1", "--vgg-random"]) == 0
+    config = load_config(out / "config.yaml")  # what the run trained with
+    assert config.dataset_params.root_dir == str(dataset_dir)
     tp = config.train_params
     assert (tp.num_epochs, tp.batch_size, tp.num_repeats, tp.loss_weights.reconstruction_l1) == (7, 4, 3, 2.5)
     assert tp.lr_generator == pytest.approx(6e-4)  # PyYAML reads '6e-4' as a string
