@@ -24,6 +24,7 @@ from ..api import (
     training_description,
 )
 from ..errors import FommError
+from ..limits import LimitError, check_frame_size
 
 if TYPE_CHECKING:
     import numpy as np
@@ -135,6 +136,16 @@ def non_negative_int(text: str) -> int:
     return _checked(int, text, lambda v: v >= 0, "an integer >= 0")
 
 
+def frame_size(text: str) -> int:
+    """argparse type: a square side in pixels, >= 1 and within :data:`fomm.limits.FRAME_SIZE`."""
+    size = positive_int(text)
+    try:
+        check_frame_size(size)
+    except LimitError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return size
+
+
 def positive_float(text: str) -> float:
     """argparse type: a finite number > 0."""
     return _checked(float, text, lambda v: math.isfinite(v) and v > 0, "a positive number")
@@ -156,7 +167,7 @@ def add_model_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--align-corners", action=argparse.BooleanOptionalAction, default=None,
                    help="grid_sample semantics; default from the config (on: as the published checkpoints "
                         "were trained; off: what the original code does on PyTorch >= 1.3)")
-    p.add_argument("--size", type=positive_int, metavar="PX",
+    p.add_argument("--size", type=frame_size, metavar="PX",
                    help="square frame size the networks run at; default: the model's training size "
                         "(dataset_params.frame_shape of its config, 256 when the checkpoint says nothing)")
     p.add_argument("--fit", choices=("crop", "pad"), default="crop",

@@ -26,7 +26,7 @@ from ..crop.track import CUTS, plan_crops
 from ..io import VideoReader, VideoWriter, atomic_path, is_image_path, read_image, write_image
 from ..io.outputs import check_file_output
 from ..io.writer import H264_SUFFIXES
-from .common import CLIError, non_negative_float, positive_int, summary, user_errors
+from .common import CLIError, frame_size, non_negative_float, positive_int, summary, user_errors
 
 
 def add_parser(sub) -> None:
@@ -45,7 +45,7 @@ def add_parser(sub) -> None:
                    help="write every frame's box (frame, x, y, w, h in original pixels; detected or interpolated) "
                         "and each clip's crop")
     p.add_argument("--target", choices=TARGETS, default="face", help="what to crop (default: face)")
-    p.add_argument("--size", type=positive_int, default=256, metavar="PX", help="side of the crops (default 256)")
+    p.add_argument("--size", type=frame_size, default=256, metavar="PX", help="side of the crops (default 256)")
     p.add_argument("--margin", type=non_negative_float, metavar="M",
                    help="grow the subject's box by M times its size on each side before squaring it "
                         "(default: 0.6 for faces, 0.1 for people)")

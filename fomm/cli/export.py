@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import time
 
-from .common import positive_int, user_errors
+from .common import frame_size, positive_int, user_errors
 
 FORMATS = ("onnx",)
 
@@ -23,7 +23,7 @@ def add_parser(sub) -> None:
     p.add_argument("-o", "--output", required=True, metavar="DIR", help="folder to write the graphs to")
     p.add_argument("--config", metavar="NAME|PATH",
                    help="config preset or YAML; default: the one stored in (or inferred from) the checkpoint")
-    p.add_argument("--size", type=positive_int, metavar="PX",
+    p.add_argument("--size", type=frame_size, metavar="PX",
                    help="square frame size the graphs run at (fixed in the graphs); default: the model's training "
                         "size")
     p.add_argument("--align-corners", action=argparse.BooleanOptionalAction, default=None,

@@ -20,8 +20,16 @@ COMMANDS = ("demo", "animate", "crop", "keypoints", "app", "live", "train", "rec
             "info", "export")
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse with its errors in one line, as fomm's own: ``fomm animate: error: argument --size: ...``
+    and where to read the options, instead of the usage block first."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser(commands: Sequence[str] = COMMANDS) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="fomm", description="Animate a still image with the motion of a driving video "
         "(First Order Motion Model).")
     parser.add_argument("--version", action="version", version=f"fomm {__version__}")

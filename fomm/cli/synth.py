@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import time
 
-from .common import non_negative_float, positive_int, summary, user_errors
+from .common import frame_size, non_negative_float, positive_int, summary, user_errors
 
 
 def add_parser(sub) -> None:
@@ -17,7 +17,7 @@ def add_parser(sub) -> None:
     p.add_argument("out", help="output folder")
     p.add_argument("--videos", type=positive_int, default=200, help="number of videos (default 200)")
     p.add_argument("--frames", type=positive_int, default=32, help="frames per video (default 32)")
-    p.add_argument("--size", type=int, default=64, help="frame size in pixels (default 64)")
+    p.add_argument("--size", type=frame_size, default=64, help="frame size in pixels (default 64)")
     p.add_argument("--parts", type=int, default=5, help="parts per figure, 1..6 (default 5)")
     p.add_argument("--limb-swing", type=non_negative_float, default=1.0, metavar="X",
                    help="multiply the limbs' swing about their joints (default 1: 20-40 degrees; 2: 40-80): "

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..limits import check_pixels
 from .box import Box, CropError
 
 
@@ -54,6 +55,7 @@ def crop_square(image: np.ndarray, box: Box, size: int) -> np.ndarray:
     box = square_pixels(box)
     height, width = image.shape[:2]
     x0, y0, side = int(box.x), int(box.y), int(box.w)
+    check_pixels(side, side, f"the crop square {box.describe()}")  # padded beyond the image, it is allocated whole
     if x0 >= width or y0 >= height or x0 + side <= 0 or y0 + side <= 0:
         raise CropError(f"crop box {box.describe()} is outside the {width}x{height} frame; give a box inside it")
     ix0, iy0, ix1, iy1 = max(x0, 0), max(y0, 0), min(x0 + side, width), min(y0 + side, height)

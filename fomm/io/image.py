@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
+import warnings
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from ..limits import IMAGE_PIXELS, LimitError, check_pixels
 from .errors import MediaError
 from .paths import IMAGE_EXTENSIONS, atomic_path, is_video_path, require_exists
 
@@ -28,7 +32,8 @@ def read_image(path: str | Path) -> np.ndarray:
     if is_video_path(path):
         raise MediaError(f"{path} is a video; give a still image as the source (e.g. one frame saved as .png)")
     try:
-        with Image.open(path) as image:
+        with _open(path) as image:
+            check_pixels(*image.size, str(path))  # from the header: before decoding costs any memory
             image.load()  # decode now, so a truncated file fails here and not later
             unsigned32 = _tiff_uint32(image)  # the tags do not survive the transpose
             image = ImageOps.exif_transpose(image)
@@ -43,7 +48,7 @@ def image_size(path: str | Path) -> tuple[int, int]:
     path = Path(path)
     require_exists(path)
     try:
-        with Image.open(path) as image:
+        with _open(path) as image:
             height, width = image.height, image.width
             turned = image.getexif().get(0x0112, 1) in (5, 6, 7, 8)  # the orientations that swap the sides
     except _READ_ERRORS as error:
@@ -63,6 +68,24 @@ def write_image(path: str | Path, image: np.ndarray, **options) -> Path:
     with atomic_path(path) as tmp:
         Image.fromarray(np.ascontiguousarray(image)).save(tmp, format=fmt, **options)
     return path
+
+
+@contextlib.contextmanager
+def _open(path: Path) -> Iterator[Image.Image]:
+    """``Image.open`` under fomm's pixel limit (:data:`fomm.limits.IMAGE_PIXELS`) instead of Pillow's
+    (a warning at 89 MP, an error at twice that), which fomm's limit replaces."""
+    limit = IMAGE_PIXELS.value
+    if Image.MAX_IMAGE_PIXELS is not None and limit > Image.MAX_IMAGE_PIXELS:
+        Image.MAX_IMAGE_PIXELS = limit  # the user raised fomm's limit: Pillow's must follow
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        try:
+            image = Image.open(path)
+        except Image.DecompressionBombError:
+            raise LimitError(f"{path} is over {2 * Image.MAX_IMAGE_PIXELS:,} pixels, Pillow's limit; set "
+                             f"{IMAGE_PIXELS.env} to a larger number of pixels to allow it") from None
+    with image:
+        yield image
 
 
 def _unreadable(path: Path, error: BaseException) -> MediaError:

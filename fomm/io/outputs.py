@@ -83,7 +83,7 @@ def check_not_input(output: str | Path, inputs: Iterable[str | Path | None], *, 
                               "choose another output or move the input out of it first")
 
 
-def shown(path: str | Path, limit: int = 60) -> str:
+def shown(path: str | Path, limit: int = 240) -> str:
     """``path`` for a message: a name longer than ``limit`` characters is cut in the middle."""
     text = os.fspath(path)
     return text if len(text) <= limit else f"{text[: limit // 2]}...{text[-limit // 3:]}"

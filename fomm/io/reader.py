@@ -12,6 +12,7 @@ from pathlib import Path
 import av
 import numpy as np
 
+from ..limits import LimitError, check_pixels
 from .errors import MediaError
 from .image import read_image
 from .paths import IMAGE_EXTENSIONS, ffmpeg_path, is_image_path, list_frames, require_exists
@@ -213,6 +214,11 @@ class _ContainerSource:
             self._container.close()
             raise MediaError(f"{self.path} has no video stream; give a video file or a folder of frames")
         self._stream = self._container.streams.video[0]
+        try:
+            check_pixels(self._stream.codec_context.width, self._stream.codec_context.height, f"{self.path}'s frame")
+        except LimitError:
+            self._container.close()
+            raise
         self._stream.thread_type = "AUTO"
         self._decode_errors, self._last_error, self._read_error = 0, None, None
         self._pending = self._decode()

@@ -11,6 +11,7 @@ arrives during the join is held back until the thread has finished, then raised.
 
 from __future__ import annotations
 
+import collections
 import queue
 import threading
 from collections.abc import Iterable, Iterator
@@ -97,22 +98,41 @@ class BackgroundWriter:
         with VideoWriter(path, fps) as writer, BackgroundWriter(writer) as background:
             background.write(frame)
 
+    The queue holds at most ``maxsize`` frames and at most ``max_bytes`` of them (default
+    :data:`fomm.limits.QUEUE_BYTES`; one frame always fits), so full-size photos (a paste-back into
+    64 MP) queue a few frames, not sixteen: memory is bounded by bytes, not by frame count.
+
     On an exception (or Ctrl-C) in the body, queued frames are dropped, the thread ends after the
     frame it is writing and is joined, and the error propagates, so the writer (whose ``with`` block
     encloses this one) discards its partial output after the thread has stopped using it. An error in
     the thread is raised in the caller at the next ``write`` or when the block ends.
     """
 
-    def __init__(self, writer, maxsize: int = 16):
+    def __init__(self, writer, maxsize: int = 16, max_bytes: int | None = None):
+        from ..limits import QUEUE_BYTES
+
         self.writer = writer
-        self._queue: queue.Queue = queue.Queue(maxsize)
+        self.maxsize = maxsize
+        self.max_bytes = QUEUE_BYTES.value if max_bytes is None else max_bytes
+        self._items: collections.deque = collections.deque()
+        self._bytes = 0  # of the frames in _items
+        self._changed = threading.Condition()
         self._abort = threading.Event()
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._run, name="fomm-encode", daemon=True)
 
+    def _next(self):
+        with self._changed:
+            while not self._items:
+                self._changed.wait()
+            item = self._items.popleft()
+            self._bytes -= _size(item)
+            self._changed.notify_all()
+            return item
+
     def _run(self) -> None:
         while True:
-            item = self._queue.get()
+            item = self._next()
             if item is _END or self._abort.is_set():
                 return
             try:
@@ -122,15 +142,26 @@ class BackgroundWriter:
                 self._abort.set()
                 return
 
+    def _full(self, size: int) -> bool:
+        return bool(self._items) and (len(self._items) >= self.maxsize or self._bytes + size > self.max_bytes)
+
+    def _put(self, item, bounded: bool = True) -> bool:
+        """Queue ``item`` unless the queue stays full for 0.1 s (the caller loops: Ctrl-C gets through)."""
+        size = _size(item)
+        with self._changed:
+            if bounded and self._full(size) and not self._changed.wait_for(lambda: not self._full(size), 0.1):
+                return False
+            self._items.append(item)
+            self._bytes += size
+            self._changed.notify_all()
+            return True
+
     def write(self, frame: np.ndarray) -> None:
         while True:
             if self._error is not None:
                 raise self._error
-            try:
-                self._queue.put(frame, timeout=0.1)
+            if self._put(frame):
                 return
-            except queue.Full:
-                continue
 
     def __enter__(self) -> BackgroundWriter:
         self._thread.start()
@@ -139,12 +170,16 @@ class BackgroundWriter:
     def __exit__(self, exc_type, exc, tb) -> None:
         if exc_type is not None:
             self._abort.set()
+            with self._changed:  # the queued frames will not be written: free them now
+                self._items.clear()
+                self._bytes = 0
         while self._thread.is_alive():
-            try:
-                self._queue.put(_END, timeout=0.1)
+            if self._put(_END):
                 break
-            except queue.Full:
-                continue
         join(self._thread)
         if exc_type is None and self._error is not None:
             raise self._error
+
+
+def _size(item) -> int:
+    return item.nbytes if isinstance(item, np.ndarray) else 0

@@ -14,6 +14,7 @@ import av
 import numpy as np
 from PIL import Image
 
+from ..limits import check_pixels
 from .audio import AudioCopy, open_audio
 from .errors import MediaError
 from .frames import check_frame
@@ -72,6 +73,8 @@ class VideoWriter:
         # The exact rational rate: 29.97002997... (30000 / 1001 as a float) -> 30000/1001, 29.97 -> 2997/100.
         self.rate = Fraction(fps if isinstance(fps, numbers.Rational) else float(fps)).limit_denominator(1001 * 1000)
         self.size = (int(size[0]), int(size[1])) if size is not None else None
+        if self.size is not None:
+            check_pixels(*self.size, f"{self.path}'s frames")
         self.crf = crf
         self.frames_written = 0
         self._check_target(overwrite, (*inputs, audio_from))
@@ -109,6 +112,7 @@ class VideoWriter:
         check_frame(frame)
         height, width = frame.shape[:2]
         if self.size is None:
+            check_pixels(width, height, f"{self.path}'s frames")
             self.size = (width, height)
         elif (width, height) != self.size:
             raise ValueError(f"frame is {width}x{height} but {self.path} is being written at "
