@@ -13,7 +13,7 @@ from typing import Any
 
 import torch
 
-from ...animation.normalize import convex_hull_area
+from ...animation.normalize import movement_scale
 from ...config import ConfigError
 from ...models.mraa import MRAA, Regions
 from ...models.mraa.config import validate_mraa_frame_size
@@ -28,6 +28,7 @@ class MRAABackend:
     with channels-last weights when asked (default on CPU and CUDA)."""
 
     family = "mraa"
+    default_adapt_scale = True  # the published demo's relative mode always scales by the region hulls
 
     def __init__(self, model: MRAA, *, precision: str | torch.dtype = "fp32", channels_last: bool | None = None,
                  allow_slow: bool = False):
@@ -43,8 +44,8 @@ class MRAABackend:
         self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
         if channels_last:
             model.to(memory_format=self.memory_format)
-        self.modes = ("relative", "absolute", "avd") if model.avd_network is not None else ("relative", "absolute")
-        self._scale_cache: tuple[Regions, Regions, float] | None = None
+        # The default first: the published demo's AVD when the checkpoint has the network.
+        self.modes = ("avd", "relative", "absolute") if model.avd_network is not None else ("relative", "absolute")
         logger.debug("mraa backend: %s, %s, %s", self.device, self.precision, self.memory_format)
 
     def to_input(self, images: torch.Tensor) -> torch.Tensor:
@@ -62,15 +63,6 @@ class MRAABackend:
         with autocast(self.device, self.dtype):
             return self.model.generator.encode_source(source)
 
-    def _hull_scale(self, source: Regions, initial: Regions) -> float:
-        """sqrt(hull area of the source's shifts / that of the initial frame's), computed once per pair."""
-        cached = self._scale_cache
-        if cached is not None and cached[0] is source and cached[1] is initial:
-            return cached[2]
-        scale = (convex_hull_area(source.shift[0]) / convex_hull_area(initial.shift[0])) ** 0.5
-        self._scale_cache = (source, initial, scale)
-        return scale
-
     def normalize(self, kp_source: Regions, kp_driving: Regions, kp_initial: Regions | None, *,
                   mode: str, adapt_scale: bool = True) -> Regions:
         """``absolute``: the driving regions; ``relative``: the motion since ``kp_initial`` carried onto
@@ -81,7 +73,7 @@ class MRAABackend:
         if mode == "relative":
             if kp_initial is None:
                 raise ValueError("relative mode needs the initial driving frame's regions (kp_initial)")
-            scale = self._hull_scale(kp_source, kp_initial) if adapt_scale else 1.0
+            scale = movement_scale(kp_source, kp_initial) if adapt_scale else 1.0
             return relative_regions(kp_source, kp_driving, kp_initial, scale)
         if mode == "avd":
             if self.model.avd_network is None:

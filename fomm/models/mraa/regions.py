@@ -27,6 +27,12 @@ class Regions:
     def value(self) -> torch.Tensor:
         return self.shift
 
+    @property
+    def jacobian(self) -> torch.Tensor:
+        """The affine, under the name of FOMM's local jacobians (the same role: a 2x2 linear map
+        around each point), for code that writes or draws either."""
+        return self.affine
+
     def _map(self, fn) -> Regions:
         return Regions(fn(self.shift), fn(self.affine), fn(self.covar))
 
