@@ -22,6 +22,7 @@ from ..crop.clips import (
 )
 from ..crop.detect import DETECTORS, check_detector
 from ..crop.image import crop_square
+from ..crop.smooth import parse_smooth
 from ..crop.track import CUTS, plan_crops
 from ..io import VideoReader, VideoWriter, atomic_path, is_image_path, read_image, write_image
 from ..io.outputs import check_file_output
@@ -55,6 +56,8 @@ def add_parser(sub) -> None:
     p.add_argument("--detector", choices=DETECTORS, default="auto",
                    help="face detector (default auto: the CNN, yunet, when installed, else OpenCV's cascades, haar, "
                         "which always work; mediapipe when installed)")
+    p.add_argument("--smooth", default="auto", metavar="off|auto|FRAMES",
+                   help="smooth a video's boxes over time, without delay (default auto: 2 frames)")
     p.add_argument("--overwrite", action="store_true", help="replace existing outputs")
     p.set_defaults(func=run)
 
@@ -63,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
     source = Path(args.input)
     with user_errors():
         options = CropOptions(target=args.target, size=args.size, margin=args.margin, min_frames=args.min_frames,
-                              backend=check_detector(args.detector))
+                              backend=check_detector(args.detector), smooth=parse_smooth(args.smooth).strength)
         if is_image_path(source):
             return _crop_image(args, source, options)
         return _crop_video(args, source, options)

@@ -25,11 +25,11 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
 
 import numpy as np
-from scipy.ndimage import gaussian_filter1d
 
 from .box import Box, CropError, frame_box
 from .detect import TARGETS, detect, face_roll
 from .image import crop_square, square_pixels
+from .smooth import zero_phase
 
 logger = logging.getLogger(__name__)
 
@@ -301,8 +301,7 @@ def _finish(raw: _Open, sigma: float) -> Track:
     rolls = sorted(raw.rolls)  # the tilt is interpolated between the frames where it was measured
     angles = np.interp(every, rolls, [raw.rolls[f] for f in rolls]) if rolls else np.zeros(len(every))
     params = np.concatenate([params, angles[:, None]], axis=1)
-    if sigma > 0 and len(every) > 1:
-        params = gaussian_filter1d(params, sigma, axis=0, mode="nearest")
+    params = zero_phase(params, sigma)
     detected = set(frames)
     boxes = []
     for f, (cx, cy, lw, lh, angle) in zip(every, params, strict=True):
