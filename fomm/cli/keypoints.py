@@ -81,8 +81,10 @@ def run(args: argparse.Namespace) -> int:
                 model, frames, size=args.size, fit=args.fit, batch_size=args.batch_size,
                 keep_frames=overlay is not None, precision=args.precision)))
             total = 1 if still else reader.num_frames
+            # MRAA's 2x2 matrices are its regions' affines, in the place of FOMM's jacobians.
+            matrices = "affines" if getattr(model, "family", "fomm") == "mraa" else "jacobians"
             count = _write(args, tqdm(results, total=total, unit="frame", desc="keypoints", disable=still), text,
-                           overlay, model.config.model_params.common_params.num_kp)
+                           overlay, matrices)
             seconds = time.perf_counter() - start
     except BrokenPipeError:  # standard output closed early (``| head``): not an error; the overlay is discarded
         sys.stdout = open(os.devnull, "w")  # noqa: SIM115 (keeps Python from failing again at exit)
@@ -140,12 +142,19 @@ def _open_overlay(args: argparse.Namespace, still: bool, fps: float | None, inpu
     return VideoWriter(args.overlay, fps=fps, overwrite=args.overwrite, inputs=inputs)
 
 
-def _write(args: argparse.Namespace, results, text, overlay, num_kp: int) -> int:
-    """Stream the coordinates (and the overlay) as they come."""
+def _write(args: argparse.Namespace, results, text, overlay, matrices: str = "jacobians") -> int:
+    """Stream the coordinates (and the overlay) as they come. The header's ``num_kp`` is the first
+    frame's number of points (keypoints, control points or regions, whatever the model's family)."""
+    import itertools
+
     from ..io import draw_keypoints
 
     count = 0
     as_json = bool(args.output) and Path(args.output).suffix.lower() == ".json"
+    results = iter(results)
+    first = next(results, None)
+    results = itertools.chain([] if first is None else [first], results)
+    num_kp = 0 if first is None else len(first.pixels)
     if as_json:  # one frame per line, so that long videos stay readable and stream out
         header = {"input": str(args.input), "num_kp": num_kp, "fit": args.fit,
                   "coordinates": "pixels of the input frame; integer x is the center of pixel column x"}
@@ -155,7 +164,7 @@ def _write(args: argparse.Namespace, results, text, overlay, num_kp: int) -> int
         rows.writerow(["frame", "kp", "x", "y"])
     for item in results:
         if as_json:
-            text.write((",\n" if count else "") + json.dumps(_frame_json(item)))
+            text.write((",\n" if count else "") + json.dumps(_frame_json(item, matrices)))
         else:
             for k, (x, y) in enumerate(item.pixels):
                 rows.writerow([item.index, k, f"{x:.3f}", f"{y:.3f}"])
@@ -167,11 +176,11 @@ def _write(args: argparse.Namespace, results, text, overlay, num_kp: int) -> int
     return count
 
 
-def _frame_json(item: FrameKeypoints) -> dict:
+def _frame_json(item: FrameKeypoints, matrices: str = "jacobians") -> dict:
     import numpy as np
 
     out = {"frame": item.index, "width": item.shape[1], "height": item.shape[0],
            "keypoints": [[round(float(x), 3), round(float(y), 3)] for x, y in item.pixels]}
     if item.jacobian is not None:
-        out["jacobians"] = np.round(item.jacobian.astype(np.float64), 5).tolist()
+        out[matrices] = np.round(item.jacobian.astype(np.float64), 5).tolist()
     return out
