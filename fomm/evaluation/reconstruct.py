@@ -265,6 +265,21 @@ def _tracks(video: VideoFrames) -> Tracks | None:
     return None
 
 
+def _reconstruct_batch(model: FOMM, features, source: torch.Tensor, kp_source, real: torch.Tensor,
+                       precision: Precision):
+    """The batch ``real`` generated from the source: (prediction, driving motion, its heatmaps). A model
+    with its own ``reconstruction_step`` (MRAA: with background motion, as its paper evaluates) uses it."""
+    step = getattr(model, "reconstruction_step", None)
+    if step is not None:
+        with precision.autocast():
+            return step(features, source, kp_source, real)
+    with precision.autocast(), capture_heatmaps(model.kp_detector) as heatmaps:
+        kp_driving = model.kp_detector(real)
+    with precision.autocast():
+        prediction = model.generator.decode(features, source, kp_driving, kp_source, visualize=False).prediction
+    return prediction, kp_driving, heatmaps[0]
+
+
 @torch.no_grad()
 def _reconstruct_video(model: FOMM, video: VideoFrames, batch_size: int, save: str | None, out_path: Path | None,
                        fps: float, on_frames: Callable[[int], None], precision: Precision) -> VideoResult:
@@ -279,18 +294,15 @@ def _reconstruct_video(model: FOMM, video: VideoFrames, batch_size: int, save: s
         raise DatasetError(f"{video.path} has no frames")
     source = first[:1].to(device)  # (1, 3, H, W)
     with precision.autocast():  # the networks only: the scores stay float32
-        kp_source = model.kp_detector(source)
+        kp_source = (getattr(model, "detect_motion", None) or model.kp_detector)(source)
         features = model.generator.encode_source(source)  # once per video
     writer = VideoWriter(out_path, fps=fps) if save else None
     recorder = KeypointRecorder(tuple(first.shape[2:]))
     try:
         for real in chain([first], batches):
             real = real.to(device)  # (B, 3, H, W)
-            with precision.autocast(), capture_heatmaps(model.kp_detector) as heatmaps:
-                kp_driving = model.kp_detector(real)
-            recorder.add(kp_driving.value, heatmaps[0])
-            with precision.autocast():
-                prediction = model.generator.decode(features, source, kp_driving, kp_source, visualize=False).prediction
+            prediction, kp_driving, heatmaps = _reconstruct_batch(model, features, source, kp_source, real, precision)
+            recorder.add(kp_driving.value, heatmaps)
             prediction = prediction.to(real.dtype)
             real_parts = measure_parts(to_uint8(real), colors) if colors is not None else None  # once for both
             ours.add(prediction, real, real_parts, colors)
@@ -369,7 +381,12 @@ def reconstruct(model: FOMM, dataset_or_root: FramesDataset | str | Path, *, spl
         dataset = dataset_or_root
     else:
         shape = tuple(frame_shape or model.config.dataset_params.frame_shape)
-        validate_dataset(dataset_or_root, shape, model.config, id_sampling=False, splits=(split,))
+        fomm_config = model.config if getattr(model, "family", "fomm") == "fomm" else None
+        validate_dataset(dataset_or_root, shape, fomm_config, id_sampling=False, splits=(split,))
+        if fomm_config is None:  # another family's networks check the frame size themselves
+            from ..families import backend_for
+
+            backend_for(model, channels_last=False).check_size(int(shape[0]))
         dataset = FramesDataset(dataset_or_root, shape, is_train=split == "train")
     out = None if out_dir is None else Path(out_dir)
     if out is not None:

@@ -180,3 +180,15 @@ def test_rewritten_checkpoint_keeps_config_epochs_and_optimizers(golden, tmp_pat
     assert again.family == "mraa" and epochs == ("epoch_reconstruction", 99, 49)
     assert sorted(again.optimizers) == sorted(ckpt.optimizers)
     assert again.config.frame_size == 128 and again.config.model_params == config.model_params
+
+
+def test_reconstruction_step_uses_background_motion(model, io):
+    """Video reconstruction generates each frame with the background motion: the golden bg_gen_*."""
+    source, driving = io["source"][:1], io["driving"]
+    with torch.no_grad():
+        regions_source = model.detect_motion(source)
+        prediction, regions, heatmaps = model.reconstruction_step(model.generator.encode_source(source), source,
+                                                                  regions_source, driving)
+    torch.testing.assert_close(prediction, io["bg_gen_prediction"], atol=ATOL, rtol=0)
+    torch.testing.assert_close(regions.shift, io["rp_driving_shift"], atol=ATOL, rtol=0)
+    torch.testing.assert_close(heatmaps, io["rp_driving_heatmap"], atol=ATOL, rtol=0)

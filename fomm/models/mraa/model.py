@@ -13,6 +13,7 @@ from .bg_motion_predictor import BGMotionPredictor
 from .config import MRAAConfig, MRAAModelParams
 from .generator import Generator
 from .region_predictor import RegionPredictor
+from .regions import Regions, regions_from_heatmap
 
 # The published checkpoints' top-level network keys, in their order.
 NETWORKS = ("generator", "region_predictor", "bg_predictor", "avd_network")
@@ -60,6 +61,24 @@ class MRAA(nn.Module):
     @property
     def device(self) -> torch.device:
         return next(self.parameters()).device
+
+    def detect_motion(self, images: torch.Tensor) -> Regions:
+        """Each image's regions."""
+        return self.region_predictor(images)
+
+    def reconstruction_step(self, features: list[torch.Tensor], source: torch.Tensor, regions_source: Regions,
+                            frames: torch.Tensor) -> tuple[torch.Tensor, Regions, torch.Tensor]:
+        """Video reconstruction (paper Sec. 4): ``frames`` (B, C, H, W) generated from the source's
+        ``features``, with the background motion between the source and each frame when the model
+        has a background predictor. Returns the prediction, the frames' regions and their heatmaps."""
+        heatmaps = self.region_predictor.heatmaps(frames)
+        regions = regions_from_heatmap(heatmaps)
+        bg_params = None
+        if self.bg_predictor is not None:
+            bg_params = self.bg_predictor(source.expand(len(frames), *source.shape[1:]), frames)
+        prediction = self.generator.decode(features, source, regions, regions_source, bg_params,
+                                           visualize=False).prediction
+        return prediction, regions, heatmaps
 
     def networks(self) -> dict[str, nn.Module]:
         return {name: net for name in NETWORKS if (net := getattr(self, name)) is not None}
