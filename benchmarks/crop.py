@@ -86,43 +86,19 @@ def make_media(folder: Path, frames: int) -> dict[str, Path]:
 
 
 def run_baseline(model, media, out: Path, batch_size: int) -> int:
-    from fomm.animation import Animator, compose
-    from fomm.io import BackgroundWriter, VideoReader, VideoWriter, read_image
+    """The crops made beforehand: the animation of the cropped photo by the cropped clip."""
+    from fomm.pipeline import AnimationOptions, animate_file
 
-    animator = Animator(model, read_image(media["photo_crop"]), batch_size=batch_size)
-    count = 0
-    with VideoReader(media["driving_crop"]) as reader, VideoWriter(out, fps=reader.fps, overwrite=True) as writer, \
-            BackgroundWriter(writer) as background:
-        for frame in animator.stream(reader):
-            background.write(compose(animator, frame))
-            count += 1
-    return count
+    options = AnimationOptions(batch_size=batch_size)
+    return animate_file(model, media["photo_crop"], media["driving_crop"], out, options, overwrite=True).frames
 
 
 def run_auto(model, media, out: Path, batch_size: int, paste_back: bool) -> int:
-    from fomm.animation import Animator, compose
-    from fomm.crop import CropOptions
-    from fomm.crop.animate import CropAnimation, compose_pasted, driving_crops, source_boxes
-    from fomm.io import BackgroundWriter, VideoReader, VideoWriter, read_image
+    """``--crop auto`` (and ``--paste-back``): detection, tracking, cropping and pasting in the run."""
+    from fomm.pipeline import AnimationOptions, animate_file
 
-    photo = read_image(media["photo"])
-    options = CropOptions(size=256)
-    boxes = source_boxes(photo, "auto", options)
-    with VideoReader(media["driving"]) as reader:
-        driving = driving_crops(reader, options)
-
-    def make(crop):
-        return Animator(model, crop, batch_size=batch_size)
-
-    crops = CropAnimation.prepare(make, photo, boxes, driving, 256, paste_back=paste_back)
-    count = 0
-    with VideoReader(media["driving"]) as reader, VideoWriter(out, fps=reader.fps, overwrite=True) as writer, \
-            BackgroundWriter(writer) as background:
-        for frame in crops.stream(reader):
-            image = compose_pasted(crops, frame) if paste_back else compose(crops.animators[0], frame.faces[0])
-            background.write(image)
-            count += 1
-    return count
+    options = AnimationOptions(crop="auto", paste_back=paste_back, batch_size=batch_size)
+    return animate_file(model, media["photo"], media["driving"], out, options, overwrite=True).frames
 
 
 def main() -> None:

@@ -21,7 +21,7 @@ from skimage import data
 import fomm
 from fomm.animation import Animator
 from fomm.crop import CropOptions, detect_faces
-from fomm.crop.animate import CropAnimation, driving_crops, source_boxes
+from fomm.crop.animate import Animation, driving_crops, source_boxes
 
 OUT = Path(__file__).resolve().parents[1] / "docs" / "crop.jpg"
 
@@ -40,7 +40,7 @@ def main() -> None:
     model = fomm.load_model("default", device="cpu")
     options = CropOptions(size=model.config.frame_size)
     boxes = source_boxes(photo, "auto", options)
-    crops = CropAnimation.prepare(lambda crop: Animator(model, crop), photo, boxes, driving_crops(driving, options),
+    crops = Animation.prepare(lambda crop: Animator(model, crop), photo, boxes, driving_crops(driving, options),
                                   options.size, paste_back=True)
     result = list(crops.stream(driving))[-1].image
     before = Image.fromarray(photo)

@@ -25,14 +25,13 @@ import logging
 import os
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import closing, nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
-from ..config import validate_frame_size
 from ..errors import FommError
 from ..io import VideoReader, prepare_frame, read_image, to_tensor, to_uint8
 from ..io.streaming import prefetch
@@ -40,11 +39,10 @@ from ..model import FOMM
 from ..models import Keypoints
 from .backend import Backend, TorchBackend
 from .best_frame import pose_distance
-from .normalize import movement_scale, normalize_kp
+from .options import AnimationOptions
 
 logger = logging.getLogger(__name__)
 
-MODES = ("relative", "absolute")
 OUTPUTS = ("uint8", "tensor")
 
 
@@ -67,6 +65,10 @@ class AnimatedFrame:
     driving: np.ndarray
     kp_driving: np.ndarray
     kp_used: np.ndarray
+    original: np.ndarray | None = None  # the driving frame as read, when it was cropped
+    driving_box: Any = None  # its crop (a fomm.crop.Box), when cropped
+    present: bool = True  # False: no driving subject in this frame (the source is shown at rest)
+    faces: list[AnimatedFrame] = field(default_factory=list)  # each face's own frame (fomm.crop.animate)
 
 
 @dataclass
@@ -74,9 +76,10 @@ class BestFrame:
     """The driving frame to start relative animation from (see :meth:`Animator.find_best_frame`)."""
 
     index: int
-    distance: float  # pose distance to the source; 0 is a perfect match
+    distance: float | None  # pose distance to the source; 0 is a perfect match (None: a frame given by index)
     keypoints: Keypoints  # batch 1, on the model's device
     num_frames: int  # frames read to find it
+    group: int = 0  # the first frame of the run of frames it is the reference of (see fomm.crop.animate)
 
 
 @dataclass
@@ -175,6 +178,10 @@ def as_backend(model: FOMM | Backend, precision: str | torch.dtype | None = None
     must then be left unset."""
     if isinstance(model, FOMM):
         return TorchBackend(model, precision=precision or "fp32", channels_last=channels_last, allow_slow=allow_slow)
+    if isinstance(model, torch.nn.Module) and hasattr(model, "family"):  # another model family
+        from ..families import backend_for
+
+        return backend_for(model, precision=precision or "fp32", channels_last=channels_last, allow_slow=allow_slow)
     if not isinstance(model, Backend):
         raise AnimationError(f"expected a FOMM model or a backend, got {type(model).__name__}; load one with "
                              "fomm.load_model")
@@ -198,7 +205,7 @@ def detect_keypoints(model: FOMM | Backend, frames: Iterable, *, size: int | Non
     ``precision``/``allow_slow``: see :mod:`fomm.precision`."""
     backend = as_backend(model, precision, channels_last, allow_slow=allow_slow)
     size = int(size or backend.config.frame_size)
-    validate_frame_size(backend.config, size)
+    backend.check_size(size)
     batch_size = batch_size or default_batch_size(backend.device)
     batches = frame_batches(frames, size, fit, batch_size, backend.device.type == "cuda", keep_originals=keep_frames)
     with closing(prefetch(batches, name="fomm-decode")) as prefetched:  # joined before ``frames`` can close
@@ -214,65 +221,104 @@ def detect_keypoints(model: FOMM | Backend, frames: Iterable, *, size: int | Non
 
 
 # ---------------------------------------------------------------------------------- the animator
-class Animator:
-    """Animates one source image with any number of driving clips.
+@dataclass
+class PreparedSource:
+    """A source image as the networks need it, computed once: ``frame`` (S, S, 3) uint8 as the networks
+    saw it, ``image`` (1, 3, S, S) on the device, its ``motion`` (batch 1) and the generator's ``features``."""
 
-    ``source``: uint8 (H, W, 3) (resized like the driving frames), a float tensor (3, S, S) in
-    [0, 1], or an image path. ``mode``: ``"relative"`` (the driving motion relative to its initial
-    frame is transferred to the source pose; what the paper's demo uses) or ``"absolute"`` (the
-    driving keypoints are used as they are). ``adapt_scale`` scales relative motion by the ratio of
-    the keypoint hulls (relative mode only). ``batch_size``: frames per forward pass (default: 4 on
-    a CPU, 16 on a GPU). ``size``: the square frame the networks run at, by
-    default the model's training size (``config.dataset_params.frame_shape``). ``fit``: ``"crop"``
-    (center square) or ``"pad"`` (black borders) for non-square frames. ``channels_last`` (default on
-    CPU and CUDA) moves the model's weights to that memory layout, in place: the same values, with
-    convolutions that need no layout conversion (about 1.4x faster on a CPU). ``precision``
-    (``fp32``, ``bf16``, ``fp16`` or ``auto``; default fp32) and ``allow_slow``: see
-    :class:`~fomm.animation.backend.TorchBackend`. ``model`` may also be a ready backend, such as an
-    exported model (:class:`fomm.export.OnnxBackend`). ``compile``: run the generator's per-frame decoding
-    compiled by ``torch.compile`` (:mod:`fomm.animation.compiled`): the first batch waits for the
-    compiler, the later ones run faster; pays off on long clips with a large model only.
+    frame: np.ndarray
+    image: torch.Tensor
+    motion: Any
+    features: Any
+
+
+@dataclass
+class AnimatedBatch:
+    """The frames of one batch and the reference motion they were animated from (relative mode), which
+    the next batch of the same clip must use too."""
+
+    frames: list[AnimatedFrame]
+    initial: Any
+
+
+class Animator:
+    """Animates one source image with any number of driving clips, through the model's backend.
+
+    ``source``: uint8 (H, W, 3) (resized like the driving frames), a float tensor (3, S, S) in [0, 1],
+    or an image path. ``options``: an :class:`~fomm.animation.options.AnimationOptions` (the animator
+    uses mode, adapt scale, size, fit, batch size and how the networks run); keyword arguments
+    override single options (``Animator(model, source, mode="absolute")``). ``model``: a loaded model
+    of any family, or a ready backend such as an exported model (:class:`fomm.export.OnnxBackend`).
+
+    :meth:`animate_batch` is the core (prepared frames in, animated frames out, no threads);
+    :meth:`stream` wraps it with decoding in a background thread and batching.
     """
 
-    def __init__(self, model: FOMM | Backend, source: np.ndarray | torch.Tensor | str | os.PathLike, *,
-                 mode: str = "relative", adapt_scale: bool = False, size: int | None = None,
-                 fit: str = "crop", batch_size: int | None = None, channels_last: bool | None = None,
-                 precision: str | torch.dtype | None = None, allow_slow: bool = False, compile: bool = False):
-        if mode not in MODES:
-            raise AnimationError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
-        if adapt_scale and mode != "relative":
-            raise AnimationError("adapt_scale scales relative motion; it has no effect in absolute mode")
-        if batch_size is not None and batch_size < 1:
-            raise AnimationError(f"batch_size must be at least 1, got {batch_size}")
+    def __init__(self, model: FOMM | Backend, source: np.ndarray | torch.Tensor | str | os.PathLike,
+                 options: AnimationOptions | None = None, **overrides: Any):
+        options = (options or AnimationOptions()).replace(**overrides) if overrides else (options or AnimationOptions())
+        self.options = options
         self.model = model
-        self.backend = as_backend(model, precision, channels_last, allow_slow)
-        self.mode = mode
-        self.adapt_scale = adapt_scale
-        self.size = int(size or self.backend.config.frame_size)
-        validate_frame_size(self.backend.config, self.size)
-        self.fit = fit
+        self.backend = as_backend(model, options.precision if options.precision != "fp32" else None,
+                                  options.channels_last, options.allow_slow)
+        options.check_model(self.backend.modes, self.backend.family)
+        self.mode = options.resolved_mode(self.backend.modes)
+        self.adapt_scale = bool(options.adapt_scale if options.adapt_scale is not None
+                                else self.mode == "relative" and getattr(self.backend, "default_adapt_scale", False))
+        self.size = int(options.size or self.backend.config.frame_size)
+        self.backend.check_size(self.size)
+        self.fit = options.fit
         self.device = self.backend.device
-        self.batch_size = batch_size or default_batch_size(self.device)
-        if isinstance(source, (str, os.PathLike)):
-            source = read_image(Path(source))
-        prepared = prepare_input(source, self.size, fit)
-        self.source_frame = to_uint8(prepared) if isinstance(prepared, torch.Tensor) else prepared
-        tensor = prepared[None] if isinstance(prepared, torch.Tensor) else to_tensor(prepared)
-        with torch.inference_mode():
-            self.source = self.backend.to_input(tensor)  # (1, 3, S, S)
-            self.kp_source = self.backend.keypoints(self.source)
-            self.source_features = self.backend.encode_source(self.source)
-        if compile:  # after the source's setup (eager, once): the first batch compiles
+        self.batch_size = options.batch_size or default_batch_size(self.device)
+        self.prepared = self.prepare_source(source)
+        if options.compile:  # after the source's setup (eager, once): the first batch compiles
             from .compiled import CompiledBackend
 
             self.backend = CompiledBackend(self.backend, self.batch_size)
+
+    # ------------------------------------------------------------------------------- the source
+    def prepare_source(self, source: np.ndarray | torch.Tensor | str | os.PathLike) -> PreparedSource:
+        """Resize ``source`` like a driving frame and compute what every frame reuses: its motion and
+        the generator's source features."""
+        if isinstance(source, (str, os.PathLike)):
+            source = read_image(Path(source))
+        prepared = prepare_input(source, self.size, self.fit)
+        frame = to_uint8(prepared) if isinstance(prepared, torch.Tensor) else prepared
+        tensor = prepared[None] if isinstance(prepared, torch.Tensor) else to_tensor(prepared)
+        with torch.inference_mode():
+            image = self.backend.to_input(tensor)  # (1, 3, S, S)
+            return PreparedSource(frame, image, self.backend.keypoints(image), self.backend.encode_source(image))
+
+    @property
+    def source_frame(self) -> np.ndarray:
+        return self.prepared.frame
+
+    @property
+    def source(self) -> torch.Tensor:
+        return self.prepared.image
+
+    @property
+    def kp_source(self):
+        return self.prepared.motion
+
+    @property
+    def source_features(self):
+        return self.prepared.features
+
+    @property
+    def kp_source_array(self) -> np.ndarray:
+        """The source's keypoints, (K, 2) normalized."""
+        return self.kp_source.value[0].float().cpu().numpy()
 
     # -------------------------------------------------------------------------- keypoints only
     def _batches(self, frames: Iterable) -> closing[Iterator[FrameBatch]]:
         """Resized batches, decoded and prepared in a background thread; a context manager, whose end
         joins the thread (so ``frames`` may be closed after it, whatever happened)."""
-        pin = self.device.type == "cuda"
-        return closing(prefetch(frame_batches(frames, self.size, self.fit, self.batch_size, pin), name="fomm-decode"))
+        return closing(prefetch(self.frame_batches(frames), name="fomm-decode"))
+
+    def frame_batches(self, frames: Iterable) -> Iterator[FrameBatch]:
+        """``frames`` resized for the networks, in batches of ``batch_size`` (no thread)."""
+        return frame_batches(frames, self.size, self.fit, self.batch_size, self.device.type == "cuda")
 
     def _to_device(self, batch: FrameBatch) -> torch.Tensor:
         return self.backend.to_input(batch.tensor)
@@ -297,7 +343,7 @@ class Animator:
         logger.info("best frame: %d of %d (distance %.4f)", best.index, count, best.distance)
         return best
 
-    def keypoints_at(self, frames: Iterable, index: int) -> Keypoints:
+    def keypoints_at(self, frames: Iterable, index: int) -> Any:
         """Keypoints (batch 1) of frame ``index`` of ``frames``; earlier frames are skipped unresized."""
         if index < 0:
             raise AnimationError(f"frame index must be >= 0, got {index}")
@@ -312,7 +358,34 @@ class Animator:
                              f"choose a frame between 0 and {max(count - 1, 0)}")
 
     # ----------------------------------------------------------------------------- animation
-    def stream(self, frames: Iterable, kp_driving_initial: Keypoints | None = None,
+    def animate_batch(self, batch: FrameBatch, initial: Any = None, *, source: PreparedSource | None = None,
+                      output: str = "uint8") -> AnimatedBatch:
+        """Animate one batch of prepared frames (see :func:`frame_batches`), in the calling thread.
+
+        ``initial``: relative mode's reference motion (batch 1); None: this batch's first frame, as at
+        the start of a clip. The result carries the reference used, for the next batch. ``source``:
+        another prepared source than the animator's own (e.g. one frame of a source video).
+        """
+        if output not in OUTPUTS:
+            raise AnimationError(f"output must be one of {', '.join(OUTPUTS)}, got {output!r}")
+        source = source or self.prepared
+        relative = self.mode == "relative"
+        with torch.inference_mode():
+            kp_driving = self.backend.keypoints(self._to_device(batch))
+            if relative:
+                initial = kp_driving[:1] if initial is None else initial.to(self.device, source.motion.value.dtype)
+            kp_used = self.backend.normalize(source.motion, kp_driving, initial, mode=self.mode,
+                                             adapt_scale=self.adapt_scale)
+            prediction = self.backend.decode(source.features, source.image, kp_used, source.motion)
+            images = to_uint8(prediction) if output == "uint8" else prediction
+            kp_driving_np = kp_driving.value.float().cpu().numpy()
+            kp_used_np = kp_used.value.float().cpu().numpy()
+        frames = [AnimatedFrame(batch.start + i, images[i] if output == "uint8" else images[i].clone(),
+                                batch.frames[i], kp_driving_np[i], kp_used_np[i])  # .clone(): not an inference tensor
+                  for i in range(len(batch.frames))]
+        return AnimatedBatch(frames, initial)
+
+    def stream(self, frames: Iterable, kp_driving_initial: Any = None,
                output: str = "uint8") -> Iterator[AnimatedFrame]:
         """Animate ``frames`` (uint8 (H, W, 3) arrays of any size, or float (3, S, S) tensors),
         yielding one :class:`AnimatedFrame` per driving frame, in order, as soon as its batch is done.
@@ -322,37 +395,15 @@ class Animator:
         """
         if output not in OUTPUTS:
             raise AnimationError(f"output must be one of {', '.join(OUTPUTS)}, got {output!r}")
-        relative = self.mode == "relative"
-        initial, scale = None, 1.0
-        if kp_driving_initial is not None and relative:
-            initial = kp_driving_initial.to(self.device, self.kp_source.value.dtype)
-            scale = movement_scale(self.kp_source, initial) if self.adapt_scale else 1.0
-        produced = 0
+        initial, produced = kp_driving_initial, 0
         with self._batches(frames) as batches:  # the decode thread is joined when this generator ends
             for batch in batches:
-                with torch.inference_mode():
-                    kp_driving = self.backend.keypoints(self._to_device(batch))
-                    if relative and initial is None:
-                        initial = kp_driving[:1]
-                        scale = movement_scale(self.kp_source, initial) if self.adapt_scale else 1.0
-                    kp_used = normalize_kp(self.kp_source, kp_driving, initial, use_relative_movement=relative,
-                                           use_relative_jacobian=relative, scale=scale) if relative else kp_driving
-                    prediction = self.backend.decode(self.source_features, self.source, kp_used, self.kp_source)
-                    images = to_uint8(prediction) if output == "uint8" else prediction
-                    kp_driving_np = kp_driving.value.float().cpu().numpy()
-                    kp_used_np = kp_used.value.float().cpu().numpy()
-                for i in range(len(batch.frames)):
-                    # .clone(): a normal tensor, not an inference one
-                    image = images[i] if output == "uint8" else images[i].clone()
-                    yield AnimatedFrame(batch.start + i, image, batch.frames[i], kp_driving_np[i], kp_used_np[i])
+                animated = self.animate_batch(batch, initial, output=output)
+                initial = animated.initial
+                yield from animated.frames
                 produced += len(batch.frames)
         if produced == 0:
             raise AnimationError("the driving video has no frames")
-
-    @property
-    def kp_source_array(self) -> np.ndarray:
-        """The source's keypoints, (K, 2) normalized."""
-        return self.kp_source.value[0].float().cpu().numpy()
 
 
 Driving = Iterable | str | os.PathLike | Callable[[], Any]
@@ -368,34 +419,25 @@ def _open(driving: Driving):
     return nullcontext(driving)
 
 
-def animate(model: FOMM | Backend, source: np.ndarray | torch.Tensor | str | os.PathLike, driving: Driving, *,
-            mode: str = "relative", adapt_scale: bool = False, best_frame: None | str | int = None,
-            batch_size: int | None = None, size: int | None = None, fit: str = "crop",
-            output: str = "uint8", precision: str | torch.dtype | None = None,
-            allow_slow: bool = False, compile: bool = False) -> Iterator[np.ndarray | torch.Tensor]:
+def animate(model: FOMM | Backend, source: np.ndarray | torch.Tensor | str | os.PathLike, driving: Driving,
+            options: AnimationOptions | None = None, *, output: str = "uint8",
+            **overrides: Any) -> Iterator[np.ndarray | torch.Tensor]:
     """Yield the animated frames of ``source`` driven by ``driving``, in order (see :class:`Animator`).
 
     ``driving``: an iterable of frames, a video path, or a callable returning a fresh iterable.
-    ``best_frame``: None (relative motion from the first frame), ``"auto"`` (from the frame whose pose
-    best matches the source's) or a frame index. Both read the driving video twice (keypoints only,
-    then animation), so ``driving`` must then be a path, a sequence or a callable, not an iterator.
-    ``precision``, ``allow_slow``, ``compile``: see :class:`Animator`.
-    Options are checked and the source is encoded before this returns.
+    ``options`` (or single options as keywords: ``mode="absolute"``, ``best_frame="auto"``, ...): see
+    :class:`~fomm.animation.options.AnimationOptions`. A best frame reads the driving video twice
+    (keypoints only, then animation), so ``driving`` must then be a path, a sequence or a callable, not
+    an iterator. Options are checked and the source is encoded before this returns.
     """
-    if best_frame is not None:
-        if mode != "relative":
-            raise AnimationError("best_frame picks the reference frame of relative motion; it has no effect "
-                                 "in absolute mode")
-        if best_frame != "auto" and (isinstance(best_frame, bool) or not isinstance(best_frame, int)):
-            raise AnimationError(f"best_frame must be None, 'auto' or a frame index, got {best_frame!r}")
-        if isinstance(driving, Iterator):
-            raise AnimationError("best_frame reads the driving video twice: pass a path, a sequence or a "
-                                 "callable returning a fresh iterator, not a one-shot iterator")
+    options = (options or AnimationOptions()).replace(**overrides) if overrides else (options or AnimationOptions())
+    if options.best_frame is not None and isinstance(driving, Iterator):
+        raise AnimationError("best_frame reads the driving video twice: pass a path, a sequence or a "
+                             "callable returning a fresh iterator, not a one-shot iterator")
     if output not in OUTPUTS:
         raise AnimationError(f"output must be one of {', '.join(OUTPUTS)}, got {output!r}")
-    animator = Animator(model, source, mode=mode, adapt_scale=adapt_scale, size=size, fit=fit,
-                        batch_size=batch_size, precision=precision, allow_slow=allow_slow, compile=compile)
-    return _animate(animator, driving, best_frame, output)
+    animator = Animator(model, source, options)
+    return _animate(animator, driving, options.best_frame, output)
 
 
 def _animate(animator: Animator, driving: Driving, best_frame: None | str | int, output: str) -> Iterator:

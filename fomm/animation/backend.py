@@ -1,10 +1,12 @@
-"""What runs the networks for the animator: PyTorch (any precision, channels-last) or an exported
-model (``fomm.export.OnnxBackend``).
+"""The motion-model interface: what the animator needs from a model, whatever its family (FOMM, TPSMM,
+MRAA) and whatever runs it (PyTorch at any precision, a compiled generator, an ONNX export).
 
-A backend offers the three computations streaming animation is made of (paper Sec. 3.5): the
-keypoints of a batch of frames, the source's features (once per source) and the decoding of a batch
-of driving keypoints against them. The animator owns the loop; a backend owns where and how the
-arithmetic runs, so every backend animates through the same :class:`~fomm.animation.Animator`.
+A backend offers the four computations streaming animation is made of (FOMM paper Sec. 3.5, and the
+same skeleton in its successors): the motion of a batch of frames (keypoints, thin-plate-spline control
+points or regions), the source's features (once per source), the driving motion carried onto the source
+(relative, absolute, or through an AVD network) and the decoding of a batch of motions against the
+cached source features. The animator owns the loop; a backend owns the family's formulas and where and
+how the arithmetic runs, so every model animates through the same :class:`~fomm.animation.Animator`.
 """
 
 from __future__ import annotations
@@ -14,34 +16,83 @@ from typing import Any, Protocol, runtime_checkable
 
 import torch
 
-from ..config import Config
+from ..config import Config, validate_frame_size
 from ..model import FOMM
 from ..models import Keypoints
 from ..precision import NAMES, autocast, resolve_precision
+from .normalize import movement_scale, normalize_kp
 
 logger = logging.getLogger(__name__)
 
 
 @runtime_checkable
+class Motion(Protocol):
+    """A batch of per-frame motion descriptions (FOMM's :class:`~fomm.models.Keypoints`, TPSMM's control
+    points, MRAA's regions): ``value`` (B, N, 2) are points in normalized [-1, 1] coordinates, x first,
+    which the animator draws, writes and compares poses with; the rest is the family's own."""
+
+    value: torch.Tensor
+
+    def to(self, *args, **kwargs) -> Motion: ...
+
+    def __getitem__(self, index) -> Motion: ...
+
+    def __len__(self) -> int: ...
+
+
+@runtime_checkable
 class Backend(Protocol):
     """The networks of one model, ready to run. Inputs are float (B, 3, S, S) images in [0, 1] placed
-    by :meth:`to_input`; keypoints and predictions come back as float32 tensors on ``device``."""
+    by :meth:`to_input`; motions and predictions come back as float32 tensors on ``device``.
 
-    config: Config
+    ``family``: the model family ("fomm", "tpsmm", "mraa"); ``modes``: the animation modes it can run,
+    its default first.
+    """
+
+    config: Any  # the family's config; ``config.frame_size`` is the training size
     device: torch.device
     precision: str  # fp32, bf16, fp16
+    family: str
+    modes: tuple[str, ...]
 
     def to_input(self, images: torch.Tensor) -> torch.Tensor: ...
 
-    def keypoints(self, images: torch.Tensor) -> Keypoints: ...
+    def check_size(self, size: int) -> None: ...
+
+    def keypoints(self, images: torch.Tensor) -> Motion: ...
 
     def encode_source(self, source: torch.Tensor) -> Any: ...
 
-    def decode(self, features: Any, source: torch.Tensor, kp_driving: Keypoints,
-               kp_source: Keypoints) -> torch.Tensor: ...
+    def normalize(self, kp_source: Motion, kp_driving: Motion, kp_initial: Motion | None, *, mode: str,
+                  adapt_scale: bool) -> Motion: ...
+
+    def decode(self, features: Any, source: torch.Tensor, kp_driving: Motion, kp_source: Motion) -> torch.Tensor: ...
 
 
-class TorchBackend:
+class FommMotion:
+    """FOMM's rules for the animator, shared by every backend that runs FOMM networks (PyTorch, compiled,
+    ONNX): relative and absolute modes (paper Sec. 3.5), its config's frame-size check."""
+
+    family = "fomm"
+    modes: tuple[str, ...] = ("relative", "absolute")
+    default_adapt_scale = False
+    config: Config
+
+    def check_size(self, size: int) -> None:
+        validate_frame_size(self.config, size)
+
+    def normalize(self, kp_source: Keypoints, kp_driving: Keypoints, kp_initial: Keypoints | None, *,
+                  mode: str, adapt_scale: bool) -> Keypoints:
+        """``absolute``: the driving keypoints; ``relative``: their motion since ``kp_initial`` (value and
+        jacobian) carried onto the source's, scaled by the keypoint hulls' ratio with ``adapt_scale``."""
+        if mode == "absolute":
+            return kp_driving
+        scale = movement_scale(kp_source, kp_initial) if adapt_scale else 1.0
+        return normalize_kp(kp_source, kp_driving, kp_initial, use_relative_movement=True,
+                            use_relative_jacobian=True, scale=scale)
+
+
+class TorchBackend(FommMotion):
     """A :class:`~fomm.model.FOMM` run by PyTorch.
 
     ``precision``: ``fp32`` (exact), ``bf16``/``fp16`` (convolutions under autocast, the sensitive

@@ -129,6 +129,20 @@ class CompiledBackend:
         return result
 
     # ------------------------------------------------------------------------------ Backend API
+    @property
+    def family(self) -> str:
+        return self.backend.family
+
+    @property
+    def modes(self) -> tuple[str, ...]:
+        return self.backend.modes
+
+    def check_size(self, size: int) -> None:
+        self.backend.check_size(size)
+
+    def normalize(self, *args, **kwargs):
+        return self.backend.normalize(*args, **kwargs)
+
     def to_input(self, images: torch.Tensor) -> torch.Tensor:
         return self.backend.to_input(images)
 

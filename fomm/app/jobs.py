@@ -14,25 +14,23 @@ between two frames: closing the generator stops the animation and discards the h
 from __future__ import annotations
 
 import logging
+import queue
 import shutil
 import tempfile
 import threading
 import time
 from collections.abc import Iterator, Mapping
-from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
-from ..animation import Animator, compose
-from ..animation.animator import MODES, AnimationError
+from ..animation.options import APP_WORDS, CROPS, AnimationOptions, OptionsError
 from ..api import DEFAULT_MODEL, load_model
-from ..crop import TARGETS, CropOptions
-from ..crop.animate import CROPS, CropAnimation, plan_driving, source_boxes
 from ..errors import FommError
-from ..io import BackgroundWriter, VideoReader, VideoWriter, read_image
+from ..io import VideoReader, read_image
 from ..model import FOMM
+from ..pipeline import Output, Progress, animate_file
 
 logger = logging.getLogger(__name__)
 
@@ -58,6 +56,17 @@ class JobOptions:
     @property
     def cropping(self) -> bool:
         return self.crop != "none" or self.paste_back
+
+    def animation_options(self) -> AnimationOptions:
+        """The page's choices as the library's options (checked there, worded in the page's terms)."""
+        if self.crop not in CROPS:  # the page offers none and auto; a box is the command line's
+            raise AppError(f"crop must be one of {', '.join(CROPS)}, got {self.crop!r}")
+        try:
+            return AnimationOptions(mode=self.mode, adapt_scale=self.adapt_scale or None,
+                                    best_frame="auto" if self.best_frame else None, crop=self.crop,
+                                    paste_back=self.paste_back, target=self.target)
+        except OptionsError as exc:
+            raise AppError(exc.worded(APP_WORDS)) from None
 
 
 @dataclass(frozen=True)
@@ -142,15 +151,11 @@ def _user_name(path: Path) -> str:
     return path.name
 
 
-def _pictures(stream: Iterator, render) -> Iterator[tuple]:
-    """``render(frame)`` for each frame of an animation stream, which is closed when this is."""
-    with closing(stream):
-        for frame in stream:
-            yield render(frame)
+STAGES = {"track driving": "tracking"}  # the library's stage names -> the page's
 
 
-SOURCE_FIX = "choose crop: none to animate the whole photo, or upload a photo where the subject is larger"
-DRIVING_FIX = "choose crop: none, or upload a clip where the subject is larger"
+class _Cancelled(Exception):
+    """Raised in the animation's progress callback when the page cancelled the job."""
 
 
 class AnimationJob:
@@ -158,7 +163,7 @@ class AnimationJob:
 
     The inputs and options are checked on construction (a bad upload fails before any model is
     loaded), and the messages name the uploaded file, not the server's temporary path. ``run`` writes
-    ``result.mp4`` and ``overlay.mp4`` into ``workdir``.
+    ``result.mp4`` and ``overlay.mp4`` into ``workdir`` through :func:`fomm.pipeline.animate_file`.
     """
 
     def __init__(self, models: ModelCache, source: str | Path | None, driving: str | Path | None,
@@ -167,18 +172,7 @@ class AnimationJob:
             raise AppError("no source image: upload a photo (png, jpg, webp, bmp) or pick an example")
         if driving is None:
             raise AppError("no driving video: upload a clip (mp4, mov, avi, mkv, webm, gif) or pick an example")
-        if options.mode not in MODES:
-            raise AppError(f"mode must be one of {', '.join(MODES)}, got {options.mode!r}")
-        if options.mode == "absolute" and options.adapt_scale:
-            raise AppError("adapt scale scales relative motion; it does nothing in absolute mode: untick it "
-                           "or choose relative mode")
-        if options.mode == "absolute" and options.best_frame:
-            raise AppError("best frame picks the start of relative motion; it does nothing in absolute mode: "
-                           "untick it or choose relative mode")
-        if options.crop not in CROPS:
-            raise AppError(f"crop must be one of {', '.join(CROPS)}, got {options.crop!r}")
-        if options.target not in TARGETS:
-            raise AppError(f"target must be one of {', '.join(TARGETS)}, got {options.target!r}")
+        self.animation = options.animation_options()
         if options.checkpoint not in models.checkpoints:
             raise AppError(f"unknown checkpoint {options.checkpoint!r}; choose one of: "
                            f"{', '.join(models.checkpoints)}")
@@ -190,12 +184,15 @@ class AnimationJob:
         with self._friendly(VideoReader, self.driving_path) as reader:  # fails now on a bad upload
             self.info = reader.info
         # The photo's crop is found now (a fraction of a second), so "no face found" comes before any work.
-        self.boxes = source_boxes(self.source, options.crop, self._crop_options(), fix=SOURCE_FIX) \
-            if options.cropping else []
+        self.boxes = self._source_boxes() if options.cropping else None
         self.result: JobResult | None = None
 
-    def _crop_options(self, size: int = 256) -> CropOptions:
-        return CropOptions(target=self.options.target, size=size)
+    def _source_boxes(self) -> list:
+        from ..crop import CropOptions
+        from ..crop.animate import source_boxes
+
+        return source_boxes(self.source, self.animation.crop, CropOptions(target=self.options.target),
+                            fix=APP_WORDS.fixes["source"])
 
     def _friendly(self, read, path: Path):
         """``read(path)``, with the server's temporary path replaced by the file's name in errors."""
@@ -207,74 +204,49 @@ class AnimationJob:
 
     def run(self) -> Iterator[JobProgress]:
         """Animate, yielding progress after every frame; ``self.result`` is set at the end. Closing the
-        generator early (a cancelled job) leaves no output behind."""
+        generator early (a cancelled job) stops the animation and leaves no output behind."""
         yield JobProgress("model", 0, None)
         model = self.models.get(self.options.checkpoint)
-        start = time.perf_counter()
-        if self.options.cropping:
-            crops = yield from self._crops(model)
-            best, reference = yield from self._best_frame(crops)
-            frames = _pictures(crops.stream(self._frames(), reference), lambda f: (
-                crops.render(f), compose(crops.animators[0], f.faces[0], "side-by-side", keypoints=True)))
-        else:
-            animator = self._animator(model, self.source)
-            best, initial = yield from self._best_frame(animator)
-            frames = _pictures(animator.stream(self._frames(), initial), lambda f: (
-                compose(animator, f), compose(animator, f, "side-by-side", keypoints=True)))
-        count = yield from self._write(frames)
-        self.result = JobResult(self.workdir / "result.mp4", self.workdir / "overlay.mp4", count, self.info.fps,
-                                time.perf_counter() - start, best)
-
-    def _frames(self) -> Iterator:
-        with VideoReader(self.driving_path) as reader:
-            yield from reader
-
-    def _animator(self, model: FOMM, source, size: int | None = None) -> Animator:
-        return Animator(model, source, mode=self.options.mode, adapt_scale=self.options.adapt_scale, size=size)
-
-    def _best_frame(self, animation: Animator | CropAnimation):
-        """With best frame: (frame index, relative motion's reference for ``animation``), from one
-        keypoints-only pass over the clip; else (None, None)."""
-        if not self.options.best_frame:
-            return None, None
-        yield JobProgress("best frame", 0, self.info.num_frames)
-        with closing(self._frames()) as frames:
-            if isinstance(animation, CropAnimation):
-                index, _, reference = animation.best_frame(frames)
-                return index, reference
-            found = animation.find_best_frame(frames)
-            return found.index, found.keypoints
-
-    def _crops(self, model: FOMM):
-        """The cropped animation: the photo's box(es) found at construction, the clip's subject tracked."""
-        size = model.config.frame_size
-        driving = None
-        if self.options.crop == "auto":
-            yield JobProgress("tracking", 0, self.info.num_frames)  # one detection pass over the clip
-            with closing(self._frames()) as frames:
-                driving = plan_driving(frames, self.info.size, "auto", self._crop_options(size),
-                                       _user_name(self.driving_path), DRIVING_FIX)
-        return CropAnimation.prepare(lambda crop: self._animator(model, crop, size), self.source, self.boxes,
-                                     driving, size, paste_back=self.options.paste_back)
-
-    def _write(self, frames: Iterator[tuple]) -> Iterator[JobProgress]:
-        """Encode (result, overlay) picture pairs into result.mp4 (with the clip's audio) and overlay.mp4;
-        returns the frame count. The frame source is closed however this ends (done, error, cancel)."""
         video, overlay = self.workdir / "result.mp4", self.workdir / "overlay.mp4"
-        audio = self.driving_path if self.info.has_audio else None
-        count, total = 0, self.info.num_frames
-        with closing(frames), \
-                VideoWriter(video, fps=self.info.fps, audio_from=audio, overwrite=True) as video_out, \
-                VideoWriter(overlay, fps=self.info.fps, overwrite=True) as overlay_out, \
-                BackgroundWriter(video_out) as video_bg, BackgroundWriter(overlay_out) as overlay_bg:
-            for picture, keypoints in frames:
-                video_bg.write(picture)
-                overlay_bg.write(keypoints)
-                count += 1
-                yield JobProgress("animate", count, total)
-            if count == 0:
-                raise AnimationError(f"{_user_name(self.driving_path)} has no frames; upload another clip")
-        return count
+        outputs = [Output(video), Output(overlay, layout="side-by-side", keypoints=True, audio=False, crop_view=True)]
+        channel: queue.SimpleQueue = queue.SimpleQueue()
+        cancelled = threading.Event()
+        outcome: dict = {}
+        started: set[str] = set()
+
+        def progress(event: Progress) -> None:
+            if cancelled.is_set():
+                raise _Cancelled  # unwinds the animation: its partial outputs are discarded
+            if event.stage == "animate":
+                channel.put(JobProgress("animate", event.done, event.total))
+            elif event.stage != "note" and event.stage not in started:  # the page shows a pass's start
+                started.add(event.stage)
+                channel.put(JobProgress(STAGES.get(event.stage, event.stage), 0, event.total))
+
+        def work() -> None:  # the animation runs in its own thread; its progress comes out here, in order
+            try:
+                outcome["result"] = animate_file(model, self.source, self.driving_path, outputs, self.animation,
+                                                 progress=progress, overwrite=True, words=APP_WORDS,
+                                                 driving_name=_user_name(self.driving_path), photo_boxes=self.boxes)
+            except BaseException as exc:  # noqa: BLE001 (raised again in the job's thread below)
+                outcome["error"] = exc
+            finally:
+                channel.put(None)
+
+        start = time.perf_counter()
+        worker = threading.Thread(target=work, name="fomm-app-animate", daemon=True)
+        worker.start()
+        try:
+            while (item := channel.get()) is not None:
+                yield item
+        finally:
+            cancelled.set()  # a closed generator (cancel): the animation stops at its next frame
+            worker.join()
+        if "error" in outcome:
+            raise outcome["error"]
+        result = outcome["result"]
+        best = result.best_frame.index if result.best_frame is not None else None
+        self.result = JobResult(video, overlay, result.frames, self.info.fps, time.perf_counter() - start, best)
 
 
 class WorkFolder:

@@ -7,15 +7,12 @@ the options) is checked before the model is loaded, so a typo fails in a second 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import sys
-import time
-from pathlib import Path
-from typing import TYPE_CHECKING
 
-from .animate_crop import add_crop_arguments, run_cropped, wants_crop
+from .animate_crop import add_crop_arguments
 from .common import (
     CLIError,
+    TqdmProgress,
     add_model_arguments,
     add_speed_arguments,
     model_from_speed_args,
@@ -24,10 +21,6 @@ from .common import (
     summary,
     user_errors,
 )
-
-if TYPE_CHECKING:
-    from ..animation import Animator
-    from ..io import VideoReader, VideoWriter
 
 # fomm.animation.LAYOUTS, spelt out so that building the parser loads no torch/PyAV code (a test keeps them equal)
 LAYOUTS = ("result", "side-by-side")
@@ -75,70 +68,44 @@ def _best_frame(text: str) -> str | int:
     return value
 
 
+def options_from_args(args: argparse.Namespace):
+    """The :class:`~fomm.animation.options.AnimationOptions` of ``fomm animate``'s flags (checked once,
+    there; a bad combination is one line in the command line's words)."""
+    from ..animation.options import CLI_WORDS, AnimationOptions, OptionsError
+
+    torch_backend = getattr(args, "backend", "torch") == "torch"
+    try:
+        return AnimationOptions(
+            mode=args.mode, adapt_scale=args.adapt_scale or None, best_frame=args.best_frame,
+            crop=args.crop if args.crop is not None else "none", driving_crop=args.driving_crop,
+            paste_back=args.paste_back, faces=args.faces, target=args.target, crop_margin=args.crop_margin,
+            fit=args.fit, size=args.size, batch_size=args.batch_size,
+            precision=args.precision if torch_backend else "fp32", compile=getattr(args, "compile", False),
+            layout=args.layout, keypoints=args.keypoints, audio=args.audio)
+    except OptionsError as exc:
+        raise CLIError(exc.worded(CLI_WORDS)) from None
+
+
 def run(args: argparse.Namespace) -> int:
-    from tqdm import tqdm
+    from ..animation.options import CLI_WORDS
+    from ..io import read_image
+    from ..pipeline import animate_file
 
-    from ..animation import Animator, compose
-    from ..io import BackgroundWriter, VideoReader, read_image
-
-    if args.mode == "absolute" and args.adapt_scale:
-        raise CLIError("--adapt-scale scales relative motion; it does nothing with --mode absolute")
-    if args.mode == "absolute" and args.best_frame is not None:
-        raise CLIError("--best-frame picks the reference frame of relative motion; it does nothing with --mode "
-                       "absolute")
-    if wants_crop(args):
-        return run_cropped(args, _open_writer)
-    # One ExitStack owns the pipeline, entered in its order: reader, writer, encode thread, decode thread.
-    # It unwinds in the reverse order on success, on error and on Ctrl-C: each thread is joined before
-    # the container it uses is closed, and the writer discards its partial output unless all went well.
-    with user_errors(), contextlib.ExitStack() as pipeline:
+    options = options_from_args(args)
+    with user_errors():
         source = read_image(args.source)
-        reader = pipeline.enter_context(VideoReader(args.driving))  # fails now on an image, a missing file, ...
-        writer = pipeline.enter_context(_open_writer(args, reader))  # checks the output path before any work
-        steady_memory()
-        model = model_from_speed_args(args, image=source)
-        animator = Animator(model, source, mode=args.mode, adapt_scale=args.adapt_scale, size=args.size,
-                            fit=args.fit, batch_size=args.batch_size, **speed_options(args))
-        start = time.perf_counter()
-        initial = _initial_keypoints(args, animator, reader)
-        background = pipeline.enter_context(BackgroundWriter(writer))
-        stream = pipeline.enter_context(contextlib.closing(animator.stream(reader, initial)))
-        frames = 0
-        for frame in tqdm(stream, total=reader.num_frames, unit="frame", desc="animate"):
-            background.write(compose(animator, frame, args.layout, args.keypoints))
-            frames += 1
-    seconds = time.perf_counter() - start
-    if reader.truncated:
-        print(f"fomm animate: warning: {args.driving} is truncated or damaged: animated the {frames} frames that "
-              "decode", file=sys.stderr)
-    print(summary(frames, seconds, args.output))
+
+        def load():  # called once the driving video and the output path have been checked
+            steady_memory()
+            model = model_from_speed_args(args, image=None if options.cropping else source)
+            speed_options(args)  # says on stderr that --compile makes the first frames wait
+            return model
+
+        with TqdmProgress() as progress:
+            result = animate_file(load, source, args.driving, args.output, options, progress=progress,
+                                  overwrite=args.overwrite, inputs=(args.source, args.checkpoint), words=CLI_WORDS)
+    if result.truncated:
+        print(f"fomm animate: warning: {args.driving} is truncated or damaged: animated the {result.frames} frames "
+              "that decode", file=sys.stderr)
+    print(summary(result.frames, result.seconds, args.output))
     return 0
-
-
-def _open_writer(args: argparse.Namespace, reader: VideoReader) -> VideoWriter:
-    """The writer checks the output path (extension, existing file, inputs) before any work is done."""
-    from ..io import VideoWriter
-    from ..io.writer import H264_SUFFIXES
-
-    carries_sound = Path(args.output).suffix.lower() in H264_SUFFIXES
-    if args.audio and not carries_sound:
-        raise CLIError(f"--audio: {args.output} cannot carry sound; write an .mp4/.mov/.mkv or pass --no-audio")
-    if args.audio and not reader.has_audio:
-        raise CLIError(f"--audio: {args.driving} has no audio track; drop --audio")
-    audio = args.audio is not False and carries_sound and reader.has_audio
-    return VideoWriter(args.output, fps=reader.fps, audio_from=args.driving if audio else None,
-                       overwrite=args.overwrite, inputs=(args.source, args.driving, args.checkpoint))
-
-
-def _initial_keypoints(args: argparse.Namespace, animator: Animator, reader: VideoReader):
-    """Relative motion's reference keypoints for --best-frame (a first pass over the driving video)."""
-    from tqdm import tqdm
-
-    if args.best_frame == "auto":
-        frames = tqdm(reader, total=reader.num_frames, unit="frame", desc="best frame", leave=False)
-        best = animator.find_best_frame(frames)
-        tqdm.write(f"starting from frame {best.index} (pose distance {best.distance:.3f})", file=sys.stderr)
-        return best.keypoints
-    if args.best_frame is not None:
-        return animator.keypoints_at(reader, args.best_frame)
-    return None

@@ -102,6 +102,39 @@ def stop_signals_as_interrupt():
             signal.signal(signum, handler)
 
 
+class TqdmProgress:
+    """A progress callback for :func:`fomm.pipeline.animate_file`: one tqdm bar per stage (the planning
+    passes vanish when done, the animation's stays), notes written above the bars on stderr."""
+
+    TRANSIENT = ("track driving", "best frame")
+
+    def __init__(self, desc: str = "animate"):
+        self.desc = desc
+        self.bars: dict[str, object] = {}
+
+    def __enter__(self) -> TqdmProgress:
+        return self
+
+    def __call__(self, event) -> None:
+        from tqdm import tqdm
+
+        if event.stage == "note":
+            tqdm.write(event.note, file=sys.stderr)
+            return
+        bar = self.bars.get(event.stage)
+        if bar is None:
+            desc = self.desc if event.stage == "animate" else event.stage
+            bar = self.bars[event.stage] = tqdm(total=event.total, unit="frame", desc=desc,
+                                                leave=event.stage not in self.TRANSIENT)
+        bar.update(event.done - bar.n)
+        if event.stage in self.TRANSIENT and event.total is not None and event.done >= event.total:
+            bar.close()
+
+    def __exit__(self, *exc) -> None:
+        for bar in self.bars.values():
+            bar.close()
+
+
 def device_from_arg(text: str | None):
     """The torch device for ``--device`` (None or 'auto': CUDA, then MPS, then CPU), or a CLIError."""
     try:

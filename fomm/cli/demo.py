@@ -3,18 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
-import time
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from ..io.outputs import check_file_output
 from ..io.paths import atomic_path
-from .common import add_precision_argument, device_from_arg, summary, user_errors
-
-if TYPE_CHECKING:
-    import numpy as np
+from .common import TqdmProgress, add_precision_argument, device_from_arg, summary, user_errors
 
 DISPLAY_SCALE = 4  # the bundled model runs at 64x64; frames are enlarged for viewing
 
@@ -35,22 +29,12 @@ def add_parser(sub) -> None:
     p.set_defaults(func=run)
 
 
-def _enlarge(frame: np.ndarray) -> np.ndarray:
-    import numpy as np
-    from PIL import Image
-
-    h, w = frame.shape[:2]
-    image = Image.fromarray(frame).resize((w * DISPLAY_SCALE, h * DISPLAY_SCALE), Image.Resampling.BICUBIC)
-    return np.asarray(image)
-
-
 def run(args: argparse.Namespace) -> int:
     from PIL import Image
-    from tqdm import tqdm
 
-    from ..animation import Animator, compose
     from ..api import DEFAULT_MODEL, load_model
-    from ..io import VideoReader, VideoWriter
+    from ..io import VideoReader
+    from ..pipeline import AnimationOptions, Output, animate_file
     from ..precision import resolve_precision
 
     out = Path(args.out)
@@ -61,23 +45,16 @@ def run(args: argparse.Namespace) -> int:
     device = device_from_arg(args.device)
     with user_errors():
         resolve_precision(args.precision, device)  # refused before any file is opened
-    # Unwinds in reverse: the decode thread is joined, the video published (or discarded), the reader closed.
-    with user_errors(), contextlib.ExitStack() as pipeline:
-        reader = pipeline.enter_context(VideoReader(asset("driving.mp4")))
-        writer = pipeline.enter_context(VideoWriter(video_path, fps=reader.fps, overwrite=args.overwrite))
-        model = load_model(DEFAULT_MODEL, device=device)
-        animator = Animator(model, asset("source.png"), precision=args.precision)
-        start = time.perf_counter()
-        middle = (reader.num_frames or 1) // 2
-        count, still = 0, None
-        stream = pipeline.enter_context(contextlib.closing(animator.stream(reader)))
-        for frame in tqdm(stream, total=reader.num_frames, unit="frame", desc="demo"):
-            writer.write(_enlarge(compose(animator, frame, "side-by-side")))
-            if frame.index == middle or still is None:
-                still = _enlarge(compose(animator, frame, "side-by-side", keypoints=True))
-            count += 1
+        options = AnimationOptions(precision=args.precision, layout="side-by-side")
+        with VideoReader(asset("driving.mp4")) as reader:
+            middle = (reader.num_frames or 1) // 2
+        with TqdmProgress("demo") as progress:
+            result = animate_file(lambda: load_model(DEFAULT_MODEL, device=device), asset("source.png"),
+                                  asset("driving.mp4"), Output(video_path, scale=DISPLAY_SCALE), options,
+                                  progress=progress, overwrite=args.overwrite,
+                                  still=(middle, Output(still_path, keypoints=True, scale=DISPLAY_SCALE)))
     with user_errors(), atomic_path(still_path) as tmp:
-        Image.fromarray(still).save(tmp, format="PNG")
-    print(summary(count, time.perf_counter() - start, video_path))
+        Image.fromarray(result.still).save(tmp, format="PNG")
+    print(summary(result.frames, result.seconds, video_path))
     print(f"keypoints: {still_path}")
     return 0

@@ -8,7 +8,15 @@ import sys
 import threading
 
 from ..live.commands import COMMANDS, parse_schedule
-from .common import CLIError, add_model_arguments, load_model_from_args, positive_int, summary, user_errors
+from .common import (
+    CLIError,
+    add_model_arguments,
+    add_precision_argument,
+    load_model_from_args,
+    positive_int,
+    summary,
+    user_errors,
+)
 
 
 def add_parser(sub) -> None:
@@ -27,8 +35,9 @@ def add_parser(sub) -> None:
                    help="window (default), virtual-camera (needs fomm[live]) or a video file (.mp4, .gif, ...) "
                         "at the camera's frame rate")
     add_model_arguments(p)
-    p.add_argument("--mode", choices=("relative", "absolute"), default="relative",
-                   help="relative (default): motion from the neutral pose (the first frame; x recalibrates)")
+    p.add_argument("--mode", choices=("relative", "absolute", "avd"), default=None,
+                   help="relative (the default of every model family): motion from the neutral pose (the first "
+                        "frame; x recalibrates); absolute; avd (models with an AVD network)")
     p.add_argument("--adapt-scale", action="store_true", help="scale relative motion by the poses' size ratio")
     p.add_argument("--every-frame", action="store_true",
                    help="with a video file as camera: animate every frame as fast as possible instead of playing "
@@ -39,6 +48,7 @@ def add_parser(sub) -> None:
                    help="CPU threads (torch.set_num_threads); default: PyTorch's choice. On a busy machine fewer "
                         "threads can be much faster")
     p.add_argument("--overwrite", action="store_true", help="replace the output file if it exists")
+    add_precision_argument(p)
     p.set_defaults(func=run)
 
 
@@ -61,14 +71,18 @@ def run(args: argparse.Namespace) -> int:
     import torch
     from tqdm import tqdm
 
+    from ..animation.options import CLI_WORDS, AnimationOptions, OptionsError
     from ..live import Camera, LiveAnimator, LiveSession, open_camera, open_output
 
     if args.batch_size is not None:
         raise CLIError("--batch-size does not apply: live mode animates one frame at a time, the latest")
     if args.every_frame and str(args.camera).isdigit():
         raise CLIError("--every-frame is for a video file as camera; a webcam delivers frames at its own pace")
-    if args.adapt_scale and args.mode == "absolute":
-        raise CLIError("--adapt-scale scales relative motion; it does nothing with --mode absolute")
+    try:
+        options = AnimationOptions(mode=args.mode, adapt_scale=args.adapt_scale or None, size=args.size, fit=args.fit,
+                                   precision=args.precision)
+    except OptionsError as exc:
+        raise CLIError(exc.worded(CLI_WORDS)) from None
     if args.threads is not None:
         torch.set_num_threads(args.threads)
     with user_errors():
@@ -77,8 +91,7 @@ def run(args: argparse.Namespace) -> int:
             output = open_output(args.output, overwrite=args.overwrite,
                                  inputs=(*args.source, args.camera, args.checkpoint))
             model = load_model_from_args(args)
-            live = LiveAnimator(model, args.source, mode=args.mode, adapt_scale=args.adapt_scale, size=args.size,
-                                fit=args.fit)
+            live = LiveAnimator(model, args.source, options)
         except BaseException:
             source.close()
             raise

@@ -1,11 +1,14 @@
-"""Animating real footage: the source photo's subject(s) and the driving video's subject are cropped
-like the training data, animated by the unchanged :class:`~fomm.animation.Animator`, and the results
-optionally pasted back into the full-resolution photo. Everything here is a transform on frame
-streams around the animator.
+"""The animation stream, cropped or not: the source photo's subject(s) and the driving video's subject
+are cropped like the training data, animated by the one :class:`~fomm.animation.Animator`, and the
+results optionally pasted back into the full-resolution photo. Everything here is a transform on frame
+streams around the animator's batch method; a plain animation is the uncropped case of the same code.
+:func:`fomm.pipeline.plan_animation` builds an :class:`Animation` from a photo, a driving video and the
+options:
 
-    crops = CropAnimation.prepare(model, photo, driving_path, crop="auto", paste_back=True)
-    for frame in crops.stream(reader):           # a driving video, read once more
-        writer.write(frame.image)                # the photo's size, the face(s) animated
+    animation = plan_animation(model, photo, "driving.mp4", AnimationOptions(crop="auto", paste_back=True))
+    with VideoReader("driving.mp4") as reader:
+        for frame in animation.stream(reader):   # the driving video, read once more
+            writer.write(animation.render(frame))  # the photo's size, the face(s) animated
 
 The driving crop is fixed within each segment of the driving video (see :mod:`fomm.crop.track`), so
 head translation inside it stays motion; at each segment start the relative motion starts again from
@@ -17,12 +20,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from contextlib import closing
+from dataclasses import dataclass
 
 import numpy as np
 
-from ..animation import AnimatedFrame, Animator
-from ..models import Keypoints
+from ..animation import AnimatedFrame, Animator, BestFrame, compose
+from ..io.streaming import prefetch
 from .box import Box, CropError
 from .clips import NoSubjectError, image_subjects, no_subject_message
 from .image import PasteBack, crop_square, user_box
@@ -136,39 +140,42 @@ def plan_driving(frames: Iterable[np.ndarray], frame_size: tuple[int, int], crop
 
 
 @dataclass
-class CroppedFrame:
-    """One output frame of a cropped animation: ``image`` (the pasted full-resolution frame, or the first
-    face's animated crop), the animator's frames per face, and the driving frame as read."""
+class Face:
+    """One animated subject: the animator of its crop of the photo (``box``; None: the animator's own
+    center square of the whole photo) and, with paste-back, what puts its result back."""
 
-    index: int
-    image: np.ndarray
-    faces: list[AnimatedFrame]
-    driving: np.ndarray
-    driving_box: Box | None = None
-    present: bool = True
+    animator: Animator
+    box: Box | None = None
+    paster: PasteBack | None = None
 
 
 @dataclass
-class CropAnimation:
-    """Animators for the cropped face(s) of one photo, driven by cropped driving frames.
+class Animation:
+    """The one animation stream: the face(s) of a photo driven by a driving video, cropped or not,
+    pasted back or not. A plain animation is the case of one face without a box, no driving crop and
+    no paste-back; cropping the driving frames, several faces and paste-back are transforms of the
+    same stream around the same :meth:`Animator.animate_batch`.
 
-    ``animators[i]`` animates the crop ``boxes[i]`` of ``photo``; ``pasters`` (with paste-back) put the
-    results back. ``driving``: the crops of the driving frames (None: frames go in as they are, with
-    the animator's own center crop). ``keypoints``: draw keypoints on the animated crops.
+    ``driving``: the crops of the driving frames (None: frames go in as they are, with the animator's
+    own center crop). ``keypoints``: draw keypoints on the results. Frames where the driving subject is
+    missing show the source at rest (with paste-back, the photo itself).
     """
 
     photo: np.ndarray
-    boxes: list[Box]
-    animators: list[Animator]
-    driving: DrivingCrops | None
-    pasters: list[PasteBack] = field(default_factory=list)
+    faces: list[Face]
+    driving: DrivingCrops | None = None
     keypoints: bool = False
     chunk: int = 0
 
     @classmethod
+    def plain(cls, animator: Animator, keypoints: bool = False) -> Animation:
+        """The whole photo (the animator's source) animated by whole driving frames."""
+        return cls(animator.source_frame, [Face(animator)], None, keypoints)
+
+    @classmethod
     def prepare(cls, make_animator: Callable[[np.ndarray], Animator], photo: np.ndarray, boxes: Sequence[Box],
                 driving: DrivingCrops | None, size: int, *, paste_back: bool = False, keypoints: bool = False,
-                feather: float = 0.12) -> CropAnimation:
+                feather: float = 0.12) -> Animation:
         """``make_animator(source_crop)`` builds an animator for one face crop of ``size`` px (the model and
         options chosen by the caller, at that size); one is made per box."""
         if not boxes:
@@ -176,93 +183,142 @@ class CropAnimation:
         if len(boxes) > 1 and not paste_back:
             raise CropError("animating several faces needs paste-back (there is one picture to put them in); "
                             "add --paste-back or drop --faces all")
-        animators = [make_animator(crop_square(photo, box, size)) for box in boxes]
-        pasters = [PasteBack(photo, box, feather=feather) for box in boxes] if paste_back else []
-        return cls(photo, list(boxes), animators, driving, pasters, keypoints)
+        faces = [Face(make_animator(crop_square(photo, box, size)), box,
+                      PasteBack(photo, box, feather=feather) if paste_back else None) for box in boxes]
+        return cls(photo, faces, driving, keypoints)
+
+    @property
+    def animators(self) -> list[Animator]:
+        return [face.animator for face in self.faces]
+
+    @property
+    def pasting(self) -> bool:
+        return self.faces[0].paster is not None
 
     @property
     def size(self) -> int:
-        return self.animators[0].size
+        return self.faces[0].animator.size
+
+    @property
+    def batch_size(self) -> int:
+        return self.faces[0].animator.batch_size
 
     def crop_driving(self, frame: np.ndarray, index: int) -> np.ndarray:
         if self.driving is None:
             return frame
         return crop_square(frame, self.driving.box(index), self.size)
 
-    def best_frame(self, frames: Iterable[np.ndarray], index: int | None = None) -> tuple[int, float | None, dict]:
+    def group(self, index: int) -> tuple[int, int, int]:
+        """(start, end, reference frame) of the run of frames that shares one crop and one reference."""
+        return self.driving.group(index) if self.driving else (0, 1 << 62, 0)
+
+    # -------------------------------------------------------------------------- best frame
+    def best_frame(self, frames: Iterable[np.ndarray], index: int | None = None) -> BestFrame:
         """Relative motion's reference from a best frame of the (full, as read) driving ``frames``: the
-        one whose cropped pose best matches the first face's source (``index`` None) or frame ``index``.
-        Returns (frame index, pose distance or None, ``reference`` for :meth:`stream`): the reference
-        applies to the group (segment) holding that frame."""
-        animator = self.animators[0]
-        cropped = (self.crop_driving(frame, i) for i, frame in enumerate(frames))
-        distance = None
+        one whose (cropped) pose best matches the first face's source (``index`` None), or frame
+        ``index``. It applies to the group (segment) holding that frame (``BestFrame.group``)."""
+        animator = self.faces[0].animator
+        cropped = (self.crop_driving(frame, i) for i, frame in enumerate(frames)) if self.driving else frames
         if index is None:
             best = animator.find_best_frame(cropped)
-            index, distance, keypoints = best.index, best.distance, best.keypoints
         else:
-            keypoints = animator.keypoints_at(cropped, index)
-        start = self.driving.group(index)[0] if self.driving else 0
-        return index, distance, {start: keypoints}
+            best = BestFrame(index, None, animator.keypoints_at(cropped, index), index + 1)
+        best.group = self.group(best.index)[0]
+        return best
 
-    def stream(self, frames: Iterable[np.ndarray],
-               reference: dict[int, Keypoints] | None = None) -> Iterator[CroppedFrame]:
+    # ------------------------------------------------------------------------------ stream
+    def stream(self, frames: Iterable[np.ndarray], reference: BestFrame | None = None) -> Iterator[AnimatedFrame]:
         """Animate every driving frame (full frames, as read), in order. ``reference``: relative mode's
-        initial keypoints for a group, keyed by the group's start frame (e.g. from a best frame); a group
-        without one starts from its segment's first frame. Frames without the driving subject show the
-        source at rest (the photo itself, unchanged, with paste-back)."""
-        reference = dict(reference or {})
-        chunk_size = self.chunk or 2 * self.animators[0].batch_size
+        initial keypoints for the group holding it (e.g. from :meth:`best_frame`); a group without one
+        starts from its reference frame (the segment's first, or the clip's first frame).
+
+        Decoding, cropping and resizing run in a background thread ahead of the networks."""
+        references = {reference.group: reference.keypoints} if reference is not None else {}
+        with closing(prefetch(self._chunks(frames), name="fomm-decode")) as chunks:
+            for chunk in chunks:
+                yield from self._animate(chunk, references)
+
+    def _chunks(self, frames: Iterable[np.ndarray]) -> Iterator[_Chunk]:
+        """Runs of consecutive frames of one group (at most two batches long), the present ones cropped
+        and resized in batches."""
+        chunk_size = self.chunk or 2 * self.batch_size
         pending: list[tuple[int, np.ndarray, np.ndarray | None]] = []  # (index, frame, crop or None: absent)
         group = None
-
-        def flush() -> Iterator[CroppedFrame]:
-            fed = [p[2] for p in pending if p[2] is not None]
-            initial = reference.get(group[0]) if group else None
-            results = [iter(a.stream(fed, initial)) if fed else iter(()) for a in self.animators]
-            for index, frame, crop in pending:
-                if crop is None:
-                    faces = [_at_rest(a, index) for a in self.animators]
-                else:
-                    faces = [_renumber(next(r), index) for r in results]
-                image = self.photo.copy() if crop is None and self.pasters else self._image(faces)
-                yield CroppedFrame(index, image, faces, frame,
-                                   self.driving.box(index) if self.driving else None, crop is not None)
-            pending.clear()
-
         for index, frame in enumerate(frames):
-            current = self.driving.group(index) if self.driving else (0, 1 << 62, 0)
-            if current != group:
-                yield from flush()
-                group = current
+            current = self.group(index)
+            if current != group and pending:
+                yield self._chunk(group, pending)
+                pending = []
+            group = current
             present = self.driving.is_present(index) if self.driving else True
-            crop = self.crop_driving(frame, index) if present else None
-            if index == group[2] and group[0] not in reference and crop is not None:
-                reference[group[0]] = self.animators[0].keypoints_at([crop], 0)
-            pending.append((index, frame, crop))
+            pending.append((index, frame, self.crop_driving(frame, index) if present else None))
             if len(pending) >= chunk_size:
-                yield from flush()
-        yield from flush()
+                yield self._chunk(group, pending)
+                pending = []
+        if pending:
+            yield self._chunk(group, pending)
 
-    def render(self, frame: CroppedFrame, layout: str = "result") -> np.ndarray:
-        """The output picture of ``frame`` in ``layout``: with paste-back the pasted photo (or photo |
-        driving | result), else the first face's crop in the animator's layouts."""
-        if self.pasters:
-            return compose_pasted(self, frame, layout)
-        from ..animation import compose
+    def _chunk(self, group: tuple[int, int, int], pending: list) -> _Chunk:
+        fed = [crop for _, _, crop in pending if crop is not None]
+        return _Chunk(group, pending, list(self.faces[0].animator.frame_batches(fed)) if fed else [])
 
-        return compose(self.animators[0], frame.faces[0], layout, self.keypoints)
+    def _animate(self, chunk: _Chunk, references: dict) -> Iterator[AnimatedFrame]:
+        per_face = []
+        for face in self.faces:
+            results: list[AnimatedFrame] = []
+            initial = references.get(chunk.group[0])
+            for batch in chunk.batches:
+                animated = face.animator.animate_batch(batch, initial)
+                initial = animated.initial
+                results.extend(animated.frames)
+            if face is self.faces[0] and chunk.batches:
+                references[chunk.group[0]] = initial  # the group's later chunks go on from the same reference
+            per_face.append(iter(results))
+        for index, frame, crop in chunk.items:
+            if crop is None:
+                faces = [_at_rest(face.animator, index) for face in self.faces]
+            else:
+                faces = [_renumber(next(results), index) for results in per_face]
+            image = self.photo.copy() if crop is None and self.pasting else self._image(faces)
+            first = faces[0]
+            yield AnimatedFrame(index, image, first.driving, first.kp_driving, first.kp_used, original=frame,
+                                driving_box=self.driving.box(index) if self.driving else None,
+                                present=crop is not None, faces=faces)
 
     def _image(self, faces: list[AnimatedFrame]) -> np.ndarray:
-        from ..animation import compose
-
-        crops = [compose(a, f, "result", self.keypoints) for a, f in zip(self.animators, faces, strict=True)]
-        if not self.pasters:
-            return crops[0]
+        """The output picture: each face's result (keypoints drawn if asked), pasted into the photo."""
+        if not self.pasting:
+            return faces[0].image
         out = self.photo
-        for paster, crop in zip(self.pasters, crops, strict=True):
-            out = paster(crop, base=out)
+        for face, frame in zip(self.faces, faces, strict=True):
+            out = face.paster(compose(face.animator, frame, "result", self.keypoints), base=out)
         return out
+
+    # ------------------------------------------------------------------------------ render
+    def render(self, frame: AnimatedFrame, layout: str = "result") -> np.ndarray:
+        """The output picture of ``frame`` in ``layout``: with paste-back the pasted photo (or photo |
+        driving | result at the photo's height), else the first face's result (or source | driving |
+        result), with keypoints when asked."""
+        if not self.pasting:
+            return compose(self.faces[0].animator, frame.faces[0] if frame.faces else frame, layout, self.keypoints)
+        if layout == "result":
+            return frame.image
+        height = self.photo.shape[0]
+        driving = frame.original if frame.original is not None else frame.driving
+        if frame.driving_box is not None:
+            driving = _outline(driving, frame.driving_box)
+        from PIL import Image
+
+        width = max(2, round(driving.shape[1] * height / driving.shape[0]))
+        driving = np.asarray(Image.fromarray(driving).resize((width, height), Image.Resampling.BILINEAR))
+        return np.concatenate([self.photo, driving, frame.image], axis=1)
+
+
+@dataclass
+class _Chunk:
+    group: tuple[int, int, int]
+    items: list[tuple[int, np.ndarray, np.ndarray | None]]
+    batches: list
 
 
 def _at_rest(animator: Animator, index: int) -> AnimatedFrame:
@@ -274,23 +330,6 @@ def _at_rest(animator: Animator, index: int) -> AnimatedFrame:
 def _renumber(frame: AnimatedFrame, index: int) -> AnimatedFrame:
     frame.index = index
     return frame
-
-
-def compose_pasted(crops: CropAnimation, frame: CroppedFrame, layout: str = "result") -> np.ndarray:
-    """The output frame with paste-back: the pasted result, or photo | driving | result at the photo's
-    height (the driving frame scaled to it, its crop outlined)."""
-    if layout == "result":
-        return frame.image
-    height = crops.photo.shape[0]
-    driving = frame.driving
-    if frame.driving_box is not None:
-        driving = _outline(driving, frame.driving_box)
-    scale = height / driving.shape[0]
-    from PIL import Image
-
-    width = max(2, round(driving.shape[1] * scale))
-    driving = np.asarray(Image.fromarray(driving).resize((width, height), Image.Resampling.BILINEAR))
-    return np.concatenate([crops.photo, driving, frame.image], axis=1)
 
 
 def _outline(image: np.ndarray, box: Box) -> np.ndarray:
@@ -307,5 +346,4 @@ def _outline(image: np.ndarray, box: Box) -> np.ndarray:
     return image
 
 
-__all__ = ["CROPS", "CropAnimation", "CroppedFrame", "DrivingCrops", "compose_pasted", "driving_crops", "parse_crop",
-           "plan_driving", "source_boxes"]
+__all__ = ["CROPS", "Animation", "DrivingCrops", "Face", "driving_crops", "parse_crop", "plan_driving", "source_boxes"]

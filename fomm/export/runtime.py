@@ -19,6 +19,7 @@ import numpy as np
 import torch
 import yaml
 
+from ..animation.backend import FommMotion
 from ..config import parse_config
 from ..models import Keypoints
 from .onnx import GRAPHS, METADATA, ExportError, missing_extra
@@ -37,7 +38,7 @@ def _session(path: Path, providers: list[str], threads: int | None):
     return ort.InferenceSession(str(path), sess_options=options, providers=providers)
 
 
-class OnnxBackend:
+class OnnxBackend(FommMotion):
     """The three exported graphs in onnxruntime sessions; implements :class:`fomm.animation.Backend`.
 
     ``threads``: intra-op threads per session (default: ``torch.get_num_threads()``, as PyTorch would

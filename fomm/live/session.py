@@ -19,10 +19,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..animation import Animator
-from ..animation.animator import MODES, AnimatedFrame, AnimationError, keypoints_to_pixels
+from ..animation.animator import AnimatedFrame, AnimationError, keypoints_to_pixels
+from ..animation.options import AnimationOptions
 from ..io import draw_keypoints
-from ..model import FOMM
-from ..models import Keypoints
 from .capture import Camera, CapturedFrame
 from .commands import COMMANDS, NEXT_SOURCE, OVERLAY, QUIT, RECALIBRATE, check_command
 
@@ -43,28 +42,29 @@ class LiveAnimator:
 
     In relative mode the neutral pose is the first frame's, until :meth:`recalibrate` makes it the next
     frame's: the source then shows its own pose for that frame, and moves as the camera moves from there.
+    Each frame goes straight to :meth:`Animator.animate_batch` in the calling thread: no thread is
+    started per frame. ``options``: as for every animation (the batch size is one frame); keyword
+    arguments override single options.
     """
 
-    def __init__(self, model: FOMM, sources: Sequence[np.ndarray | str | os.PathLike], *, mode: str = "relative",
-                 adapt_scale: bool = False, size: int | None = None, fit: str = "crop"):
+    def __init__(self, model, sources: Sequence[np.ndarray | str | os.PathLike],
+                 options: AnimationOptions | None = None, **overrides):
         if not sources:
             raise AnimationError("give at least one source image")
-        if mode not in MODES:
-            raise AnimationError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
         self.model, self.sources = model, list(sources)
-        self.options = {"mode": mode, "adapt_scale": adapt_scale, "size": size, "fit": fit, "batch_size": 1}
+        self.options = (options or AnimationOptions()).replace(**overrides, batch_size=1)
         self._animators: dict[int, Animator] = {}
         self.source_index = 0
         self.show_overlay = False
-        self.reference: Keypoints | None = None  # the neutral pose (relative mode)
-        self._calibrate = mode == "relative"
+        self.reference = None  # the neutral pose (relative mode)
+        self._calibrate = True
         self.animator  # noqa: B018 (encode the first source now, so bad options fail before the camera starts)
 
     @property
     def animator(self) -> Animator:
         """The animator of the current source (each source is encoded once, when first shown)."""
         if self.source_index not in self._animators:
-            self._animators[self.source_index] = Animator(self.model, self.sources[self.source_index], **self.options)
+            self._animators[self.source_index] = Animator(self.model, self.sources[self.source_index], self.options)
         return self._animators[self.source_index]
 
     @property
@@ -73,7 +73,7 @@ class LiveAnimator:
 
     def recalibrate(self) -> None:
         """The next frame becomes the neutral pose (relative mode; no effect in absolute mode)."""
-        self._calibrate = self.options["mode"] == "relative"
+        self._calibrate = True
 
     def next_source(self) -> None:
         self.source_index = (self.source_index + 1) % len(self.sources)
@@ -84,10 +84,10 @@ class LiveAnimator:
     def animate(self, image: np.ndarray) -> tuple[np.ndarray, AnimatedFrame]:
         """One camera frame -> (the output image, the animator's frame)."""
         animator = self.animator
-        if self._calibrate:
-            self.reference = animator.keypoints_at([image], 0)
-            self._calibrate = False
-        (frame,) = animator.stream([image], self.reference)  # run to its end: its decode thread is joined
+        (batch,) = animator.frame_batches([image])
+        animated = animator.animate_batch(batch, None if self._calibrate else self.reference)
+        self.reference, self._calibrate = animated.initial, False  # relative mode: the neutral pose from here on
+        frame = animated.frames[0]
         return (overlay(animator, frame) if self.show_overlay else frame.image), frame
 
 

@@ -156,15 +156,16 @@ def test_bad_input_is_refused_before_loading_the_model(media, tmp_path, capsys, 
 
 
 def test_interrupt_leaves_no_output(media, checkpoint, tmp_path, monkeypatch, capsys):
-    real_stream = Animator.stream
+    real_batch = Animator.animate_batch
+    calls = []
 
-    def interrupted(self, *args, **kwargs):
-        for i, frame in enumerate(real_stream(self, *args, **kwargs)):
-            if i == 3:
-                raise KeyboardInterrupt
-            yield frame
+    def interrupted(self, *args, **kwargs):  # Ctrl-C while the second batch is animated
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real_batch(self, *args, **kwargs)
 
-    monkeypatch.setattr(Animator, "stream", interrupted)
+    monkeypatch.setattr(Animator, "animate_batch", interrupted)
     assert _run(media["rgba"], media["mp4"], "-o", tmp_path / "out.mp4", "--checkpoint", checkpoint) == 130
     assert "interrupted" in capsys.readouterr().err
     assert list(tmp_path.iterdir()) == []

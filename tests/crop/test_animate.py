@@ -1,4 +1,4 @@
-"""The crop stream transforms around the Animator: segment crops, relative motion restarting at each
+"""The animation stream's crop transforms around the Animator: segment crops, relative motion restarting at each
 segment, frames without a driving subject, several faces pasted into one photo."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ import pytest
 
 from fomm.animation import Animator
 from fomm.crop import Box, CropError, crop_square
-from fomm.crop.animate import CropAnimation, DrivingCrops
+from fomm.crop.animate import Animation, DrivingCrops
 from tests.animation.helpers import SIZE, tiny_model
 
 from .scenes import moving_frames, place
@@ -25,7 +25,7 @@ def photo():
 
 
 def _animation(model, photo, boxes, driving, paste_back=True):
-    return CropAnimation.prepare(lambda crop: Animator(model, crop, batch_size=2), photo, boxes, driving, SIZE,
+    return Animation.prepare(lambda crop: Animator(model, crop, batch_size=2), photo, boxes, driving, SIZE,
                                  paste_back=paste_back)
 
 
