@@ -30,7 +30,7 @@ LAYOUTS = ("result", "side-by-side")
 FACES = ("largest", "all")
 CROPS = ("auto", "none")
 TARGETS = ("face", "person")  # fomm.crop.detect.TARGETS (a test keeps them equal; importing it loads OpenCV)
-PRECISIONS = ("fp32", "bf16", "fp16", "auto")  # fomm.precision.PRECISIONS (kept equal by a test)
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")  # fomm.precision.PRECISIONS (kept equal by a test)
 MAX_BATCH_SIZE = 1024
 
 

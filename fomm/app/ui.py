@@ -15,7 +15,7 @@ from contextlib import closing
 from importlib import resources
 from pathlib import Path
 
-from ..animation.animator import MODES
+from ..animation.options import MODES
 from ..crop import TARGETS
 from ..crop.animate import CROPS
 from ..errors import FommError

@@ -36,12 +36,14 @@ def add_parser(sub) -> None:
     p.add_argument("-o", "--output", required=True,
                    help="output video: .mp4/.mov/.mkv (H.264), .gif, or a folder of PNG frames (no extension)")
     add_model_arguments(p)
-    p.add_argument("--mode", choices=("relative", "absolute"), default="relative",
-                   help="relative (default): transfer the driving motion relative to its initial frame onto the "
-                        "source pose; absolute: use the driving keypoints as they are (source and driving must "
-                        "be aligned alike)")
-    p.add_argument("--adapt-scale", action="store_true",
-                   help="scale relative motion by the size ratio of source and driving keypoints")
+    p.add_argument("--mode", metavar="relative|absolute|avd",
+                   help="relative (the default of every model family): transfer the driving motion relative to its "
+                        "initial frame onto the source pose; absolute: use the driving motion as it is (source and "
+                        "driving must be aligned alike); avd: animation via disentanglement, for models with an AVD "
+                        "network (TPSMM, MRAA)")
+    p.add_argument("--adapt-scale", action=argparse.BooleanOptionalAction, default=None,
+                   help="scale relative motion by the size ratio of source and driving keypoints (default: off for "
+                        "FOMM, on for TPSMM and MRAA, as their demos do)")
     p.add_argument("--best-frame", type=_best_frame, metavar="auto|N",
                    help="start relative motion from driving frame N, or from the frame whose pose best matches "
                         "the source ('auto'; reads the driving video twice)")
@@ -76,7 +78,7 @@ def options_from_args(args: argparse.Namespace):
     torch_backend = getattr(args, "backend", "torch") == "torch"
     try:
         return AnimationOptions(
-            mode=args.mode, adapt_scale=args.adapt_scale or None, best_frame=args.best_frame,
+            mode=args.mode, adapt_scale=args.adapt_scale, best_frame=args.best_frame,
             crop=args.crop if args.crop is not None else "none", driving_crop=args.driving_crop,
             paste_back=args.paste_back, faces=args.faces, target=args.target, crop_margin=args.crop_margin,
             fit=args.fit, size=args.size, batch_size=args.batch_size,

@@ -35,7 +35,7 @@ def add_parser(sub) -> None:
                    help="window (default), virtual-camera (needs fomm[live]) or a video file (.mp4, .gif, ...) "
                         "at the camera's frame rate")
     add_model_arguments(p)
-    p.add_argument("--mode", choices=("relative", "absolute", "avd"), default=None,
+    p.add_argument("--mode", metavar="relative|absolute|avd",
                    help="relative (the default of every model family): motion from the neutral pose (the first "
                         "frame; x recalibrates); absolute; avd (models with an AVD network)")
     p.add_argument("--adapt-scale", action="store_true", help="scale relative motion by the poses' size ratio")

@@ -177,3 +177,23 @@ def test_cli_writes_one_frame_per_camera_frame_and_reports_speed(clip, tmp_path,
     assert main(["live", "--camera", str(clip), "--source", str(asset("source.png")), "--output", str(clip),
                  "--overwrite"]) == 2
     assert "is also an input" in capsys.readouterr().err and Path(clip).read_bytes() == before
+
+
+def test_live_mode_starts_no_thread_per_frame(model, monkeypatch):
+    """Each camera frame goes straight to the animator's batch method: over 50 frames the number of live
+    threads stays what it was after the first."""
+    live = LiveAnimator(model, [SOURCE])
+    frames = [np.full((48, 64, 3), 40 + 4 * i, np.uint8) for i in range(50)]
+    live.animate(frames[0])
+    before = threading.active_count()
+    started = []
+    real_start = threading.Thread.start
+
+    def counting_start(self):
+        started.append(self.name)
+        real_start(self)
+
+    monkeypatch.setattr(threading.Thread, "start", counting_start)
+    for frame in frames[1:]:
+        live.animate(frame)
+    assert started == [] and threading.active_count() == before
