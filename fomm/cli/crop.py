@@ -8,6 +8,7 @@ import json
 import time
 from pathlib import Path
 
+import numpy as np
 from tqdm import tqdm
 
 from ..crop import TARGETS, CropOptions
@@ -27,7 +28,7 @@ from ..crop.track import CUTS, plan_crops
 from ..io import VideoReader, VideoWriter, atomic_path, is_image_path, read_image, write_image
 from ..io.outputs import check_file_output
 from ..io.writer import H264_SUFFIXES
-from .common import CLIError, frame_size, non_negative_float, positive_int, summary, user_errors
+from .common import CLIError, frame_size, non_negative_float, non_negative_int, positive_int, summary, user_errors
 
 
 def add_parser(sub) -> None:
@@ -53,6 +54,9 @@ def add_parser(sub) -> None:
     p.add_argument("--min-frames", type=positive_int, default=15, metavar="N",
                    help="skip video segments shorter than N frames (default 15)")
     p.add_argument("--all", action="store_true", help="write every subject, not only the largest")
+    p.add_argument("--face", type=non_negative_int, metavar="N",
+                   help="write subject N only (0: the largest; --list shows them in that order)")
+    p.add_argument("--list", action="store_true", help="list the subjects found, largest first, and write nothing")
     p.add_argument("--detector", choices=DETECTORS, default="auto",
                    help="face detector (default auto: the CNN, yunet, when installed, else OpenCV's cascades, haar, "
                         "which always work; mediapipe when installed)")
@@ -70,6 +74,18 @@ def run(args: argparse.Namespace) -> int:
         if is_image_path(source):
             return _crop_image(args, source, options)
         return _crop_video(args, source, options)
+
+
+def _pick(args: argparse.Namespace, count: int, what: str, source: Path) -> list[int]:
+    """The subjects to write: every one (--all), --face N, or the largest."""
+    if args.all and args.face is not None:
+        raise CLIError("--all and --face N both choose subjects; give one of them")
+    if args.face is None:
+        return list(range(count)) if args.all else [0]
+    if args.face >= count:
+        raise CLIError(f"--face {args.face}: {source} has {count} {what}{'s' if count != 1 else ''} (0 to {count - 1}, "
+                       "largest first); fomm crop --list shows them")
+    return [args.face]
 
 
 def _default_output(source: Path, suffix: str) -> Path:
@@ -97,7 +113,14 @@ def _crop_image(args: argparse.Namespace, source: Path, options: CropOptions) ->
     image = read_image(source)
     subjects = image_subjects(image, options, str(source),
                               "crop it by hand (any image editor), or try --target person")
-    chosen = subjects if args.all else subjects[:1]
+    if args.list:
+        for i, subject in enumerate(subjects):
+            box = subject.box
+            print(f"{options.target} {i}: {box.rounded().describe()} ({max(box.w, box.h):.0f} px, "
+                  f"score {box.score:.2f}, tilt {box.angle:.0f} deg) -> crop {subject.crop.describe()}")
+        return 0
+    picked = _pick(args, len(subjects), options.target, source)
+    chosen = [subjects[i] for i in picked]
     paths = [numbered(output, i) for i in range(len(chosen))] if args.all else [output]
     _check_free(paths + ([Path(args.json)] if args.json else []), args.overwrite, source)
     for subject, path in zip(chosen, paths, strict=True):
@@ -106,8 +129,8 @@ def _crop_image(args: argparse.Namespace, source: Path, options: CropOptions) ->
     _write_json(args.json, image_record(str(source), image, subjects, outputs, options), args.overwrite)
     for subject, path in zip(chosen, paths, strict=True):
         print(f"{options.target} at {subject.box.describe()} -> crop {subject.crop.describe()} -> {path}")
-    if not args.all and len(subjects) > 1:
-        print(f"({len(subjects) - 1} more {options.target}s found; --all writes every one)")
+    if not args.all and args.face is None and len(subjects) > 1:
+        print(f"({len(subjects) - 1} more {options.target}s found; --all writes every one, --face N one of them)")
     print(summary(1, time.perf_counter() - start, paths[0] if len(paths) == 1 else output.parent))
     return 0
 
@@ -116,7 +139,8 @@ def _crop_video(args: argparse.Namespace, source: Path, options: CropOptions) ->
     output = Path(args.output) if args.output else _default_output(source, ".mp4")
     if output.suffix.lower() not in (*H264_SUFFIXES, ".gif"):
         raise CLIError(f"{output}: a video's crops are clips; give -o NAME.mp4 (or .mov, .mkv, .gif)")
-    _check_free([numbered(output, 0)] + ([Path(args.json)] if args.json else []), args.overwrite, source)
+    if not args.list:
+        _check_free([numbered(output, 0)] + ([Path(args.json)] if args.json else []), args.overwrite, source)
     start = time.perf_counter()
     with VideoReader(source) as reader:
         frames = tqdm(reader, total=reader.num_frames, unit="frame", desc="detect", leave=False)
@@ -130,7 +154,14 @@ def _crop_video(args: argparse.Namespace, source: Path, options: CropOptions) ->
         longest = max(len(s) for s in plan.skipped)
         raise CLIError(f"every segment of {source} is shorter than --min-frames {options.min_frames} (the longest "
                        f"has {longest} frames); lower --min-frames")
-    chosen = [i for i, s in enumerate(plan.segments) if args.all or s.subject == 0]
+    if args.list:
+        for i, subject in enumerate(plan.subjects):
+            size = np.median([max(fb.box.w, fb.box.h) for segment in subject for fb in segment.boxes])
+            spans = ", ".join(f"{s.start}-{s.end - 1}" for s in subject)
+            print(f"{options.target} {i}: {size:.0f} px, frames {spans} ({len(subject)} segments)")
+        return 0
+    picked = set(_pick(args, len(plan.subjects), options.target, source))
+    chosen = [i for i, s in enumerate(plan.segments) if s.subject in picked]
     segments = [plan.segments[i] for i in chosen]
     paths = [numbered(output, n) for n in range(len(segments))]
     audio = has_audio and output.suffix.lower() in H264_SUFFIXES
@@ -148,7 +179,7 @@ def _crop_video(args: argparse.Namespace, source: Path, options: CropOptions) ->
     if plan.skipped:
         print(f"skipped {len(plan.skipped)} segments shorter than --min-frames {options.min_frames}")
     others = sum(1 for s in plan.segments if s.subject != 0)
-    if not args.all and others:
+    if not args.all and args.face is None and others:
         print(f"({len(plan.subjects) - 1} more {options.target}s, {others} segments; --all writes them too)")
     print(summary(plan.num_frames, time.perf_counter() - start, output.parent / f"{output.stem}-*{output.suffix}"))
     return 0
