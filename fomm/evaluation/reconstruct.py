@@ -268,7 +268,7 @@ def _tracks(video: VideoFrames) -> Tracks | None:
 def _reconstruct_batch(model: FOMM, features, source: torch.Tensor, kp_source, real: torch.Tensor,
                        precision: Precision):
     """The batch ``real`` generated from the source: (prediction, driving motion, its heatmaps). A model
-    with its own ``reconstruction_step`` (MRAA: with background motion, as its paper evaluates) uses it."""
+    with its own ``reconstruction_step`` (MRAA, TPSMM: with background motion, as their papers evaluate) uses it."""
     step = getattr(model, "reconstruction_step", None)
     if step is not None:
         with precision.autocast():
@@ -295,7 +295,7 @@ def _reconstruct_video(model: FOMM, video: VideoFrames, batch_size: int, save: s
     source = first[:1].to(device)  # (1, 3, H, W)
     with precision.autocast():  # the networks only: the scores stay float32
         kp_source = (getattr(model, "detect_motion", None) or model.kp_detector)(source)
-        features = model.generator.encode_source(source)  # once per video
+        features = (getattr(model, "encode_source", None) or model.generator.encode_source)(source)  # once
     writer = VideoWriter(out_path, fps=fps) if save else None
     recorder = KeypointRecorder(tuple(first.shape[2:]))
     try:
@@ -380,7 +380,8 @@ def reconstruct(model: FOMM, dataset_or_root: FramesDataset | str | Path, *, spl
     if isinstance(dataset_or_root, FramesDataset):
         dataset = dataset_or_root
     else:
-        shape = tuple(frame_shape or model.config.dataset_params.frame_shape)
+        size = model.config.frame_size  # TPSMM's published configs leave frame_shape null
+        shape = tuple(frame_shape or model.config.dataset_params.frame_shape or (size, size, 3))
         fomm_config = model.config if getattr(model, "family", "fomm") == "fomm" else None
         validate_dataset(dataset_or_root, shape, fomm_config, id_sampling=False, splits=(split,))
         if fomm_config is None:  # another family's networks check the frame size themselves

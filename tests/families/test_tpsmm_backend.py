@@ -75,15 +75,16 @@ def test_absolute_and_avd_modes_decode_the_fixtures_motion(backend, io):
     torch.testing.assert_close(kp.value, torch.from_numpy(io["avd"]), atol=1e-4, rtol=0)
 
 
-def test_background_motion_decodes_the_bg_fixture(backend, io):
+def test_reconstruction_step_uses_the_background_motion(model, io):
+    """As the authors' reconstruction.py: bg_predictor's affine goes to the dense motion (bg_gen_*)."""
     source, driving = torch.from_numpy(io["source"]), torch.from_numpy(io["driving"])
     with torch.no_grad():
-        kp_source, kp_driving = backend.keypoints(source)[:1], backend.keypoints(driving)
-        source = source[:1]
-        bg = backend.background_motion(source, driving)
-        frames = backend.decode(backend.encode_source(source), source, kp_driving, kp_source, bg_param=bg)
-    torch.testing.assert_close(bg, torch.from_numpy(io["bg_param"]), atol=1e-4, rtol=0)
-    torch.testing.assert_close(frames, torch.from_numpy(io["bg_gen_prediction"]), atol=1e-4, rtol=0)
+        kp_source = model.detect_motion(source)[:1]
+        prediction, kp_driving, heatmaps = model.reconstruction_step(model.encode_source(source[:1]), source[:1],
+                                                                     kp_source, driving)
+    assert heatmaps is None
+    torch.testing.assert_close(kp_driving.value, torch.from_numpy(io["kp_driving"]), atol=1e-4, rtol=0)
+    torch.testing.assert_close(prediction, torch.from_numpy(io["bg_gen_prediction"]), atol=1e-4, rtol=0)
 
 
 def test_a_checkpoint_without_avd_network_refuses_avd_by_name(model):

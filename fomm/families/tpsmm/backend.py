@@ -58,31 +58,21 @@ class TPSMMBackend(TorchBackend):
         return Keypoints((kp_driving.value - kp_initial.value) * scale + kp_source.value)
 
     def keypoints(self, images: torch.Tensor) -> Keypoints:
-        """The control points, always in float32: the ResNet regresses coordinates directly, so bf16's
-        1/128 relative rounding would move them by pixels, and the TPS fit of nearby points amplifies that;
-        the detector is about 1% of a frame's arithmetic."""
-        kp = self.model.kp_detector(images)
+        """The control points, always in float32 (:meth:`TPSMM.detect_motion`): the ResNet regresses
+        coordinates directly, so bf16's 1/128 relative rounding would move them by pixels, which the TPS
+        fit of nearby points amplifies; the detector is about 1% of a frame's arithmetic."""
+        kp = self.model.detect_motion(images)
         return kp if kp.value.dtype == self.input_dtype else kp.to(self.input_dtype)
 
     def encode_source(self, source: torch.Tensor) -> list[torch.Tensor]:
         with autocast(self.device, self.dtype):
-            return self.model.inpainting_network.encode_source(source)
-
-    def background_motion(self, source: torch.Tensor, driving: torch.Tensor) -> torch.Tensor | None:
-        """The affine background motion (B, 3, 3) from the source to each driving frame, None for a
-        model without ``bg_predictor`` (used by reconstruction, as the paper evaluates; not by the
-        demo's animation)."""
-        if self.model.bg_predictor is None:
-            return None
-        with autocast(self.device, self.dtype):
-            return self.model.bg_predictor(source.expand_as(driving), driving).float()
+            return self.model.encode_source(source)
 
     def decode(self, features: list[torch.Tensor], source: torch.Tensor, kp_driving: Keypoints,
-               kp_source: Keypoints, bg_param: torch.Tensor | None = None) -> torch.Tensor:
+               kp_source: Keypoints) -> torch.Tensor:
         bs = kp_driving.value.shape[0]
         kp_source = Keypoints(kp_source.value.expand(bs, *kp_source.value.shape[1:]))
         with autocast(self.device, self.dtype):
-            motion = self.model.dense_motion_network(source.expand(bs, *source.shape[1:]), kp_driving, kp_source,
-                                                     bg_param)
+            motion = self.model.dense_motion_network(source.expand(bs, *source.shape[1:]), kp_driving, kp_source)
             prediction = self.model.inpainting_network.decode(features, source, motion).prediction
         return prediction if prediction.dtype == self.input_dtype else prediction.to(self.input_dtype)

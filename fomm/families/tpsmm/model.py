@@ -7,6 +7,8 @@ from collections.abc import Collection
 import torch
 from torch import nn
 
+from ...config import ConfigError
+from ...models import Keypoints, float32_math
 from ...models.tpsmm import (
     POINTS_PER_TPS,
     AVDNetwork,
@@ -58,7 +60,30 @@ class TPSMM(nn.Module):
     def networks(self) -> dict[str, nn.Module]:
         return {name: getattr(self, name) for name in NETWORKS if getattr(self, name) is not None}
 
+    def detect_motion(self, images: torch.Tensor) -> Keypoints:
+        """Each image's K x 5 control points, in float32 (regressed coordinates; see the backend)."""
+        with float32_math(images):
+            return self.kp_detector(images)
+
+    def encode_source(self, source: torch.Tensor) -> list[torch.Tensor]:
+        """The source's inpainting encoder maps, computed once per source."""
+        return self.inpainting_network.encode_source(source)
+
+    def reconstruction_step(self, features: list[torch.Tensor], source: torch.Tensor, kp_source: Keypoints,
+                            frames: torch.Tensor) -> tuple[torch.Tensor, Keypoints, None]:
+        """Video reconstruction as the authors' ``reconstruction.py``: ``frames`` (B, C, H, W) generated
+        from the source with the background motion (when the model has a bg_predictor). Returns the
+        prediction, the frames' control points and None (no heatmaps: the points are regressed)."""
+        kp_driving = self.detect_motion(frames)
+        bs = len(frames)
+        sources = source.expand(bs, *source.shape[1:])
+        bg_param = None if self.bg_predictor is None else self.bg_predictor(sources, frames)
+        motion = self.dense_motion_network(sources, kp_driving, Keypoints(kp_source.value.expand_as(kp_driving.value)),
+                                           bg_param)
+        return self.inpainting_network.decode(features, source, motion).prediction, kp_driving, None
+
     def set_align_corners(self, value: bool) -> None:
         """TPSMM was trained with ``align_corners=True`` throughout and only runs so."""
         if not value:
-            raise ValueError("TPSMM models run with align_corners=True, as they were trained; drop align_corners")
+            raise ConfigError("TPSMM models run with align_corners=True, as they were trained: drop "
+                              "--align-corners false (align_corners=False)")
