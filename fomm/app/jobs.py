@@ -101,11 +101,13 @@ class ModelCache:
     one drops the current one first (a published model takes about 230 MB, and jobs run one at a time).
     """
 
-    def __init__(self, checkpoints: Mapping[str, str | Path], device: torch.device | str | None = None):
+    def __init__(self, checkpoints: Mapping[str, str | Path], device: torch.device | str | None = None,
+                 precision: str = "fp32"):
         if not checkpoints:
             raise AppError("no checkpoint to offer; give at least one (the bundled model is 'default')")
         self.checkpoints = dict(checkpoints)
         self.device = device
+        self.precision = precision  # the arithmetic every job runs in (fomm.precision)
         self._lock = threading.Lock()
         self._label: str | None = None
         self._model: FOMM | None = None
@@ -172,7 +174,7 @@ class AnimationJob:
             raise AppError("no source image: upload a photo (png, jpg, webp, bmp) or pick an example")
         if driving is None:
             raise AppError("no driving video: upload a clip (mp4, mov, avi, mkv, webm, gif) or pick an example")
-        self.animation = options.animation_options()
+        self.animation = options.animation_options().replace(precision=models.precision)
         if options.checkpoint not in models.checkpoints:
             raise AppError(f"unknown checkpoint {options.checkpoint!r}; choose one of: "
                            f"{', '.join(models.checkpoints)}")

@@ -15,8 +15,8 @@ from .common import (
     TqdmProgress,
     add_model_arguments,
     add_speed_arguments,
+    announce_compile,
     model_from_speed_args,
-    speed_options,
     steady_memory,
     summary,
     user_errors,
@@ -100,7 +100,7 @@ def run(args: argparse.Namespace) -> int:
         def load():  # called once the driving video and the output path have been checked
             steady_memory()
             model = model_from_speed_args(args, image=None if options.cropping else source)
-            speed_options(args)  # says on stderr that --compile makes the first frames wait
+            announce_compile(args)
             return model
 
         with TqdmProgress() as progress:

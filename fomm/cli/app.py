@@ -8,7 +8,7 @@ import signal
 import sys
 import time
 
-from .common import device_from_arg, positive_float, positive_int, user_errors
+from .common import add_precision_argument, device_from_arg, positive_float, positive_int, user_errors
 
 
 def add_parser(sub) -> None:
@@ -25,6 +25,7 @@ def add_parser(sub) -> None:
     p.add_argument("--share", choices=("no", "yes"), default="no",
                    help="yes: also open a public gradio.live link (needs internet; default no)")
     p.add_argument("--device", help="cpu, cuda, mps; default: CUDA, then MPS, then CPU")
+    add_precision_argument(p)
     p.add_argument("--max-upload-mb", type=positive_float, default=100, metavar="MB",
                    help="largest upload accepted (default 100)")
     p.add_argument("--queue-size", type=positive_int, default=16, metavar="N",
@@ -38,10 +39,13 @@ def _interrupt(signum, frame):
 
 def run(args: argparse.Namespace) -> int:
     from ..app import ModelCache, WorkFolder, checkpoint_choices
+    from ..precision import resolve_precision
 
     with user_errors():
         choices = checkpoint_choices(args.checkpoint)
     device = device_from_arg(args.device)
+    with user_errors():
+        resolve_precision(args.precision, device or "cpu")  # refused now, not at the first job
     work = WorkFolder()
     # Before gradio is imported (it reads them once): uploads and results go to our folder, removed on
     # exit; no usage statistics are sent.
@@ -53,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
         with user_errors():
             from ..app import ui  # gradio: raises AppError naming the extra when it is missing
 
-            app = ui.build_app(ModelCache(choices, device=device), work)
+            app = ui.build_app(ModelCache(choices, device=device, precision=args.precision), work)
             url = ui.launch(app, host=args.host, port=args.port, share=args.share == "yes",
                             max_upload_mb=args.max_upload_mb, queue_size=args.queue_size)
         print(f"fomm app: serving on {url} (Ctrl-C to stop)", flush=True)

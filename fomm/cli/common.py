@@ -326,14 +326,9 @@ def model_from_speed_args(args: argparse.Namespace, image: np.ndarray | None = N
     return OnnxBackend(args.model)
 
 
-def speed_options(args: argparse.Namespace) -> dict:
-    """The Animator options for the chosen backend; with ``--compile``, says on stderr that the first
-    frames wait for the compiler."""
-    if args.backend != "torch":
-        return {}
-    if getattr(args, "compile", False):
+def announce_compile(args: argparse.Namespace) -> None:
+    """With ``--compile``: say on stderr that the first frames wait for the compiler."""
+    if args.backend == "torch" and getattr(args, "compile", False):
         from ..animation.compiled import NOTICE
 
         print(f"fomm {args.command}: {NOTICE}", file=sys.stderr)
-        return {"precision": args.precision, "compile": True}
-    return {"precision": args.precision}
