@@ -90,8 +90,10 @@ def run_module(module: str, work: Path, children: int, show: bool) -> Counter:
     listed = subprocess.run([*mutmut, "results", "--all", "true"], cwd=folder, env=env, capture_output=True,
                             text=True, check=False).stdout
     statuses = {m.group(1): m.group(2).strip() for m in map(RESULT.match, listed.splitlines()) if m}
-    if not statuses:
-        print(f"{module}: mutmut gave no results; see {log}", file=sys.stderr)
+    if not statuses or set(statuses.values()) == {"not checked"}:
+        tail = log.read_text(errors="replace").replace("\r", "\n").strip().splitlines()[-1:]
+        print(f"{module}: no mutant was tested ({' '.join(tail)}); see {log} (does every listed test pass?)",
+              file=sys.stderr)
     survivors = sorted(name for name, status in statuses.items() if status in ("survived", "no tests"))
     for name in survivors:
         print(f"{statuses[name]}: {name}" if not show else subprocess.run(
