@@ -5,8 +5,9 @@ asks for, from the scene's known face centre and size alone.
 
 The framing (VoxCeleb's): the face (brow to chin) is about 0.45 of the square crop's side, its centre
 on the crop's vertical centre line and 5% of the side below its horizontal one (the head's centre
-sits a little above the frame's). For a moving face the crop frames the union of its boxes over the
-segment (one fixed crop per segment, so motion inside it stays motion).
+sits a little above the frame's). A segment has one fixed crop (motion inside it stays motion): a
+still's framing of the face, grown where the face moves until the union of its boxes fills at most
+0.8 of the side (up to 1.5 times the still's side), centred on that union.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from .scenes import BACKGROUND, astronaut, place
 
 FACE_SHARE = 1 / 2.2  # the face's size over the crop's side
 FACE_BELOW = 0.05  # the face centre's offset below the crop's centre, in sides
+HOLD, MAX_ZOOM = 0.8, 1.5  # a moving face's boxes fill at most this much of the side; growth at most this
 CANVAS = (360, 480)
 SIDE = 256  # the astronaut's picture: her face is 47.5 px
 FPS = 5
@@ -73,7 +75,8 @@ def expected_crop(faces: list[tuple[tuple[float, float], float]]) -> Box:
     right = max(c[0] + s / 2 for c, s in faces)
     top = min(c[1] - s / 2 for c, s in faces)
     bottom = max(c[1] + s / 2 for c, s in faces)
-    side = max(right - left, bottom - top) / FACE_SHARE
+    still = float(np.median([s for _, s in faces])) / FACE_SHARE
+    side = min(max(still, max(right - left, bottom - top) / HOLD), MAX_ZOOM * still)
     cx, cy = (left + right) / 2, (top + bottom) / 2 - FACE_BELOW * side
     return Box(cx - side / 2, cy - side / 2, side, side)
 
