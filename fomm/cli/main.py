@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from .. import __version__
 from .common import CLIError, stop_signals_as_interrupt
 
-COMMANDS = ("demo", "animate", "crop", "keypoints", "app", "live", "train", "reconstruct", "synth", "convert",
+COMMANDS = ("demo", "animate", "batch", "crop", "keypoints", "app", "live", "train", "reconstruct", "synth", "convert",
             "info", "export")
 
 

@@ -1,0 +1,366 @@
+"""``fomm.batch.run``: animate every row of a manifest, resumably, on several worker processes.
+
+The plan is made once, in the calling process: each row's options are validated (a bad value fails
+that row alone), rows whose output is already complete are skipped, rows that failed in an earlier
+run are left alone unless ``retry_failed``. The rest go to the workers longest first, through one
+shared queue; each worker loads the model once (per checkpoint) and runs rows until the queue is
+empty. Every result is appended to the status file as it arrives, so a crash or kill -9 loses at
+most the rows in flight, whose outputs (written to temporary names and renamed) do not exist yet.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import logging
+import multiprocessing
+import os
+import queue
+import signal
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..errors import FommError
+from .manifest import Row, dataset_pairs, read_manifest
+from .runner import Job, Runner, record_for
+from .shard import Shard
+from .status import ERROR, OK, SKIPPED, STATUS_NAME, Record, StatusFile, latest, one_line, read_records, status_files
+
+logger = logging.getLogger(__name__)
+
+POLL_SECONDS = 0.5  # how often the dispatcher checks that its workers are alive
+
+
+class BatchError(FommError, RuntimeError):
+    """The batch as a whole cannot run (its workers cannot start or keep dying)."""
+
+
+@dataclass
+class BatchProgress:
+    """One row finished (or skipped): ``done`` of ``total`` rows of this run's shard."""
+
+    done: int
+    total: int
+    record: Record
+
+
+@dataclass
+class BatchSummary:
+    """What a run did. ``failed`` counts this run's failures and the earlier ones left alone."""
+
+    rows: int
+    done: int
+    skipped: int
+    failed: int
+    frames: int
+    seconds: float
+    status_path: Path
+    out_dir: Path
+    failed_before: int = 0  # failed in an earlier run, not retried (see retry_failed)
+    records: list[Record] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """Every row has its output."""
+        return self.failed == 0
+
+    @property
+    def fps(self) -> float:
+        return self.frames / self.seconds if self.seconds > 0 else 0.0
+
+    def __str__(self) -> str:
+        earlier = f" ({self.failed_before} in earlier runs: retry them with --retry-failed)" if self.failed_before \
+            else ""
+        return (f"{self.rows} rows: {self.done} done, {self.skipped} skipped, {self.failed} failed{earlier}; "
+                f"{self.frames} frames in {self.seconds:.1f} s ({self.fps:.1f} frames/s) -> {self.out_dir} "
+                f"(status: {self.status_path})")
+
+
+@dataclass
+class Plan:
+    """The rows of a run, sorted out before any work."""
+
+    jobs: list[Job] = field(default_factory=list)  # to run, longest first
+    settled: list[Record] = field(default_factory=list)  # skipped, or failed at validation
+    failed_before: list[Record] = field(default_factory=list)
+
+
+# ---------------------------------------------------------------------------------------------- planning
+def output_complete(path: Path, record: Record | None) -> bool:
+    """True when ``path`` holds a finished output: fomm writes outputs under a temporary name and renames
+    them, so an existing one is whole; it is checked anyway (the size this batch recorded, else it must
+    open as a video with frames), so that a foreign or damaged file is not taken as done."""
+    from ..io.outputs import MARKER
+
+    if path.is_dir():
+        return (path / MARKER).is_file()
+    if not path.is_file():
+        return False
+    if record is not None and record.status == OK and record.bytes == path.stat().st_size:
+        return True
+    from ..io import probe_video
+
+    try:
+        return bool(probe_video(path).num_frames)
+    except (FommError, OSError):
+        return False
+
+
+def make_plan(rows: Sequence[Row], defaults: Mapping[str, Any], checkpoint: str, previous: Mapping[str, Record],
+              *, overwrite: bool = False, retry_failed: bool = False) -> Plan:
+    """Sort ``rows`` into jobs, skipped rows and failures (see the module docstring)."""
+    from ..pipeline import AnimationOptions
+
+    plan = Plan()
+    for row in rows:
+        earlier = previous.get(row.key)
+        try:
+            options = AnimationOptions(**{**defaults, **row.options})
+        except (FommError, TypeError) as exc:
+            plan.settled.append(record_for(row, ERROR, message=one_line(str(exc))))
+            continue
+        if not overwrite and output_complete(row.output, earlier):
+            frames = earlier.frames if earlier is not None and earlier.status == OK else 0
+            plan.settled.append(record_for(row, SKIPPED, frames=frames, bytes=row.output.stat().st_size
+                                           if row.output.is_file() else None))
+        elif earlier is not None and earlier.status == ERROR and not retry_failed:
+            plan.failed_before.append(earlier)
+        else:
+            plan.jobs.append(Job(row, options, row.checkpoint or checkpoint))
+    plan.jobs.sort(key=lambda job: job.row.cost(), reverse=True)  # stable: equal lengths keep manifest order
+    return plan
+
+
+# ---------------------------------------------------------------------------------------------- devices
+def available_cpus() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+def worker_devices(device: str | None, workers: int | None, jobs: int) -> list[str]:
+    """The device of each worker: ``workers`` of them (default: 2 per GPU on CUDA, bounded by the CPUs;
+    one per CPU core otherwise), never more than there are jobs. On several GPUs they take turns."""
+    import torch
+
+    from ..api import select_device
+
+    chosen = select_device(device)
+    if chosen.type == "cuda":
+        gpus = [chosen.index] if chosen.index is not None else list(range(torch.cuda.device_count()))
+        count = workers or min(2 * len(gpus), available_cpus())
+        names = [f"cuda:{gpus[i % len(gpus)]}" for i in range(count)]
+    else:
+        names = [str(chosen)] * (workers or available_cpus())
+    return names[:max(1, jobs)]
+
+
+# ---------------------------------------------------------------------------------------------- workers
+def _die_with_parent(parent: int) -> None:
+    """A worker must not outlive the batch (a kill -9 of it would leave workers writing outputs that the
+    rerun writes too): on Linux the kernel kills it when its parent dies; elsewhere nothing is done."""
+    try:
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        return
+    if os.getppid() != parent:  # the parent died before prctl
+        os._exit(1)
+
+
+def _worker(name: str, tasks, results, device: str, threads: int, overwrite: bool, parent: int,
+            initializer: Callable[[], None] | None, animate: Callable | None) -> None:
+    """A worker process: one runner (the model, once per checkpoint), rows from ``tasks`` until None."""
+    _die_with_parent(parent)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the dispatcher's to handle
+    import torch
+
+    torch.set_num_threads(threads)
+    if initializer is not None:
+        initializer()
+    runner = Runner(device, overwrite=overwrite, name=name, animate=animate)
+    while (job := tasks.get()) is not None:
+        results.put(("start", name, job.key))
+        results.put(("done", name, runner.run(job)))
+
+
+class _Pool:
+    """The worker processes of a local run and the bookkeeping that notices one dying mid-row."""
+
+    def __init__(self, devices: Sequence[str], jobs: Sequence[Job], threads: int, overwrite: bool,
+                 initializer: Callable | None, animate: Callable | None):
+        self.context = multiprocessing.get_context("spawn")  # no forked copies of torch's threads and locks
+        self.tasks, self.results = self.context.Queue(), self.context.Queue()
+        for job in jobs:
+            self.tasks.put(job)
+        for _ in devices:
+            self.tasks.put(None)
+        self.args = (threads, overwrite, os.getpid(), initializer, animate)
+        self.procs: dict[str, tuple[Any, str]] = {}
+        self.in_flight: dict[str, str] = {}  # worker -> key of the row it runs
+        self.deaths = 0
+        self.started = 0
+        for device in devices:
+            self.start(device)
+
+    def start(self, device: str) -> None:
+        name = str(self.started)
+        self.started += 1
+        proc = self.context.Process(target=_worker, args=(name, self.tasks, self.results, device, *self.args),
+                                    daemon=True, name=f"fomm-batch-{name}")
+        proc.start()
+        self.procs[name] = (proc, device)
+
+    def dead_rows(self) -> list[tuple[str, int]]:
+        """(row key, exit code) of each row whose worker died; each dead worker is replaced."""
+        lost = []
+        for name, (proc, device) in list(self.procs.items()):
+            if proc.is_alive() or proc.exitcode == 0:
+                continue
+            del self.procs[name]
+            self.deaths += 1
+            key = self.in_flight.pop(name, None)
+            if key is not None:
+                lost.append((key, proc.exitcode))
+            self.start(device)
+        return lost
+
+    def close(self) -> None:
+        for proc, _ in self.procs.values():
+            if proc.is_alive():
+                proc.kill()
+            proc.join(timeout=10)
+        for q in (self.tasks, self.results):
+            q.cancel_join_thread()
+            q.close()
+
+
+def _run_local(jobs: Sequence[Job], devices: Sequence[str], threads: int, overwrite: bool,
+               initializer: Callable | None, animate: Callable | None, on_record: Callable[[Record], None]) -> None:
+    by_key = {job.key: job for job in jobs}
+    pending = set(by_key)
+    pool = _Pool(devices, jobs, threads, overwrite, initializer, animate)
+    try:
+        while pending:
+            try:
+                kind, name, payload = pool.results.get(timeout=POLL_SECONDS)
+            except queue.Empty:
+                for key, code in pool.dead_rows():
+                    if key in pending:
+                        pending.discard(key)
+                        on_record(record_for(by_key[key].row, ERROR, worker=None, message=one_line(
+                            f"the worker died while animating this row (exit code {code}: out of memory?)")))
+                if pool.deaths > 2 * len(devices) + len(jobs):
+                    raise BatchError(f"batch workers keep dying ({pool.deaths} so far); run one row with fomm "
+                                     "animate to see why") from None
+                continue
+            if kind == "start":
+                pool.in_flight[name] = payload
+            elif payload.output in pending:
+                pool.in_flight.pop(name, None)
+                pending.discard(payload.output)
+                on_record(payload)
+    finally:
+        pool.close()
+
+
+def _run_inline(jobs: Sequence[Job], device: str | None, overwrite: bool, animate: Callable | None,
+                on_record: Callable[[Record], None]) -> None:
+    runner = Runner(device, overwrite=overwrite, animate=animate)
+    for job in jobs:
+        on_record(runner.run(job))
+
+
+# ---------------------------------------------------------------------------------------------- the entry point
+def status_path_for(out_dir: Path, shard: Shard) -> Path:
+    """``OUT/batch-status.jsonl``; a shard writes its own (``batch-status.shard-I-of-N.jsonl``), since
+    appends from several machines to one file on a network file system are not atomic."""
+    if shard.whole:
+        return out_dir / STATUS_NAME
+    return out_dir / f"{Path(STATUS_NAME).stem}.shard-{shard.index}-of-{shard.count}.jsonl"
+
+
+def run(manifest: str | Path | Sequence[Row] | None, out_dir: str | Path, *,
+        defaults: Mapping[str, Any] | None = None, checkpoint: str = "default", workers: int | None = None,
+        device: str | None = None, shard: Shard | str | None = None, retry_failed: bool = False,
+        overwrite: bool = False, root: str | Path | None = None, status: str | Path | None = None,
+        pairs_from: str | Path | None = None, num_pairs: int = 100, seed: int = 0,
+        ray: str | None = None, ray_options: Mapping[str, Any] | None = None,
+        progress: Callable[[BatchProgress], None] | None = None, initializer: Callable[[], None] | None = None,
+        animate: Callable | None = None) -> BatchSummary:
+    """Animate every row of ``manifest`` into ``out_dir`` and return what was done.
+
+    ``manifest``: a CSV/JSONL path (see :mod:`fomm.batch.manifest`) or rows; or None with
+    ``pairs_from`` a dataset folder, for ``num_pairs`` random cross-identity pairs of its test split
+    (``seed``). ``defaults``: :class:`fomm.AnimationOptions` fields for every row (a row's own values
+    win); ``checkpoint``: the model of rows that name none. ``workers``: processes (default: one per
+    CPU core, or two per GPU; 0 runs the rows in this process); each sets ``torch`` to its share of the
+    cores and calls ``initializer`` (a picklable function) first. ``shard``: this launch's part (see
+    :class:`Shard`; default from torchrun's or SLURM's variables). ``ray``: run on Ray instead
+    (``"local"``, ``"auto"`` or a cluster address; see :mod:`fomm.batch.ray_backend`). ``progress`` is called
+    after each row. ``animate``: the function each row calls (default :func:`fomm.animate_file`).
+    """
+    started = time.perf_counter()
+    out_dir = Path(out_dir)
+    if ray is not None:
+        from .ray_backend import import_ray
+
+        import_ray()  # a missing extra is said before any work
+    shard = Shard.parse(shard) if isinstance(shard, str) else shard or Shard.from_env()
+    if manifest is None:
+        if pairs_from is None:
+            raise FommError("give a manifest, or a dataset folder to draw pairs from (--pairs-from DATASET_DIR)")
+        rows = dataset_pairs(pairs_from, out_dir, num_pairs, seed)
+    elif isinstance(manifest, (str, Path)):
+        rows = read_manifest(manifest, out_dir, root)
+    else:
+        rows = list(manifest)
+    rows = shard.select(rows)
+    defaults = dict(defaults or {})
+    from ..pipeline import AnimationOptions
+
+    AnimationOptions(**defaults)  # options wrong for every row fail now, once
+    status_path = Path(status) if status is not None else status_path_for(out_dir, shard)
+    previous = latest(read_records([*status_files(out_dir), status_path]))
+    plan = make_plan(rows, defaults, checkpoint, previous, overwrite=overwrite, retry_failed=retry_failed)
+    summary = BatchSummary(len(rows), 0, 0, len(plan.failed_before), 0, 0.0, status_path, out_dir,
+                           failed_before=len(plan.failed_before))
+    with StatusFile(status_path) as status_file:
+        def on_record(record: Record) -> None:
+            status_file.append(record)
+            summary.records.append(record)
+            summary.done += record.status == OK
+            summary.skipped += record.status == SKIPPED
+            summary.failed += record.status == ERROR
+            summary.frames += record.frames if record.status == OK else 0
+            if progress is not None:
+                progress(BatchProgress(len(summary.records) + summary.failed_before, len(rows), record))
+
+        for record in plan.settled:
+            on_record(record)
+        if plan.jobs:
+            _execute(plan.jobs, device=device, workers=workers, overwrite=overwrite, ray=ray,
+                     ray_options=ray_options or {}, initializer=initializer, animate=animate, on_record=on_record)
+    summary.seconds = time.perf_counter() - started
+    logger.info("%s", summary)
+    return summary
+
+
+def _execute(jobs: Sequence[Job], *, device, workers, overwrite, ray, ray_options, initializer, animate,
+             on_record) -> None:
+    if ray is not None:
+        from .ray_backend import run_ray
+
+        run_ray(jobs, address=ray, device=device, workers=workers, overwrite=overwrite, on_record=on_record,
+                animate=animate, **ray_options)
+        return
+    if workers == 0:
+        _run_inline(jobs, device, overwrite, animate, on_record)
+        return
+    devices = worker_devices(device, workers, len(jobs))
+    threads = max(1, available_cpus() // len(devices))
+    logger.info("%d workers (%s), %d torch threads each", len(devices), ", ".join(sorted(set(devices))), threads)
+    _run_local(jobs, devices, threads, overwrite, initializer, animate, on_record)
