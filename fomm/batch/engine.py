@@ -143,12 +143,15 @@ def available_cpus() -> int:
 
 def worker_devices(device: str | None, workers: int | None, jobs: int) -> list[str]:
     """The device of each worker: ``workers`` of them (default: 2 per GPU on CUDA, bounded by the CPUs;
-    one per CPU core otherwise), never more than there are jobs. On several GPUs they take turns."""
+    one per CPU core otherwise), never more than there are jobs. On several GPUs they take turns; under
+    torchrun (``LOCAL_RANK``) a launch keeps to its own GPU."""
     import torch
 
     from ..api import select_device
 
     chosen = select_device(device)
+    if chosen.type == "cuda" and chosen.index is None and "LOCAL_RANK" in os.environ:  # torchrun: a GPU per process
+        chosen = torch.device("cuda", int(os.environ["LOCAL_RANK"]) % torch.cuda.device_count())
     if chosen.type == "cuda":
         gpus = [chosen.index] if chosen.index is not None else list(range(torch.cuda.device_count()))
         count = workers or min(2 * len(gpus), available_cpus())

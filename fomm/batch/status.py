@@ -19,6 +19,13 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from ..errors import FommError
+
+try:
+    import fcntl
+except ImportError:  # Windows: no lock, one batch at a time is then the user's to keep
+    fcntl = None
+
 logger = logging.getLogger(__name__)
 
 STATUS_NAME = "batch-status.jsonl"
@@ -52,13 +59,25 @@ def one_line(message: str) -> str:
     return " ".join(str(message).split()) or "failed"
 
 
+class StatusBusyError(FommError, RuntimeError):
+    """Another batch is writing this status file (the same rows would be animated twice at once)."""
+
+
 class StatusFile:
-    """Appends :class:`Record` lines to ``path`` (see the module docstring)."""
+    """Appends :class:`Record` lines to ``path`` (see the module docstring). One writer at a time: the
+    file is locked (``flock``) while open, so a second run of the same batch (or shard) is refused."""
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
+        try:
+            if fcntl is not None:
+                fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(self._fd)
+            raise StatusBusyError(f"another fomm batch is writing {self.path}; wait for it to end, or give this "
+                                  "run another --status file or --shard") from None
         self._start_clean()
 
     def _start_clean(self) -> None:

@@ -11,7 +11,17 @@ import pytest
 from fomm.batch import ManifestError, Shard, ShardError, read_manifest
 from fomm.batch.engine import make_plan, status_path_for
 from fomm.batch.manifest import make_rows
-from fomm.batch.status import ERROR, OK, SKIPPED, Record, StatusFile, latest, read_records, status_files
+from fomm.batch.status import (
+    ERROR,
+    OK,
+    SKIPPED,
+    Record,
+    StatusBusyError,
+    StatusFile,
+    latest,
+    read_records,
+    status_files,
+)
 
 
 def _write(path: Path, text: str) -> Path:
@@ -115,6 +125,15 @@ def test_status_file_survives_a_torn_last_line(tmp_path):
     assert records[0].time.endswith("Z")
 
 
+def test_one_batch_at_a_time_writes_a_status_file(tmp_path):
+    path = tmp_path / "batch-status.jsonl"
+    with StatusFile(path):
+        with pytest.raises(StatusBusyError, match="another fomm batch"):
+            StatusFile(path)
+    with StatusFile(path):  # released with the first
+        pass
+
+
 def test_latest_state_per_row_keeps_ok_over_later_skips():
     state = latest([_record("a", OK, frames=4), _record("a", SKIPPED), _record("b", ERROR), _record("b", OK)])
     assert state["a"].status == OK and state["a"].frames == 4
@@ -153,3 +172,27 @@ def test_status_files_of_a_folder_include_the_shards(tmp_path):
     assert [p.name for p in status_files(tmp_path)] == ["batch-status.jsonl", "batch-status.shard-0-of-2.jsonl"]
     assert status_files(tmp_path / "absent") == []
     assert os.path.basename(status_path_for(tmp_path, Shard())) == "batch-status.jsonl"
+
+
+def test_workers_default_to_the_cpu_cores_and_never_exceed_the_jobs(monkeypatch):
+    from fomm.batch import engine
+
+    monkeypatch.setattr(engine, "available_cpus", lambda: 6)
+    assert engine.worker_devices("cpu", None, 100) == ["cpu"] * 6
+    assert engine.worker_devices("cpu", 3, 2) == ["cpu"] * 2
+    assert engine.worker_devices("cpu", 1, 0) == ["cpu"]
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--mode", "sideways"], "mode"),  # the defaults are checked by AnimationOptions before any row
+    (["--shard", "3/3"], "0 <= I < N"),
+    (["--pairs-from", "data"], "give a MANIFEST or --pairs-from DATASET_DIR"),
+])
+def test_cli_refuses_bad_batches_in_one_line(tmp_path, capsys, argv, message):
+    from fomm.cli import main
+
+    manifest = _write(tmp_path / "m.csv", "source,driving\na.png,b.mp4\n")
+    assert main(["batch", str(manifest), "-o", str(tmp_path / "out"), *argv]) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and message in err and "Traceback" not in err
+    assert not (tmp_path / "out").exists()  # nothing written
