@@ -174,9 +174,10 @@ def _die_with_parent(parent: int) -> None:
         os._exit(1)
 
 
-def _worker(name: str, tasks, results, device: str, threads: int, overwrite: bool, parent: int,
+def _worker(name: str, tasks, results, slot, device: str, threads: int, overwrite: bool, parent: int,
             initializer: Callable[[], None] | None, animate: Callable | None) -> None:
-    """A worker process: one runner (the model, once per checkpoint), rows from ``tasks`` until None."""
+    """A worker process: one runner (the model, once per checkpoint), rows from ``tasks`` until None.
+    ``slot`` (shared memory, written before each row) tells the dispatcher which row a dead worker held."""
     _die_with_parent(parent)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the dispatcher's to handle
     import torch
@@ -185,25 +186,26 @@ def _worker(name: str, tasks, results, device: str, threads: int, overwrite: boo
     if initializer is not None:
         initializer()
     runner = Runner(device, overwrite=overwrite, name=name, animate=animate)
-    while (job := tasks.get()) is not None:
-        results.put(("start", name, job.key))
-        results.put(("done", name, runner.run(job)))
+    while (item := tasks.get()) is not None:
+        number, job = item
+        slot.value = number
+        results.put((number, runner.run(job)))
 
 
 class _Pool:
-    """The worker processes of a local run and the bookkeeping that notices one dying mid-row."""
+    """The worker processes of a local run, and which row each holds, to notice one dying mid-row."""
 
     def __init__(self, devices: Sequence[str], jobs: Sequence[Job], threads: int, overwrite: bool,
                  initializer: Callable | None, animate: Callable | None):
         self.context = multiprocessing.get_context("spawn")  # no forked copies of torch's threads and locks
         self.tasks, self.results = self.context.Queue(), self.context.Queue()
-        for job in jobs:
-            self.tasks.put(job)
+        self.jobs = list(jobs)
+        for number, job in enumerate(self.jobs):
+            self.tasks.put((number, job))
         for _ in devices:
             self.tasks.put(None)
         self.args = (threads, overwrite, os.getpid(), initializer, animate)
-        self.procs: dict[str, tuple[Any, str]] = {}
-        self.in_flight: dict[str, str] = {}  # worker -> key of the row it runs
+        self.procs: dict[str, tuple[Any, str, Any]] = {}  # name -> (process, device, slot)
         self.deaths = 0
         self.started = 0
         for device in devices:
@@ -212,30 +214,47 @@ class _Pool:
     def start(self, device: str) -> None:
         name = str(self.started)
         self.started += 1
-        proc = self.context.Process(target=_worker, args=(name, self.tasks, self.results, device, *self.args),
+        slot = self.context.Value("q", -1, lock=False)
+        proc = self.context.Process(target=_worker, args=(name, self.tasks, self.results, slot, device, *self.args),
                                     daemon=True, name=f"fomm-batch-{name}")
         proc.start()
-        self.procs[name] = (proc, device)
+        self.procs[name] = (proc, device, slot)
 
-    def dead_rows(self) -> list[tuple[str, int]]:
-        """(row key, exit code) of each row whose worker died; each dead worker is replaced."""
+    def dead_rows(self) -> list[tuple[int, int]]:
+        """(job number, exit code) of the last row of each worker that died; each is replaced."""
         lost = []
-        for name, (proc, device) in list(self.procs.items()):
+        for name, (proc, device, slot) in list(self.procs.items()):
             if proc.is_alive() or proc.exitcode == 0:
                 continue
             del self.procs[name]
             self.deaths += 1
-            key = self.in_flight.pop(name, None)
-            if key is not None:
-                lost.append((key, proc.exitcode))
+            if slot.value >= 0:
+                lost.append((slot.value, proc.exitcode))
             self.start(device)
         return lost
 
-    def close(self) -> None:
-        for proc, _ in self.procs.values():
+    def alive(self) -> bool:
+        return any(proc.is_alive() for proc, _, _ in self.procs.values())
+
+    def requeue(self, numbers: Sequence[int], device: str) -> None:
+        """Put back rows no worker took up (one died between taking a row and saying so); one new worker."""
+        for number in numbers:
+            self.tasks.put((number, self.jobs[number]))
+        self.tasks.put(None)
+        self.deaths += 1
+        self.start(device)
+
+    def close(self, pending: set[int]) -> None:
+        """Stop the workers (at once, when the batch is interrupted) and remove the partial outputs of the
+        rows they were writing (a run that is killed leaves them to the next one, which removes them)."""
+        from ..io.outputs import partial_path, remove_path
+
+        for proc, _, slot in self.procs.values():
             if proc.is_alive():
                 proc.kill()
             proc.join(timeout=10)
+            if slot.value in pending:
+                remove_path(partial_path(self.jobs[slot.value].row.output))
         for q in (self.tasks, self.results):
             q.cancel_join_thread()
             q.close()
@@ -243,31 +262,34 @@ class _Pool:
 
 def _run_local(jobs: Sequence[Job], devices: Sequence[str], threads: int, overwrite: bool,
                initializer: Callable | None, animate: Callable | None, on_record: Callable[[Record], None]) -> None:
-    by_key = {job.key: job for job in jobs}
-    pending = set(by_key)
+    pending = set(range(len(jobs)))
     pool = _Pool(devices, jobs, threads, overwrite, initializer, animate)
     try:
         while pending:
             try:
-                kind, name, payload = pool.results.get(timeout=POLL_SECONDS)
+                number, record = pool.results.get(timeout=POLL_SECONDS)
             except queue.Empty:
-                for key, code in pool.dead_rows():
-                    if key in pending:
-                        pending.discard(key)
-                        on_record(record_for(by_key[key].row, ERROR, worker=None, message=one_line(
-                            f"the worker died while animating this row (exit code {code}: out of memory?)")))
-                if pool.deaths > 2 * len(devices) + len(jobs):
-                    raise BatchError(f"batch workers keep dying ({pool.deaths} so far); run one row with fomm "
-                                     "animate to see why") from None
+                _check_workers(pool, pending, devices, on_record)
                 continue
-            if kind == "start":
-                pool.in_flight[name] = payload
-            elif payload.output in pending:
-                pool.in_flight.pop(name, None)
-                pending.discard(payload.output)
-                on_record(payload)
+            if number in pending:
+                pending.discard(number)
+                on_record(record)
     finally:
-        pool.close()
+        pool.close(pending)
+
+
+def _check_workers(pool: _Pool, pending: set[int], devices: Sequence[str], on_record) -> None:
+    """A dead worker's row fails (with its exit code); the worker is replaced, unless they keep dying."""
+    for number, code in pool.dead_rows():
+        if number in pending:
+            pending.discard(number)
+            on_record(record_for(pool.jobs[number].row, ERROR, message=one_line(
+                f"the worker died while animating this row (exit code {code}: out of memory?)")))
+    if pool.deaths > 2 * len(devices) + len(pool.jobs):
+        raise BatchError(f"batch workers keep dying ({pool.deaths} so far); run one row with fomm animate to "
+                         "see why")
+    if pending and not pool.alive():
+        pool.requeue(sorted(pending), devices[0])
 
 
 def _run_inline(jobs: Sequence[Job], device: str | None, overwrite: bool, animate: Callable | None,

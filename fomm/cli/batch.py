@@ -107,6 +107,7 @@ def run(args: argparse.Namespace) -> int:
     with user_errors():
         defaults = defaults_from_args(args)
         bars: list[tqdm] = []  # opened with the first result: a manifest refused at once shows no bar
+        frames = [0]
 
         def progress(update: batch.BatchProgress) -> None:
             if not bars:
@@ -114,6 +115,9 @@ def run(args: argparse.Namespace) -> int:
             record = update.record
             if record.status == "error":
                 tqdm.write(f"fomm batch: row {record.row + 1} ({record.output}): {record.message}", file=sys.stderr)
+            frames[0] += record.frames if record.status == "ok" else 0
+            bars[0].set_postfix_str(f"{frames[0] / max(bars[0].format_dict['elapsed'], 1e-9):.1f} frames/s",
+                                    refresh=False)
             bars[0].update(update.done - bars[0].n)
 
         try:

@@ -153,6 +153,23 @@ def _copy_file(model, source, driving, output, options, *, overwrite=False, inpu
     return type("Result", (), {"frames": 1, "truncated": False, "notes": []})()
 
 
+def _crash_on_clip1(model, source, driving, output, options, **kwargs):
+    """A stand-in animation whose process dies (as if killed for memory) on the rows driven by clip1."""
+    if Path(driving).name == "clip1.mp4":
+        os._exit(9)
+    return _copy_file(model, source, driving, output, options, **kwargs)
+
+
+def test_a_worker_dying_mid_row_fails_that_row_alone(media, tmp_path):
+    summary = batch.run(media / "pairs.csv", tmp_path / "out", workers=2, animate=_crash_on_clip1)
+    failed = sorted(Path(r.output).name for r in summary.records if r.status == ERROR)
+    assert failed == [f"source{i}__clip1.mp4" for i in range(3)]
+    assert all("worker died" in r.message and "exit code 9" in r.message for r in summary.records
+               if r.status == ERROR)
+    assert (summary.done, summary.failed) == (9, 3)
+    assert len(list((tmp_path / "out").glob("*.mp4"))) == 9
+
+
 def test_three_shards_cover_the_manifest_exactly_once(media, tmp_path, monkeypatch):
     out = tmp_path / "out"
     for index in range(3):
