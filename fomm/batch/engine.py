@@ -111,14 +111,14 @@ def output_complete(path: Path, record: Record | None) -> bool:
 def make_plan(rows: Sequence[Row], defaults: Mapping[str, Any], checkpoint: str, previous: Mapping[str, Record],
               *, overwrite: bool = False, retry_failed: bool = False) -> Plan:
     """Sort ``rows`` into jobs, skipped rows and failures (see the module docstring)."""
-    from ..pipeline import AnimationOptions
+    from ..animation.options import AnimationOptions
 
     plan = Plan()
     for row in rows:
         earlier = previous.get(row.key)
         try:
-            options = AnimationOptions(**{**defaults, **row.options})
-        except (FommError, TypeError) as exc:
+            options = AnimationOptions.from_mapping({**defaults, **row.options})
+        except FommError as exc:
             plan.settled.append(record_for(row, ERROR, message=one_line(str(exc))))
             continue
         if not overwrite and output_complete(row.output, earlier):
@@ -345,9 +345,9 @@ def run(manifest: str | Path | Sequence[Row] | None, out_dir: str | Path, *,
         rows = list(manifest)
     rows = shard.select(rows)
     defaults = dict(defaults or {})
-    from ..pipeline import AnimationOptions
+    from ..animation.options import AnimationOptions
 
-    AnimationOptions(**defaults)  # options wrong for every row fail now, once
+    AnimationOptions.from_mapping(defaults)  # options wrong for every row fail now, once
     status_path = Path(status) if status is not None else status_path_for(out_dir, shard)
     previous = latest(read_records([*status_files(out_dir), status_path]))
     plan = make_plan(rows, defaults, checkpoint, previous, overwrite=overwrite, retry_failed=retry_failed)

@@ -26,6 +26,7 @@ from ..errors import FommError
 
 ORIGINAL_PAIRS_COLUMNS = ("distance", "frame")  # in the original pairs lists; not used by its animation either
 BATCH_COLUMNS = ("source", "driving", "output", "checkpoint")
+CROP_OPTIONS = ("crop", "driving_crop")  # "auto", "none" or a box X,Y,W,H
 DEFAULT_SUFFIX = ".mp4"
 _TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
 
@@ -63,7 +64,7 @@ class Row:
 
 def option_fields() -> dict[str, str]:
     """AnimationOptions' field names and their annotations (as written, e.g. ``"bool | None"``)."""
-    from ..pipeline import AnimationOptions
+    from ..animation.options import AnimationOptions
 
     return {f.name: str(f.type) for f in dataclasses.fields(AnimationOptions)}
 
@@ -80,14 +81,21 @@ def _coerce(name: str, value: Any, annotation: str) -> Any:
         return int(text)
     if "float" in annotation and re.fullmatch(r"[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?", lower):
         return float(text)
-    if "Box" in annotation and "," in text:
-        from ..crop.animate import parse_crop
+    if name in CROP_OPTIONS and "," in text:
+        from ..crop.box import parse_box
 
         try:
-            return parse_crop(text)
+            return parse_box(text)
         except FommError:
             return text  # AnimationOptions names the problem, for this row alone
     return text
+
+
+def typed_options(values: Mapping[str, Any]) -> dict[str, Any]:
+    """Option values as AnimationOptions takes them (text from a CSV cell or the command line typed);
+    names that are no option are kept, for AnimationOptions to refuse by name."""
+    options = option_fields()
+    return {k: _coerce(k, v, options[k]) if k in options else v for k, v in values.items()}
 
 
 def _canonical(name: str) -> str:
@@ -169,7 +177,7 @@ def make_rows(records: Sequence[Mapping[str, Any]], out_dir: Path, root: Path, w
                                 "its own output")
         seen[output] = index
         values = {_canonical(k): v for k, v in record.items()}
-        row_options = {k: _coerce(k, v, options[k]) for k, v in values.items() if k in options}
+        row_options = typed_options({k: v for k, v in values.items() if k in options})
         checkpoint = values.get("checkpoint")
         rows.append(Row(index, source, driving, output, row_options, str(checkpoint) if checkpoint else None))
     return rows

@@ -94,10 +94,9 @@ class Runner:
             logger.exception("row %d (%s): unexpected error", row.index, row.output)
             return self._failed(row, f"{type(exc).__name__}: {exc}", start)
         size = row.output.stat().st_size if row.output.is_file() else None
-        message = one_line("; ".join(result.notes)) if getattr(result, "notes", None) else None
-        if getattr(result, "truncated", False):
-            message = one_line(f"{row.driving} is truncated or damaged: animated the {result.frames} frames that "
-                               f"decode{'; ' + message if message else ''}")
+        message = None
+        if getattr(result, "truncated", False):  # done, but say so
+            message = f"{row.driving} is truncated or damaged: animated the {result.frames} frames that decode"
         return record_for(row, OK, frames=result.frames, seconds=round(time.perf_counter() - start, 3),
                           message=message, bytes=size, worker=self.name)
 

@@ -63,7 +63,7 @@ def _add_option_defaults(p: argparse.ArgumentParser) -> None:
     g.add_argument("--checkpoint", default="default", metavar="PATH", help="the model of rows that name none "
                    "(default: the bundled model)")
     g.add_argument("--mode", metavar="relative|absolute|avd", **quiet)
-    g.add_argument("--adapt-scale", action="store_true", **quiet)
+    g.add_argument("--adapt-scale", action=argparse.BooleanOptionalAction, **quiet)
     g.add_argument("--best-frame", type=_best_frame, metavar="auto|N", **quiet)
     g.add_argument("--crop", metavar="auto|none|X,Y,W,H", **quiet)
     g.add_argument("--driving-crop", metavar="auto|none|X,Y,W,H", **quiet)
@@ -74,7 +74,8 @@ def _add_option_defaults(p: argparse.ArgumentParser) -> None:
     g.add_argument("--fit", metavar="crop|pad", **quiet)
     g.add_argument("--size", type=positive_int, metavar="PX", **quiet)
     g.add_argument("--batch-size", type=positive_int, metavar="N", **quiet)
-    g.add_argument("--precision", metavar="fp32|bf16|fp16|auto", **quiet)
+    g.add_argument("--precision", metavar="fp32|bf16|fp16|auto", default="auto",
+                   help="as fomm animate (default: auto, the fastest the device runs natively)")
     g.add_argument("--compile", action="store_true", **quiet)
     g.add_argument("--layout", metavar="result|side-by-side", **quiet)
     g.add_argument("--keypoints", action="store_true", **quiet)
@@ -86,13 +87,16 @@ OPTION_NAMES = ("mode", "adapt_scale", "best_frame", "crop", "driving_crop", "pa
 
 
 def defaults_from_args(args: argparse.Namespace) -> dict:
-    """The AnimationOptions fields given on the command line (crops parsed as fomm animate does)."""
-    values = {name: getattr(args, name) for name in OPTION_NAMES if hasattr(args, name)}
-    for name in ("crop", "driving_crop"):
-        if name in values:
-            from ..crop.animate import parse_crop
+    """The AnimationOptions fields given on the command line (crops parsed as fomm animate does), checked
+    by AnimationOptions once, in the command line's words."""
+    from ..animation.options import CLI_WORDS, AnimationOptions, OptionsError
+    from ..batch.manifest import typed_options
 
-            values[name] = parse_crop(values[name])
+    values = typed_options({name: getattr(args, name) for name in OPTION_NAMES if hasattr(args, name)})
+    try:
+        AnimationOptions.from_mapping(values)
+    except OptionsError as exc:
+        raise CLIError(exc.worded(CLI_WORDS)) from None
     return values
 
 
