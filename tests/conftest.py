@@ -33,3 +33,21 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+# ------------------------------------------------------------------ the tiny model every test directory shares
+@pytest.fixture(scope="module")
+def model(golden):
+    """A random-weight FOMM at 64 px built from the golden tiny config (see tests/animation/helpers.py);
+    a module that needs another model defines its own ``model``."""
+    from tests.animation.helpers import tiny_model
+
+    return tiny_model(golden)
+
+
+@pytest.fixture(scope="module")
+def checkpoint(golden, tmp_path_factory) -> Path:
+    """The weights of the ``model`` fixture in a checkpoint file, with their config."""
+    from tests.animation.helpers import tiny_checkpoint
+
+    return tiny_checkpoint(golden, tmp_path_factory.mktemp("checkpoint"))

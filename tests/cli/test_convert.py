@@ -3,9 +3,14 @@ names, one line each, what it drops."""
 
 from __future__ import annotations
 
+import hashlib
+
 import pytest
 import torch
+import yaml
+from safetensors import safe_open
 
+import fomm
 from fomm.checkpoints import read_checkpoint, save_checkpoint
 from fomm.cli import main
 from fomm.model import FOMM
@@ -67,3 +72,29 @@ def test_safetensors_says_what_it_cannot_hold(training_checkpoint, tmp_path, cap
     assert all("write a .pth.tar to keep it" in line for line in dropped)
     after = read_checkpoint(out)
     assert after.epoch == 7 and sorted(after.state_dicts) == ["discriminator", "generator", "kp_detector"]
+
+
+def test_convert_both_ways(golden, tmp_path, capsys):
+    original = torch.load(golden / "tiny-cpk.pth.tar", weights_only=True)
+    out = tmp_path / "tiny.safetensors"
+    assert main(["convert", str(golden / "tiny-cpk.pth.tar"), str(out), "--config", str(golden / "tiny.yaml")]) == 0
+    assert capsys.readouterr().out.strip().startswith(f"wrote {out} (generator, kp_detector, discriminator")
+    with safe_open(str(out), "pt") as f:
+        for name in ("generator", "kp_detector", "discriminator"):
+            for key, value in original[name].items():
+                torch.testing.assert_close(f.get_tensor(f"{name}.{key}"), value, rtol=0, atol=0)
+        assert yaml.safe_load(f.metadata()["config"]) == yaml.safe_load(fomm.load_config(golden / "tiny.yaml")
+                                                                         .to_yaml())
+    back = tmp_path / "back.pth.tar"
+    assert main(["convert", str(out), str(back), "--inference-only"]) == 0
+    capsys.readouterr()
+    again = torch.load(back, weights_only=True)
+    assert "discriminator" not in again and again["generator"].keys() == original["generator"].keys()
+    for key, value in original["kp_detector"].items():
+        torch.testing.assert_close(again["kp_detector"][key], value, rtol=0, atol=0)
+
+    digest = hashlib.sha256(back.read_bytes()).hexdigest()
+    assert main(["convert", str(out), str(back)]) == 2
+    assert "--overwrite" in capsys.readouterr().err
+    assert hashlib.sha256(back.read_bytes()).hexdigest() == digest  # not replaced
+    assert main(["convert", "default", str(tmp_path / "default.pth.tar")]) == 0

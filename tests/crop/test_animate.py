@@ -9,14 +9,9 @@ import pytest
 from fomm.animation import Animator
 from fomm.crop import Box, CropError, crop_square
 from fomm.crop.animate import Animation, DrivingCrops
-from tests.animation.helpers import SIZE, tiny_model
+from tests.animation.helpers import SIZE
 
 from .scenes import moving_frames, place
-
-
-@pytest.fixture(scope="module")
-def model(golden):
-    return tiny_model(golden)
 
 
 @pytest.fixture(scope="module")

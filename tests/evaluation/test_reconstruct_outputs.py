@@ -12,13 +12,8 @@ from fomm.cli.main import main
 from fomm.evaluation.reconstruct import reconstruct, video_output_names
 from fomm.io import VideoReader
 from fomm.io.outputs import OutputError
-from tests.animation.helpers import SIZE, tiny_model
+from tests.animation.helpers import SIZE
 from tests.media import make_video
-
-
-@pytest.fixture(scope="module")
-def model(golden):
-    return tiny_model(golden)
 
 
 @pytest.fixture(scope="module")
