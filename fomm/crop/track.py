@@ -127,6 +127,7 @@ class Track:
 
     id: int
     boxes: list[FrameBox] = field(default_factory=list)
+    appearance: np.ndarray | None = field(default=None, repr=False)  # see :func:`appearance`
 
     @property
     def start(self) -> int:
@@ -180,6 +181,7 @@ class _Open:
         self.id = track_id
         self.detections: dict[int, Box] = {frame: box}
         self.rolls: dict[int, float] = {}  # the frames whose tilt was measured (full detections)
+        self.looks: list[np.ndarray] = []  # appearance descriptors from full detections
         self.last_frame = frame
         self.last = box
 
@@ -209,13 +211,13 @@ class Tracker:
             found = self.options.level_boxes(image, found)
         else:
             found = self._search_near_tracks(image)
-        self._associate(frame, found, full and self.options.level)
+        self._associate(frame, found, full and self.options.level, image if full else None)
         if not full and any(t.last_frame == frame - 1 for t in self._open):
             # a subject seen in the previous frame is not near where it was: it jumped (or left),
             # so look at the whole frame now rather than lose this frame
             found = self.options.level_boxes(image, self.options.detect(image))
             self._associate(frame, [b for b in found if not any(t.last_frame == frame and t.last.iou(b) > 0.3
-                                                                for t in self._open)], self.options.level)
+                                                                for t in self._open)], self.options.level, image)
         return found
 
     def _search_near_tracks(self, image: np.ndarray) -> list[Box]:
@@ -224,7 +226,8 @@ class Tracker:
             found += detect_near(image, track.last, self.options)
         return found
 
-    def _associate(self, frame: int, found: list[Box], measured: bool = False) -> int:
+    def _associate(self, frame: int, found: list[Box], measured: bool = False,
+                   image: np.ndarray | None = None) -> int:
         """Greedy matching by IoU (or, for fast motion, center distance within half the box size)."""
         pairs = []
         for i, box in enumerate(found):
@@ -242,12 +245,16 @@ class Tracker:
             track.detections[frame] = found[i]
             if measured:
                 track.rolls[frame] = found[i].angle
+            if image is not None:
+                track.looks.append(appearance(image, found[i]))
             track.last_frame, track.last = frame, found[i]
         for i, box in enumerate(found):
             if i not in used_boxes:
                 self._open.append(_Open(self._next_id, frame, box))
                 if measured:
                     self._open[-1].rolls[frame] = box.angle
+                if image is not None:
+                    self._open[-1].looks.append(appearance(image, box))
                 self._next_id += 1
         return len(used_tracks)
 
@@ -304,13 +311,14 @@ def _finish(raw: _Open, sigma: float) -> Track:
     params = zero_phase(params, sigma)
     detected = set(frames)
     boxes = []
+    look = np.mean(raw.looks, axis=0) if raw.looks else None
     for f, (cx, cy, lw, lh, angle) in zip(every, params, strict=True):
         w, h = float(np.exp(lw)), float(np.exp(lh))
         score = raw.detections[f].score if f in detected else 0.0
         landmarks = raw.detections[f].landmarks if f in detected else None
         box = Box(cx - w / 2, cy - h / 2, w, h, score, landmarks=landmarks, angle=float(angle))
         boxes.append(FrameBox(int(f), box, f in detected))
-    return Track(raw.id, boxes)
+    return Track(raw.id, boxes, look)
 
 
 def _params(box: Box) -> tuple[float, float, float, float]:
@@ -330,17 +338,51 @@ def track_video(frames: Iterable[np.ndarray], options: CropOptions | None = None
 
 
 # ------------------------------------------------------------------------------------ subjects
+APPEARANCE_SIDE = 12  # px: the face thumbnail that tells subjects apart
+SAME_SUBJECT = 0.6  # appearance distance (see :func:`appearance_distance`) below which two tracks may be one face
+
+
+def appearance(image: np.ndarray, box: Box) -> np.ndarray:
+    """A small descriptor of what is inside ``box``: its central part as a 12x12 colour thumbnail, each
+    channel standardized (so a change of exposure does not make another face)."""
+    from .detect import _cv2
+
+    height, width = image.shape[:2]
+    cx, cy = box.center
+    half = 0.4 * max(box.w, box.h)
+    x0, y0 = int(max(cx - half, 0)), int(max(cy - half, 0))
+    x1, y1 = int(min(cx + half, width)), int(min(cy + half, height))
+    if x1 - x0 < 2 or y1 - y0 < 2:
+        return np.zeros((APPEARANCE_SIDE, APPEARANCE_SIDE, 3), np.float32)
+    region = image[y0:y1, x0:x1] if image.ndim == 3 else np.dstack([image[y0:y1, x0:x1]] * 3)
+    thumb = _cv2().resize(np.ascontiguousarray(region), (APPEARANCE_SIDE, APPEARANCE_SIDE),
+                          interpolation=_cv2().INTER_AREA).astype(np.float32)
+    return (thumb - thumb.mean(axis=(0, 1))) / (thumb.std() + 1e-3)
+
+
+def appearance_distance(a: np.ndarray | None, b: np.ndarray | None) -> float:
+    """0 for the same picture, about 1 or more for unrelated ones; 0 when either is unknown."""
+    if a is None or b is None:
+        return 0.0
+    return float(np.mean(np.abs(a - b)))
+
+
 def chain_tracks(tracks: list[Track]) -> list[list[Track]]:
     """Tracks that follow one another in time joined into subjects (a subject that jumped, or that
     left and came back, is one subject with several tracks), largest subject first.
 
-    A track continues the subject whose last track ended before it starts, most recently ended first,
-    then of the nearest size; overlapping tracks are different subjects."""
+    A track continues the subject whose last track ended before it starts and that looks most like
+    it (the face thumbnails of :func:`appearance`), then ended most recently and of the nearest size:
+    faces that leave and come back keep their identity, even at each other's places. A track that
+    looks like none of them (``SAME_SUBJECT``) is a new subject; overlapping tracks are different
+    subjects."""
     subjects: list[list[Track]] = []
     for track in sorted(tracks, key=lambda t: t.start):
-        candidates = [s for s in subjects if s[-1].end <= track.start]
+        candidates = [s for s in subjects if s[-1].end <= track.start
+                      and appearance_distance(s[-1].appearance, track.appearance) < SAME_SUBJECT]
         if candidates:
-            best = min(candidates, key=lambda s: (track.start - s[-1].end, abs(np.log(track.size / s[-1].size))))
+            best = min(candidates, key=lambda s: (round(appearance_distance(s[-1].appearance, track.appearance), 1),
+                                                  track.start - s[-1].end, abs(np.log(track.size / s[-1].size))))
             best.append(track)
         else:
             subjects.append([track])

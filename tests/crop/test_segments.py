@@ -3,6 +3,7 @@ the subject jumps, disappears or moves further than one crop can hold, each cut 
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from fomm.crop import Box, CropError
@@ -72,3 +73,34 @@ def test_a_tracked_clip_is_cut_at_the_jump_only():
 def test_bad_zoom_is_refused():
     with pytest.raises(CropError, match="max_zoom"):
         CropOptions(max_zoom=0.5)
+
+
+def test_faces_that_leave_and_come_back_swapped_keep_their_identity():
+    """Two faces leave together and come back at each other's places and each at the other's size: only
+    their looks tell who is who."""
+    from PIL import Image
+
+    from .scenes import photo
+
+    def sized(name: str, side: int) -> np.ndarray:
+        image = np.asarray(Image.fromarray(photo(name)).resize((side, side), Image.Resampling.LANCZOS))
+        return image[:200, (side - 200) // 2 : (side - 200) // 2 + 200]
+
+    astronaut, camera = sized("astronaut", 230), sized("camera", 200)  # boxes of about 45 and 32 px
+    small_astronaut, large_camera = sized("astronaut", 200), sized("camera", 320)  # about 40 and 45 px
+
+    def frame(left: np.ndarray, right: np.ndarray, dx: int) -> np.ndarray:
+        image = np.full((260, 460, 3), 90, np.uint8)
+        image[30 : 30 + left.shape[0], 20 + dx : 20 + dx + left.shape[1]] = left
+        image[30 : 30 + right.shape[0], 240 : 240 + right.shape[1]] = right
+        return image
+
+    blank = np.full((260, 460, 3), 90, np.uint8)
+    frames = [frame(astronaut, camera, i) for i in range(3)] + [blank] * 4 + \
+        [frame(large_camera, small_astronaut, i) for i in range(3)]
+    plan = plan_crops(frames, CropOptions(max_gap=1))
+    assert len(plan.subjects) == 2
+    for subject in plan.subjects:
+        assert [(s.start, s.end) for s in subject] == [(0, 3), (7, 10)]
+        before, after = (s.crop.center[0] < 230 for s in subject)
+        assert before != after  # the face that was on the left is on the right after the gap, and vice versa
