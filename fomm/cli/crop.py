@@ -12,18 +12,11 @@ import numpy as np
 from tqdm import tqdm
 
 from ..crop import TARGETS, CropOptions
-from ..crop.clips import (
-    NoSubjectError,
-    image_record,
-    image_subjects,
-    no_subject_message,
-    numbered,
-    video_record,
-    write_segment_clips,
-)
+from ..crop.clips import image_record, numbered, video_record, write_segment_clips
 from ..crop.detect import DETECTORS, check_detector
 from ..crop.image import crop_square
 from ..crop.smooth import parse_smooth
+from ..crop.subjects import NoSubjectError, image_subjects, no_subject_message
 from ..crop.track import CUTS, plan_crops
 from ..io import VideoReader, VideoWriter, atomic_path, is_image_path, read_image, write_image
 from ..io.outputs import check_file_output

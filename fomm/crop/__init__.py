@@ -12,10 +12,11 @@ the animated crop back into the full-resolution photo.
 """
 
 from .box import Box, CropError, frame_box, parse_box
-from .clips import NoSubjectError, Subject, image_subjects
 from .detect import TARGETS, available_backends, detect, detect_faces, detect_people, non_max_suppression
 from .image import PasteBack, crop_square, feather_mask, paste_back, square_pixels, user_box
-from .track import CropOptions, CropPlan, FrameBox, Segment, Track, Tracker, plan_crops
+from .options import CropOptions
+from .subjects import NoSubjectError, Subject, image_subjects
+from .track import CropPlan, FrameBox, Segment, Track, Tracker, plan_crops
 
 __all__ = [
     "TARGETS", "Box", "CropError", "CropOptions", "CropPlan", "FrameBox", "NoSubjectError", "PasteBack", "Segment",

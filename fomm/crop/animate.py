@@ -28,9 +28,10 @@ import numpy as np
 from ..animation import AnimatedFrame, Animator, BestFrame, compose
 from ..io.streaming import prefetch
 from .box import Box, CropError
-from .clips import NoSubjectError, image_subjects, no_subject_message
 from .image import PasteBack, crop_square, user_box
-from .track import CropOptions, CropPlan, plan_crops
+from .options import CropOptions
+from .subjects import NoSubjectError, image_subjects, no_subject_message
+from .track import CropPlan, plan_crops
 
 logger = logging.getLogger(__name__)
 
