@@ -7,7 +7,6 @@ from importlib import resources
 from pathlib import Path
 
 from ..io.outputs import check_file_output
-from ..io.paths import atomic_path
 from .common import TqdmProgress, add_precision_argument, device_from_arg, summary, user_errors
 
 DISPLAY_SCALE = 4  # the bundled model runs at 64x64; frames are enlarged for viewing
@@ -30,10 +29,8 @@ def add_parser(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from PIL import Image
-
     from ..api import DEFAULT_MODEL, load_model
-    from ..io import VideoReader
+    from ..io import VideoReader, write_image
     from ..pipeline import AnimationOptions, Output, animate_file
     from ..precision import resolve_precision
 
@@ -53,8 +50,8 @@ def run(args: argparse.Namespace) -> int:
                                   asset("driving.mp4"), Output(video_path, scale=DISPLAY_SCALE), options,
                                   progress=progress, overwrite=args.overwrite,
                                   still=(middle, Output(still_path, keypoints=True, scale=DISPLAY_SCALE)))
-    with user_errors(), atomic_path(still_path) as tmp:
-        Image.fromarray(result.still).save(tmp, format="PNG")
+    with user_errors():
+        write_image(still_path, result.still)
     print(summary(result.frames, result.seconds, video_path))
     print(f"keypoints: {still_path}")
     return 0
