@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import math
 import re
 import types
 import typing
@@ -304,12 +305,82 @@ def from_dict(cls, data: dict, path: str = ""):
 
 
 def parse_config(data: dict) -> Config:
-    """Validate a configuration given as plain data (the parsed YAML)."""
+    """Validate a configuration given as plain data (the parsed YAML): its keys and types, the range of
+    its values (:func:`validate_values`) and that the networks can divide its frame size."""
     if not isinstance(data, dict):
         raise ConfigError("a config must be a YAML mapping with sections such as model_params")
     config = from_dict(Config, data)
+    validate_values(config)
     validate_frame_size(config, config.frame_size)
     return config
+
+
+MAX_KEYPOINTS = 1000  # far above any published model (10-50); more is a typo that would build a huge network
+
+
+def _check(key: str, value: float, ok: bool, what: str) -> None:
+    if not ok:
+        raise ConfigError(f"config key '{key}' must be {what}, got {value!r}")
+
+
+def _count(key: str, value: int, low: int = 1, high: int | None = None) -> None:
+    within = value >= low and (high is None or value <= high)
+    _check(key, value, within, f"an integer from {low} to {high}" if high is not None else f"an integer >= {low}")
+
+
+def _number(key: str, value: float, *, positive: bool = False, at_most: float | None = None) -> None:
+    ok = math.isfinite(value) and (value > 0 if positive else value >= 0) and (at_most is None or value <= at_most)
+    what = f"a finite number {'>' if positive else '>='} 0" + (f" and <= {at_most:g}" if at_most is not None else "")
+    _check(key, value, ok, what)
+
+
+def validate_values(config: Config) -> None:
+    """Refuse values no network or training can use, naming the key and the range: a keypoint count
+    that is not 1-1000, a non-positive size or batch, a NaN or negative learning rate, an empty or
+    out-of-range pyramid of scales, a zero temperature (its softmax divides by it)."""
+    mp, tp = config.model_params, config.train_params
+    _count("model_params.common_params.num_kp", mp.common_params.num_kp, 1, MAX_KEYPOINTS)
+    _count("model_params.common_params.num_channels", mp.common_params.num_channels)
+    for i, side in enumerate(config.dataset_params.frame_shape[:2]):
+        _count(f"dataset_params.frame_shape[{i}]", side)
+    kp = mp.kp_detector_params
+    _number("model_params.kp_detector_params.temperature", kp.temperature, positive=True)
+    _number("model_params.kp_detector_params.scale_factor", kp.scale_factor, positive=True, at_most=1)
+    for key, section in (("kp_detector_params", kp), ("generator_params", mp.generator_params),
+                         ("generator_params.dense_motion_params", mp.generator_params.dense_motion_params),
+                         ("discriminator_params", mp.discriminator_params)):
+        if section is None:
+            continue
+        for name in ("block_expansion", "max_features", "num_blocks"):
+            if hasattr(section, name):
+                _count(f"model_params.{key}.{name}", getattr(section, name))
+        if hasattr(section, "kp_variance"):
+            _number(f"model_params.{key}.kp_variance", section.kp_variance, positive=True)
+    dm = mp.generator_params.dense_motion_params
+    if dm is not None:
+        _number("model_params.generator_params.dense_motion_params.scale_factor", dm.scale_factor, positive=True,
+                at_most=1)
+    for name in ("num_epochs", "num_repeats", "batch_size", "checkpoint_freq"):
+        _count(f"train_params.{name}", getattr(tp, name), 0 if name == "num_epochs" else 1)
+    for name in ("lr_generator", "lr_discriminator", "lr_kp_detector"):
+        _number(f"train_params.{name}", getattr(tp, name))
+    _check("train_params.scales", tp.scales, bool(tp.scales), "a non-empty list of scales in (0, 1], e.g. [1, 0.5]")
+    for i, scale in enumerate(tp.scales):
+        _number(f"train_params.scales[{i}]", scale, positive=True, at_most=1)
+    for i, scale in enumerate(mp.discriminator_params.scales):
+        _number(f"model_params.discriminator_params.scales[{i}]", scale, positive=True, at_most=1)
+    for i, milestone in enumerate(tp.epoch_milestones):
+        _count(f"train_params.epoch_milestones[{i}]", milestone, 0)
+    weights = tp.loss_weights
+    for field_ in dataclasses.fields(weights):
+        value = getattr(weights, field_.name)
+        for i, weight in enumerate(value if isinstance(value, list) else [value]):
+            key = f"train_params.loss_weights.{field_.name}" + (f"[{i}]" if isinstance(value, list) else "")
+            _check(key, weight, math.isfinite(weight), "a finite number")
+    if tp.transform_params is not None:
+        for name in ("sigma_affine", "sigma_tps", "max_rotation"):
+            _number(f"train_params.transform_params.{name}", getattr(tp.transform_params, name))
+        _count("train_params.transform_params.points_tps", tp.transform_params.points_tps)
 
 
 def apply_overrides(data: dict, overrides: list[str], name: str = "override") -> dict:

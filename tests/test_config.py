@@ -102,3 +102,39 @@ def test_overrides_set_nested_yaml_values():
         apply_overrides({}, ["train_params.num_epochs"])
     with pytest.raises(ConfigError, match="'train_params.num_epochs' is a value, not a section"):
         apply_overrides({"train_params": {"num_epochs": 1}}, ["train_params.num_epochs.x=1"])
+
+
+@pytest.mark.parametrize("key, value, message", [
+    ("model_params.common_params.num_kp", -1, "'model_params.common_params.num_kp' must be an integer from 1 to 1000"),
+    ("model_params.common_params.num_kp", 10**6, "'model_params.common_params.num_kp' must be an integer from 1"),
+    ("train_params.lr_generator", float("nan"), "'train_params.lr_generator' must be a finite number >= 0, got nan"),
+    ("train_params.batch_size", 0, "'train_params.batch_size' must be an integer >= 1, got 0"),
+    ("train_params.scales", [], "'train_params.scales' must be a non-empty list of scales"),
+    ("train_params.scales", [1, 2], "'train_params.scales[1]' must be a finite number > 0 and <= 1"),
+    ("model_params.kp_detector_params.temperature", 0, "'model_params.kp_detector_params.temperature' must be a"),
+])
+def test_values_no_network_can_use_are_refused_by_key(key, value, message):
+    data = load_config("vox-256").to_dict()
+    section, *path, last = key.split(".")
+    node = data[section]
+    for part in path:
+        node = node[part]
+    node[last] = value
+    with pytest.raises(ConfigError) as info:
+        parse_config(data)
+    assert message in str(info.value) and "\n" not in str(info.value)
+
+
+def test_a_checkpoint_with_an_absurd_stored_config_is_refused_at_load(tmp_path, golden):
+    import torch
+
+    from fomm.checkpoints import CheckpointError, read_checkpoint
+
+    raw = torch.load(golden / "tiny-cpk.pth.tar", weights_only=True)
+    config = load_config("vox-256").to_dict()
+    config["model_params"]["common_params"]["num_kp"] = -3
+    raw["config"] = yaml.safe_dump(config)
+    torch.save(raw, tmp_path / "bad.pth.tar")
+    with pytest.raises(CheckpointError, match=r"config stored in the checkpoint is invalid.*num_kp' must be an "
+                                              r"integer from 1 to 1000, got -3"):
+        read_checkpoint(tmp_path / "bad.pth.tar")

@@ -115,3 +115,17 @@ def test_train_refuse_nonempty_out_overwrite_and_resume(config_file, dataset_dir
     assert "--fused-adam" not in caplog.text
     state = read_checkpoint(latest_checkpoint(out)).extra[STATE_KEY]
     assert (state["global_step"], state["fused_adam"]) == (2 + 7 + 1, True)
+
+
+@pytest.mark.parametrize("override, key", [
+    ("model_params.common_params.num_kp=-1", "model_params.common_params.num_kp"),
+    ("train_params.lr_generator=.nan", "train_params.lr_generator"),
+    ("train_params.batch_size=0", "train_params.batch_size"),
+    ("train_params.scales=[]", "train_params.scales"),
+])
+def test_invalid_set_values_are_refused_in_one_line(config_file, tmp_path, capsys, override, key):
+    code = main(["train", "--config", str(config_file), "--out", str(tmp_path / "out"), "--set", override])
+    err = capsys.readouterr().err
+    assert code == 2 and err.startswith("fomm train: error:") and f"'{key}' must be" in err
+    assert err.count("\n") == 1 and f"--set {override}" in err
+    assert not (tmp_path / "out").exists()
