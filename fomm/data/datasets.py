@@ -135,6 +135,16 @@ class FrameFolder(VideoSource):
         for file in self._files():
             yield _read_image(file)
 
+    def check_frame_sizes(self, size: tuple[int, int]) -> None:
+        """Refuse a frame whose size differs from ``size`` (from the image headers: no decoding), so one
+        odd frame among thousands is found before training, not when a batch draws it."""
+        for index, file in enumerate(self._files()):
+            found = _image_size(file)
+            if found != tuple(size):
+                raise DatasetError(f"{file}: frame {index} of {self.path} is {found[0]}x{found[1]} but its first "
+                                   f"frame is {size[0]}x{size[1]}; all frames of a video must have one size: "
+                                   "resize or remove it")
+
     def read(self, indices: Sequence[int]) -> list[np.ndarray]:
         files = self._files()
         if not files:
@@ -537,8 +547,9 @@ def validate_dataset(root_dir: str | Path, frame_shape: Sequence[int], config: C
     Checks, per split: at least one video; with ``id_sampling`` (default from ``config``) that training
     names carry an identity (``id#video``); that the architecture of ``config`` can divide the frame
     size; that every entry opens and its first frame decodes (every frame with ``check_all_frames``);
-    that frames are ``frame_shape``; that the videos are not all single images (a folder of loose
-    frames given as the split, instead of one folder per video).
+    that frames are ``frame_shape`` (every frame of a frame folder, from its header); that the videos
+    are not all single images (a folder of loose frames given as the split, instead of one folder per
+    video).
     """
     frame_shape = tuple(int(s) for s in frame_shape)
     if config is not None:
@@ -567,6 +578,8 @@ def validate_dataset(root_dir: str | Path, frame_shape: Sequence[int], config: C
             if count < 1:
                 raise DatasetError(_no_frames_message(video))
             size = video.frame_size()
+            if isinstance(video, FrameFolder):
+                video.check_frame_sizes(size)
             frames = video.frames() if check_all_frames else islice(video.frames(), 1)
             decoded = 0
             for frame in frames:  # decoding proves the file is readable, not just its header

@@ -9,4 +9,13 @@ class TrainingError(FommError, RuntimeError):
     """Training cannot start or go on as asked; the message says why and what to change."""
 
 
-__all__ = ["TrainingError"]
+class NonFiniteLossError(TrainingError):
+    """A loss became NaN or inf; ``applied`` says whether a part of the step was applied before it was
+    found (the discriminator's loss comes after the generator's update)."""
+
+    def __init__(self, message: str, applied: bool = False):
+        super().__init__(message)
+        self.applied = applied
+
+
+__all__ = ["NonFiniteLossError", "TrainingError"]

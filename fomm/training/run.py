@@ -15,7 +15,7 @@ from pathlib import Path
 from torch.utils.data import Dataset
 
 from ..api import resolve_model
-from ..checkpoints import Checkpoint
+from ..checkpoints import Checkpoint, read_checkpoint
 from ..config import Config
 from . import distributed
 from .checkpointing import read_run_checkpoint
@@ -81,7 +81,8 @@ def prepare_training(config: Config, out_dir: str | Path, *, dataset: Dataset | 
     from ..data.datasets import make_dataset
 
     resumed = resume_checkpoint(checkpoint) if checkpoint is not None else None
-    finetune_path = _weights_path(finetune, "--finetune") if finetune is not None else None
+    # Both read before anything is written: a damaged or NaN checkpoint leaves no run folder behind.
+    start_from = read_checkpoint(_weights_path(finetune, "--finetune")) if finetune is not None else None
     if dataset is None:
         dataset = make_dataset(config, is_train=True)
     try:
@@ -100,8 +101,8 @@ def prepare_training(config: Config, out_dir: str | Path, *, dataset: Dataset | 
     trainer = Trainer(config, dataset, out_dir, vgg=vgg, precision=precision, fused_adam=fused_adam, **options)
     if resumed is not None:
         trainer.resume(resumed)
-    if finetune_path is not None:
-        trainer.finetune(finetune_path)
+    if start_from is not None:
+        trainer.finetune(start_from)
     return trainer
 
 

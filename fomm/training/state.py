@@ -43,6 +43,7 @@ class TrainingState:
     global_step: int = 0
     seed: int = 0
     precision: str = "fp32"  # fp32, bf16 or fp16 (the autocast the steps ran under)
+    vgg: str | None = None  # the perceptual network's weights: "imagenet", "random (seed N)"; None without one
     fused_adam: bool = False
     optimizers: dict[str, dict[str, Any]] = dataclasses.field(default_factory=dict)
     schedulers: dict[str, dict[str, Any]] = dataclasses.field(default_factory=dict)
@@ -65,6 +66,7 @@ class TrainingState:
         return {
             "version": STATE_VERSION, "epoch": self.epoch, "batch": self.batch, "global_step": self.global_step,
             "seed": self.seed, "amp": amp_name(self.precision), "fused_adam": self.fused_adam,
+            "vgg": self.vgg,
             "schedulers": {name: _plain_scheduler(s) for name, s in self.schedulers.items()},
             "scalers": {name: dict(s) for name, s in self.scalers.items()},
             "rng": self.rng, "data": dict(self.data),
@@ -81,7 +83,7 @@ class TrainingState:
         return cls(
             epoch=int(entry["epoch"]), batch=int(entry["batch"]), global_step=int(entry["global_step"]),
             seed=int(entry.get("seed", 0)), precision=str(entry.get("amp") or "fp32"),
-            fused_adam=bool(entry.get("fused_adam", False)),
+            fused_adam=bool(entry.get("fused_adam", False)), vgg=entry.get("vgg"),
             optimizers={k.removeprefix("optimizer_"): v for k, v in (optimizers or {}).items()},
             schedulers={name: _counter_scheduler(s) for name, s in entry.get("schedulers", {}).items()},
             scalers=dict(entry.get("scalers", {})), rng=dict(entry.get("rng", {})), data=dict(entry.get("data", {})),

@@ -51,7 +51,7 @@ from ..precision import Precision, cpu_features
 from . import distributed
 from .checkpointing import checkpoint_name, checkpoint_position, latest_checkpoint, load_matching_weights
 from .diagnostics import KeypointMonitor
-from .errors import TrainingError
+from .errors import NonFiniteLossError, TrainingError
 from .interrupt import InterruptFlag
 from .logs import LOSS_ORDER, append_log_line, format_log_line
 from .losses import DiscriminatorLoss, GeneratorLoss, GeneratorStep, check_train_params
@@ -189,6 +189,7 @@ class Trainer:
 
         if any(weights.perceptual) and vgg is None:
             vgg = load_vgg19()
+        self.vgg_weights = vgg.weights if vgg is not None and any(weights.perceptual) else None
         self.generator_loss = GeneratorLoss(
             self.model.kp_detector, self.model.generator, tp, vgg=vgg,
             num_channels=config.model_params.common_params.num_channels,
@@ -213,6 +214,7 @@ class Trainer:
         self.epoch = 0  # the epoch being trained
         self.batch_in_epoch = 0  # its batches done
         self.global_step = 0
+        self._fit_start_step = 0
         self._epoch_sums: dict[str, float] = {}  # loss sums of the epoch so far (saved mid-epoch)
         self._epoch_batches = 0
         self._batch_size = tp.batch_size // self.ctx.world_size  # per process
@@ -284,7 +286,7 @@ class Trainer:
         """The run's state now (between two steps), as saved with each checkpoint."""
         return TrainingState(
             epoch=self.epoch, batch=self.batch_in_epoch, global_step=self.global_step, seed=self.seed,
-            precision=self.precision.name,
+            precision=self.precision.name, vgg=self.vgg_weights,
             fused_adam=self.fused_adam,
             optimizers={name: opt.state_dict() for name, opt in self.optimizers.items()},
             schedulers={name: s.state_dict() for name, s in self.schedulers.items()},
@@ -316,6 +318,9 @@ class Trainer:
             logger.warning("%s was trained %s --fused-adam and this run %s: Adam's arithmetic changes in the last "
                            "bit from here on", source, "with" if state.fused_adam else "without",
                            "uses it" if self.fused_adam else "does not")
+        if state.vgg is not None and (state.vgg != self.vgg_weights or state.vgg == "random"):
+            logger.warning("%s was trained with a VGG-19 of %s weights and this run uses %s: the perceptual loss "
+                           "compares other features from here on", source, state.vgg, self.vgg_weights)
         if state.seed != self.seed:
             logger.warning("resuming with the checkpoint's seed %d (not %d): a run is one random stream",
                            state.seed, self.seed)
@@ -398,10 +403,10 @@ class Trainer:
                     group["lr"] = base * 0.1**gamma_power
                 scheduler._last_lr = [g["lr"] for g in groups]
 
-    def finetune(self, path: str | Path) -> list[str]:
-        """Start from the weights of ``path`` whose names and shapes match this config (fresh
-        optimizers, epoch 0); return the skipped differences, which are also logged."""
-        ckpt = read_checkpoint(path)
+    def finetune(self, path: str | Path | Checkpoint) -> list[str]:
+        """Start from the weights of ``path`` (a file, or a checkpoint already read) whose names and shapes
+        match this config (fresh optimizers, epoch 0); return the skipped differences, also logged."""
+        ckpt = path if isinstance(path, Checkpoint) else read_checkpoint(path)
         skipped = self.skipped_weights = load_matching_weights(self.model.networks(), ckpt.state_dicts)
         for line in skipped:
             logger.warning("fine-tune: skipped %s", line)
@@ -417,6 +422,7 @@ class Trainer:
         _set_requires_grad(discriminator, False)  # its gradients from this step are discarded anyway
         with self.precision.autocast():
             losses, step = self.generator_step(source, driving, discriminator)
+        self._check_finite(losses, applied=False)
         for name in ("generator", "kp_detector"):
             self.optimizers[name].zero_grad(set_to_none=True)
         scaler = self.scalers["generator"]
@@ -429,12 +435,25 @@ class Trainer:
             self.optimizers["discriminator"].zero_grad(set_to_none=True)
             with self.precision.autocast():
                 disc_losses = self.discriminator_step(step.pyramid_real, step.pyramid_generated, step.kp_driving.value)
+            self._check_finite(disc_losses, applied=True)
             scaler = self.scalers["discriminator"]
             scaler.scale(sum(disc_losses.values())).backward()
             scaler.step(self.optimizers["discriminator"])
             scaler.update()
             losses.update(disc_losses)
         return {k: v.detach() for k, v in losses.items()}, step
+
+    def _check_finite(self, losses: Mapping[str, torch.Tensor], applied: bool) -> None:
+        """Stop before a NaN or inf loss reaches the weights (every rank at once under DDP)."""
+        values = {name: value.detach().float().sum() for name, value in losses.items()}
+        stop = not bool(torch.isfinite(torch.stack(list(values.values()))).all())  # one device sync a step
+        bad = {name: float(v) for name, v in values.items() if not torch.isfinite(v)} if stop else {}
+        if self.ctx.enabled:
+            stop = bool(distributed.max_over_ranks(int(stop), self.ctx, self.device))
+        if stop:
+            shown = ", ".join(f"{name} = {value}" for name, value in bad.items()) or "on another process"
+            where = f"step {self.global_step + 1} (epoch {self.epoch}, batch {self.batch_in_epoch + 1})"
+            raise NonFiniteLossError(f"a non-finite loss at {where}: {shown}", applied)
 
     # ------------------------------------------------------------------------------ the loop
     def fit(self, on_step: StepCallback | None = None, on_epoch_end: EpochCallback | None = None) -> TrainResult:
@@ -458,6 +477,7 @@ class Trainer:
                 self._writer = SummaryWriter(log_dir=str(self.out_dir))
         start = time.monotonic()
         steps = 0
+        self._fit_start_step = self.global_step
         stop_reason = None
         last_checkpoint = None
         last_epoch = self.epoch - 1
@@ -499,12 +519,37 @@ class Trainer:
                         distributed.broadcast_buffers(list(self.model.networks().values()), self.ctx)
                         checkpoint = self.save() if main else None
                     last_checkpoint = checkpoint or last_checkpoint
+        except Exception as exc:
+            self._save_after_failure(exc, last_checkpoint)
+            raise
         finally:
             if self._writer is not None:
                 self._writer.close()
                 self._writer = None
         return TrainResult(steps, self.global_step, last_epoch, time.monotonic() - start, last_checkpoint, means,
                            stop_reason, self.batch_in_epoch)
+
+    def _save_after_failure(self, exc: Exception, last: Path | None) -> None:
+        """After an error in the loop: a checkpoint of the last good step, so the run resumes there (its
+        weights are those of the last completed step: a failed step applies nothing, unless a
+        non-finite discriminator loss came after the generator's update, when the last checkpoint on
+        disk is kept instead). A non-finite loss becomes a :class:`NonFiniteLossError` naming it."""
+        applied = isinstance(exc, NonFiniteLossError) and exc.applied
+        saved = None
+        if self.ctx.is_main and not applied and self.global_step > self._fit_start_step:
+            try:
+                saved = self.save()
+            except Exception as error:  # the disk that failed the run may fail this too: keep the first error
+                logger.warning("could not write a checkpoint after the error: %s", error)
+            else:
+                logger.warning("training failed at step %d; the checkpoint of the last good step is %s",
+                               self.global_step + 1, saved)
+        if isinstance(exc, NonFiniteLossError):
+            kept = saved or last
+            where = f"the last finite checkpoint is {kept}" if kept else "no checkpoint was written yet"
+            raise NonFiniteLossError(f"{exc}; training stopped, {where}: lower the learning rates "
+                                     "(train_params.lr_*) or check the data, and fine-tune from it (--finetune)",
+                                     exc.applied) from None
 
     def _stop_reason(self, steps: int, start: float, interrupted: bool) -> str | None:
         code = 0

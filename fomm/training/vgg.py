@@ -28,6 +28,8 @@ WEIGHTS_URL = f"https://download.pytorch.org/models/{WEIGHTS_FILE}"
 _LAYERS = (64, 64, "M", 128, 128, "M", 256, 256, 256, 256, "M", 512, 512, 512, 512, "M", 512, 512, 512, 512, "M")
 # One past the last ``features`` index of each slice: relu1_1, relu2_1, relu3_1, relu4_1, relu5_1.
 SLICE_ENDS = (2, 7, 12, 21, 30)
+# The seed of --vgg-random's weights (recorded in each checkpoint's training state as the run's "vgg").
+RANDOM_SEED = 19
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
@@ -65,6 +67,9 @@ class Vgg19(nn.Module):
         self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
         self.requires_grad_(False)
         self.eval()
+        # Which weights it holds, as a run records it: "imagenet", "random (seed N)", or "random" for a
+        # network drawn from the process's random state (not reproducible on resume).
+        self.weights = "random"
 
     def train(self, mode: bool = True) -> Vgg19:
         # Always in eval mode (it has no dropout or batch norm in ``features``, but keep it explicit).
@@ -156,14 +161,25 @@ def load_vgg19(path: str | Path | None = None, allow_random: bool = False, downl
     if allow_random:
         logger.warning("VGG-19 with random weights: the perceptual loss compares random features (fine for "
                        "smoke tests and synthetic data, not for training a real model)")
-        return Vgg19()
+        return random_vgg19()
     raise VGGWeightsError(
         f"the perceptual loss needs torchvision's ImageNet VGG-19 weights and none were found: put {WEIGHTS_URL} "
         f"at {cached}, or pass --vgg PATH; --vgg-random uses random weights instead")
+
+
+def random_vgg19(seed: int = RANDOM_SEED) -> Vgg19:
+    """A VGG-19 with random weights drawn from ``seed`` alone, not from the process's random state: a
+    resumed run and every DDP rank compare frames with the same perceptual network."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        model = Vgg19()
+    model.weights = f"random (seed {seed})"
+    return model
 
 
 def _with_weights(features: Mapping[str, torch.Tensor]) -> Vgg19:
     model = Vgg19(init_weights=False)
     state = {k[len("features."):]: v.float() for k, v in features.items()}
     model.features.load_state_dict(state, strict=True, assign=True)
+    model.weights = "imagenet"
     return model.requires_grad_(False).eval()
