@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import os
+import urllib.error
 from pathlib import Path
 
 import pytest
@@ -51,3 +52,25 @@ def checkpoint(golden, tmp_path_factory) -> Path:
     from tests.animation.helpers import tiny_checkpoint
 
     return tiny_checkpoint(golden, tmp_path_factory.mktemp("checkpoint"))
+
+
+@pytest.fixture(scope="session")
+def dataset_dir(tmp_path_factory):
+    """train/ and test/ folders of moving-square videos (PNG frames), for training."""
+    from tests.training.helpers import write_dataset
+
+    return write_dataset(tmp_path_factory.mktemp("squares"))
+
+
+@pytest.fixture
+def hub_dir(tmp_path, monkeypatch):
+    """An empty torch hub cache, and no network."""
+    previous = torch.hub.get_dir()
+    torch.hub.set_dir(str(tmp_path / "hub"))
+
+    def offline(*args, **kwargs):
+        raise urllib.error.URLError("no network in tests")
+
+    monkeypatch.setattr(torch.hub, "load_state_dict_from_url", offline)
+    yield tmp_path / "hub"
+    torch.hub.set_dir(previous)
