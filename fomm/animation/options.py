@@ -215,11 +215,20 @@ class AnimationOptions:
 
     # ----------------------------------------------------------------------- against a model
     def check_model(self, modes: tuple[str, ...], family: str) -> None:
-        """Refuse a mode the model's family does not have (e.g. ``avd`` without an AVD network)."""
+        """Refuse a mode the model's family does not have (e.g. ``avd`` without an AVD network), and the
+        options of relative motion when the family's default mode is another (MRAA's demo runs ``avd``)."""
         if self.mode is not None and self.mode not in modes:
             mode = self.mode
             raise OptionsError(lambda w: f"{w.setting('mode', mode)}: this {family} model has no such mode; "
                                          f"use one of {', '.join(modes)}")
+        default = modes[0]
+        if self.mode is None and default != "relative":
+            for key, given in (("best_frame", self.best_frame is not None), ("adapt_scale", bool(self.adapt_scale))):
+                if given:
+                    raise OptionsError(lambda w, key=key: f"{w.name(key)} is an option of relative motion, and this "
+                                                          f"{family} model animates with {w.setting('mode', default)} "
+                                                          f"by default: add {w.setting('mode', 'relative')} or "
+                                                          f"{w.drop(key)}")
 
     def resolved_mode(self, modes: tuple[str, ...]) -> str:
         """The mode to run: as given, else the family's default (its first mode)."""

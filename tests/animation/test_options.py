@@ -85,3 +85,16 @@ def test_from_mapping_refuses_unknown_names_and_checks_the_rest():
 
 def test_the_spelt_out_lists_equal_the_modules_they_mirror():
     assert opts.TARGETS == TARGETS and opts.PRECISIONS == PRECISIONS
+
+
+def test_relative_options_with_a_family_whose_default_mode_is_another_are_refused():
+    """MRAA's demo animates in avd mode by default: a best frame or adapt scale without --mode relative
+    would do nothing, so they are refused naming the fix; with mode relative they are fine."""
+    modes = ("avd", "relative", "absolute")
+    for values, key in (({"best_frame": "auto"}, "best_frame"), ({"adapt_scale": True}, "adapt_scale")):
+        with pytest.raises(OptionsError) as error:
+            AnimationOptions(**values).check_model(modes, "mraa")
+        assert error.value.worded(CLI_WORDS).endswith(f"add --mode relative or drop --{key.replace('_', '-')}")
+        AnimationOptions(mode="relative", **values).check_model(modes, "mraa")
+    with pytest.raises(OptionsError, match="has no such mode"):
+        AnimationOptions(mode="avd").check_model(("relative", "absolute"), "fomm")
