@@ -321,9 +321,9 @@ def model_from_speed_args(args: argparse.Namespace, image: np.ndarray | None = N
                        "them); drop them or export again")
     if args.device not in (None, "auto", "cpu"):
         raise CLIError("--backend onnxruntime runs on the CPU here; drop --device or use --backend torch")
-    from ..export import OnnxBackend
+    from ..export import load_onnx_backend
 
-    return OnnxBackend(args.model)
+    return load_onnx_backend(args.model)
 
 
 def announce_compile(args: argparse.Namespace) -> None:

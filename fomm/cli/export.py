@@ -44,5 +44,6 @@ def run(args: argparse.Namespace) -> int:
         start = time.perf_counter()
         model = load_model(args.checkpoint, config=args.config, device="cpu", align_corners=args.align_corners)
         out = export_onnx(model, args.output, size=args.size, opset=args.opset or OPSET, overwrite=args.overwrite)
-    print(f"exported keypoints.onnx, source.onnx, decode.onnx in {time.perf_counter() - start:.1f} s -> {out}")
+    files = sorted(p.name for p in out.glob("*.onnx"))
+    print(f"exported {', '.join(files)} in {time.perf_counter() - start:.1f} s -> {out}")
     return 0

@@ -134,6 +134,10 @@ def export_onnx(model: FOMM, out_dir: str | Path, *, size: int | None = None, op
     ``size``: the frame size the graphs run at (default: the model's training size). The weights are
     exported in float32 whatever the model's placement; the model itself is not changed.
     """
+    if getattr(model, "family", "fomm") == "tpsmm":  # its own graphs: fomm.export.tpsmm
+        from .tpsmm import export_tpsmm_onnx
+
+        return export_tpsmm_onnx(model, out_dir, size=size, opset=opset, overwrite=overwrite)
     try:
         import onnx  # noqa: F401 (metadata; checked before any work)
     except ModuleNotFoundError:

@@ -38,6 +38,29 @@ def _session(path: Path, providers: list[str], threads: int | None):
     return ort.InferenceSession(str(path), sess_options=options, providers=providers)
 
 
+def load_onnx_backend(folder: str | os.PathLike, *, threads: int | None = None,
+                      providers: list[str] | None = None):
+    """The onnxruntime backend of an export of any family (its ``fomm-onnx.json`` names the family)."""
+    meta_path = Path(folder) / METADATA
+    family = json.loads(meta_path.read_text()).get("family", "fomm") if meta_path.is_file() else "fomm"
+    if family != "tpsmm":
+        return OnnxBackend(folder, threads=threads, providers=providers)
+    try:
+        import onnxruntime  # noqa: F401
+    except ModuleNotFoundError:
+        raise missing_extra("onnxruntime") from None
+    from .tpsmm import TPSMMOnnxBackend
+
+    metadata = json.loads(meta_path.read_text())
+    sessions = {}
+    for name, info in metadata["graphs"].items():
+        path = Path(folder) / info["file"]
+        if not path.is_file():
+            raise ExportError(f"{path} is missing; re-export the model with fomm export")
+        sessions[name] = _session(path, providers or ["CPUExecutionProvider"], threads or torch.get_num_threads())
+    return TPSMMOnnxBackend(folder, metadata, sessions)
+
+
 class OnnxBackend(FommMotion):
     """The three exported graphs in onnxruntime sessions; implements :class:`fomm.animation.Backend`.
 

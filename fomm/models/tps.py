@@ -50,6 +50,15 @@ class KeypointTPS:
         self.control_points = kp_driving  # (B, K, n, 2)
         self.control_params = params[:, :, :n, :]  # (B, K, n, 2)
 
+    @classmethod
+    def from_params(cls, theta: torch.Tensor, control_points: torch.Tensor,
+                    control_params: torch.Tensor) -> KeypointTPS:
+        """A fitted transform from its parameters (an exported graph gets them from the host, since
+        ONNX has no linear solve)."""
+        tps = cls.__new__(cls)
+        tps.theta, tps.control_points, tps.control_params = theta, control_points, control_params
+        return tps
+
     def warp_coordinates(self, coordinates: torch.Tensor) -> torch.Tensor:
         """(B or 1, N, 2) points of the driving frame -> (B, K, N, 2) points of the source frame."""
         with float32_math(coordinates):

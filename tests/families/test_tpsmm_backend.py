@@ -92,7 +92,7 @@ def test_a_checkpoint_without_avd_network_refuses_avd_by_name(model):
     backend = backend_for(bare, channels_last=False)
     assert "avd" not in backend.modes
     kp = backend.keypoints(torch.rand(1, 3, 64, 64))
-    with pytest.raises(TPSMMModeError, match="no avd_network.*--mode relative or absolute"):
+    with pytest.raises(TPSMMModeError, match="no avd_network .*--mode relative or absolute"):
         backend.normalize(kp, kp, kp, mode="avd", adapt_scale=True)
 
 

@@ -70,15 +70,20 @@ class TPSDenseMotionNetwork(nn.Module):
                    - kp2gaussian(kp_source.value, spatial_size, self.kp_variance))
         return torch.cat([heatmap.new_zeros(heatmap.shape[0], 1, *spatial_size), heatmap], dim=1)
 
+    def fit(self, kp_driving: Keypoints, kp_source: Keypoints) -> KeypointTPS:
+        """The K thin-plate splines of Eq. 2, from each group of 5 driving points to the source's."""
+        bs = kp_driving.value.shape[0]
+        return KeypointTPS(kp_driving.value.view(bs, self.num_tps, POINTS_PER_TPS, 2),
+                           kp_source.value.view(bs, self.num_tps, POINTS_PER_TPS, 2))
+
     def transformations(self, spatial_size, kp_driving: Keypoints, kp_source: Keypoints,
-                        bg_param: torch.Tensor | None = None) -> torch.Tensor:
+                        bg_param: torch.Tensor | None = None, tps: KeypointTPS | None = None) -> torch.Tensor:
         """The K+1 sampling grids (B, K+1, h, w, 2): the background's (identity, or the affine
-        ``bg_param`` (B, 3, 3)) first, then the K keypoint TPS of Eq. 2."""
+        ``bg_param`` (B, 3, 3)) first, then the K keypoint TPS of Eq. 2 (``tps``: already fitted)."""
         h, w = spatial_size
         bs = kp_driving.value.shape[0]
         with float32_math(kp_driving.value):
-            tps = KeypointTPS(kp_driving.value.view(bs, self.num_tps, POINTS_PER_TPS, 2),
-                              kp_source.value.view(bs, self.num_tps, POINTS_PER_TPS, 2))
+            tps = tps if tps is not None else self.fit(kp_driving, kp_source)
             driving_to_source = tps.grid(h, w)
             identity = make_coordinate_grid((h, w), driving_to_source.dtype, driving_to_source.device)
             background = identity.view(1, 1, h, w, 2).expand(bs, 1, h, w, 2)
@@ -89,13 +94,13 @@ class TPSDenseMotionNetwork(nn.Module):
             return torch.cat([background, driving_to_source], dim=1)
 
     def forward(self, source_image: torch.Tensor, kp_driving: Keypoints, kp_source: Keypoints,
-                bg_param: torch.Tensor | None = None) -> TPSDenseMotion:
+                bg_param: torch.Tensor | None = None, tps: KeypointTPS | None = None) -> TPSDenseMotion:
         if self.scale_factor != 1:
             source_image = self.down(source_image)
         bs, c, h, w = source_image.shape
         n = self.num_tps + 1
         heatmap = self.heatmap_representation((h, w), kp_driving, kp_source)
-        transformations = self.transformations((h, w), kp_driving, kp_source, bg_param)
+        transformations = self.transformations((h, w), kp_driving, kp_source, bg_param, tps)
         repeated = source_image.unsqueeze(1).expand(bs, n, c, h, w).reshape(bs * n, c, h, w)
         deformed = warp(repeated, transformations.reshape(bs * n, h, w, 2), align_corners=True).view(bs, n, c, h, w)
         features = torch.cat([heatmap.to(deformed.dtype), deformed.view(bs, -1, h, w)], dim=1)
