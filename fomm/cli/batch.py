@@ -37,7 +37,8 @@ def add_parser(sub) -> None:
     pairs.add_argument("--seed", type=non_negative_int, default=0, metavar="S", help="the draw's seed (default: 0)")
     run_group = p.add_argument_group("workers and launches")
     run_group.add_argument("--workers", type=non_negative_int, metavar="N",
-                           help="worker processes, each holding the model (default: one per CPU core, two per GPU)")
+                           help="worker processes, each holding the model (default: one per CPU core, two per GPU; 0: "
+                           "in this process)")
     run_group.add_argument("--device", help="cpu, cuda, cuda:1; default: every GPU, else the CPU")
     run_group.add_argument("--shard", metavar="I/N", help="run the rows whose index is I modulo N (default: from "
                            "RANK/WORLD_SIZE under torchrun or SLURM_ARRAY_TASK_ID/SLURM_ARRAY_TASK_COUNT)")
