@@ -10,6 +10,7 @@ most the rows in flight, whose outputs (written to temporary names and renamed) 
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import logging
 import multiprocessing
@@ -353,7 +354,14 @@ def run(manifest: str | Path | Sequence[Row] | None, out_dir: str | Path, *,
     plan = make_plan(rows, defaults, checkpoint, previous, overwrite=overwrite, retry_failed=retry_failed)
     summary = BatchSummary(len(rows), 0, 0, len(plan.failed_before), 0, 0.0, status_path, out_dir,
                            failed_before=len(plan.failed_before))
-    with StatusFile(status_path) as status_file:
+    with contextlib.ExitStack() as stack:
+        status_file = stack.enter_context(StatusFile(status_path))
+        cluster = None
+        if ray is not None and plan.jobs:
+            from .ray_backend import ray_session
+
+            cluster = stack.enter_context(ray_session(ray, workers, **(ray_options or {})))
+
         def on_record(record: Record) -> None:
             status_file.append(record)
             summary.records.append(record)
@@ -367,20 +375,19 @@ def run(manifest: str | Path | Sequence[Row] | None, out_dir: str | Path, *,
         for record in plan.settled:
             on_record(record)
         if plan.jobs:
-            _execute(plan.jobs, device=device, workers=workers, overwrite=overwrite, ray=ray,
-                     ray_options=ray_options or {}, initializer=initializer, animate=animate, on_record=on_record)
+            _execute(plan.jobs, device=device, workers=workers, overwrite=overwrite, cluster=cluster,
+                     initializer=initializer, animate=animate, on_record=on_record)
     summary.seconds = time.perf_counter() - started
     logger.info("%s", summary)
     return summary
 
 
-def _execute(jobs: Sequence[Job], *, device, workers, overwrite, ray, ray_options, initializer, animate,
-             on_record) -> None:
-    if ray is not None:
+def _execute(jobs: Sequence[Job], *, device, workers, overwrite, cluster, initializer, animate, on_record) -> None:
+    if cluster is not None:
         from .ray_backend import run_ray
 
-        run_ray(jobs, address=ray, device=device, workers=workers, overwrite=overwrite, on_record=on_record,
-                animate=animate, **ray_options)
+        run_ray(cluster, jobs, device=device, workers=workers, overwrite=overwrite, on_record=on_record,
+                animate=animate)
         return
     if workers == 0:
         _run_inline(jobs, device, overwrite, animate, on_record)

@@ -10,9 +10,10 @@ file system), as for any Ray job.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import pickle
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from ..errors import FommError
@@ -55,11 +56,16 @@ class _RayRunner:
         return {"record": pickle.dumps(self.runner.run(job))}
 
 
-def _connect(ray, address: str, workers: int | None, num_cpus: int | None) -> bool:
-    """Join the cluster at ``address`` ("auto": the one this machine belongs to) or start a local one
-    ("local", with ``num_cpus`` CPUs); True when this call started Ray (and should stop it)."""
+@contextlib.contextmanager
+def ray_session(address: str, workers: int | None = None, num_cpus: int | None = None) -> Iterator[Any]:
+    """Ray, joined to the cluster at ``address`` ("auto": the one this machine belongs to) or to a local one
+    started for this block ("local", with ``num_cpus`` CPUs, default ``workers``), and stopped after it
+    if this block started it. Connecting comes before any row is recorded, so a cluster that cannot be
+    reached fails the batch at once."""
+    ray = import_ray()
     if ray.is_initialized():
-        return False
+        yield ray
+        return
     try:
         if address == "local":
             ray.init(num_cpus=num_cpus or workers, include_dashboard=False, log_to_driver=False,
@@ -69,29 +75,26 @@ def _connect(ray, address: str, workers: int | None, num_cpus: int | None) -> bo
     except (ConnectionError, RuntimeError, ValueError) as exc:
         raise RayError(f"--ray {address}: cannot reach a Ray cluster ({str(exc).splitlines()[0]}); start one with "
                        "`ray start --head`, give its address, or use --ray local") from None
-    return True
-
-
-def run_ray(jobs: Sequence[Job], *, address: str, device: str | None, workers: int | None, overwrite: bool,
-            on_record: Callable[[Record], None], animate: Callable | None = None,
-            num_cpus: int | None = None) -> None:
-    """Run ``jobs`` on Ray, calling ``on_record`` in the driver as each result arrives."""
-    ray = import_ray()
-    started = _connect(ray, address, workers, num_cpus)
     try:
-        context = ray.data.DataContext.get_current()
-        context.enable_progress_bars = False  # the driver shows one bar of its own
-        resources = ray.cluster_resources()
-        gpus = int(resources.get("GPU", 0)) if device in (None, "auto") or str(device).startswith("cuda") else 0
-        size = min(workers or gpus or int(resources.get("CPU", 1)), len(jobs))
-        logger.info("Ray: %d actors, one per %s", size, "GPU" if gpus else "CPU slot")
-        items = [{"job": pickle.dumps(job)} for job in jobs]
-        dataset = ray.data.from_items(items, override_num_blocks=len(items))  # one job per block: all actors busy
-        results = dataset.map(_RayRunner, fn_constructor_kwargs={
-            "device": "cuda" if gpus else "cpu", "overwrite": overwrite, "threads": 1, "animate": animate},
-            concurrency=size, num_gpus=1 if gpus else 0, num_cpus=1)
-        for item in results.iter_rows():
-            on_record(pickle.loads(item["record"]))
+        yield ray
     finally:
-        if started:
-            ray.shutdown()
+        ray.shutdown()
+
+
+def run_ray(ray, jobs: Sequence[Job], *, device: str | None, workers: int | None, overwrite: bool,
+            on_record: Callable[[Record], None], animate: Callable | None = None) -> None:
+    """Run ``jobs`` on Ray (joined by :func:`ray_session`), calling ``on_record`` in the driver as each
+    result arrives."""
+    context = ray.data.DataContext.get_current()
+    context.enable_progress_bars = False  # the driver shows one bar of its own
+    resources = ray.cluster_resources()
+    gpus = int(resources.get("GPU", 0)) if device in (None, "auto") or str(device).startswith("cuda") else 0
+    size = min(workers or gpus or int(resources.get("CPU", 1)), len(jobs))
+    logger.info("Ray: %d actors, one per %s", size, "GPU" if gpus else "CPU slot")
+    items = [{"job": pickle.dumps(job)} for job in jobs]
+    dataset = ray.data.from_items(items, override_num_blocks=len(items))  # one job per block: all actors busy
+    results = dataset.map(_RayRunner, fn_constructor_kwargs={
+        "device": "cuda" if gpus else "cpu", "overwrite": overwrite, "threads": 1, "animate": animate},
+        concurrency=size, num_gpus=1 if gpus else 0, num_cpus=1)
+    for item in results.iter_rows():
+        on_record(pickle.loads(item["record"]))

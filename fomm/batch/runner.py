@@ -87,7 +87,7 @@ class Runner:
             if animate is None:
                 from ..pipeline import animate_file as animate
             result = animate(self.model(job.checkpoint), source_picture(row.source), row.driving, row.output,
-                             job.options, overwrite=self.overwrite, inputs=(row.source, row.driving))
+                             job.options, overwrite=self.overwrite, inputs=(row.source, row.driving, job.checkpoint))
         except FommError as exc:
             return self._failed(row, str(exc), start)
         except Exception as exc:  # a bug (or a failure fomm does not word yet): this row fails, the batch goes on
