@@ -192,3 +192,22 @@ def test_reconstruction_step_uses_background_motion(model, io):
     torch.testing.assert_close(prediction, io["bg_gen_prediction"], atol=ATOL, rtol=0)
     torch.testing.assert_close(regions.shift, io["rp_driving_shift"], atol=ATOL, rtol=0)
     torch.testing.assert_close(heatmaps, io["rp_driving_heatmap"], atol=ATOL, rtol=0)
+
+
+def test_closed_form_pca_has_lapacks_signs(io):
+    """The exportable PCA gives the golden U and sqrt(S) (LAPACK's signs) and agrees with the CPU SVD on
+    random covariances but for the rare ones on the boundary of its sign rule."""
+    from fomm.models.mraa.regions import pca_affine_closed_form
+
+    for name in ("source", "driving"):
+        u, sqrt_s = pca_affine_closed_form(io[f"rp_{name}_covar"])
+        torch.testing.assert_close(u.reshape(-1, 2, 2), io[f"rp_{name}_u"], atol=ATOL, rtol=0)
+        torch.testing.assert_close(sqrt_s.reshape(-1, 2, 2), io[f"rp_{name}_d"], atol=ATOL, rtol=0)
+    generator = torch.Generator().manual_seed(0)
+    m = torch.randn(20000, 2, 2, generator=generator, dtype=torch.float64)
+    covar = (m @ m.transpose(1, 2) + 1e-3 * torch.eye(2, dtype=torch.float64)).float()
+    u, sqrt_s = pca_affine_closed_form(covar)
+    expected_u, expected_sqrt_s = pca_affine(covar)
+    agree = (u - expected_u).abs().amax(dim=(1, 2)) < 1e-3
+    assert agree.float().mean() > 0.9995
+    torch.testing.assert_close(sqrt_s, expected_sqrt_s, atol=1e-4, rtol=0)

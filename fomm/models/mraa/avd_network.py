@@ -43,7 +43,7 @@ class AVDNetwork(nn.Module):
     def forward(self, regions_id: Regions, regions_pose: Regions) -> Regions:
         """``regions_id`` (the source, batch 1 or B) and ``regions_pose`` (the driving frames, B).
         The covariance of the result is A A^T of its affine."""
-        bs = len(regions_pose)
+        bs = regions_pose.shift.shape[0]
         identity = self.id_encoder(self._flatten(regions_id.expand(bs)))
         pose = self.pose_encoder(self._flatten(regions_pose))
         out = self.decoder(torch.cat([pose, identity], dim=1)).float().view(bs, self.num_regions, 6)

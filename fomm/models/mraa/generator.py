@@ -75,7 +75,7 @@ class Generator(nn.Module):
                visualize: bool = True) -> GeneratorOutput:
         """The driving frame from the source's features; features, image and source regions of batch
         1 are broadcast over the driving batch."""
-        bs = len(driving)
+        bs = driving.shift.shape[0]
         if features[0].shape[0] != bs:
             features = [f.expand(bs, *f.shape[1:]) for f in features]
             source_image = source_image.expand(bs, *source_image.shape[1:])

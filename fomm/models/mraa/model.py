@@ -75,7 +75,7 @@ class MRAA(nn.Module):
         regions = regions_from_heatmap(heatmaps)
         bg_params = None
         if self.bg_predictor is not None:
-            bg_params = self.bg_predictor(source.expand(len(frames), *source.shape[1:]), frames)
+            bg_params = self.bg_predictor(source.expand(frames.shape[0], *source.shape[1:]), frames)
         prediction = self.generator.decode(features, source, regions, regions_source, bg_params,
                                            visualize=False).prediction
         return prediction, regions, heatmaps
