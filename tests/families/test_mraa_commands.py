@@ -1,5 +1,5 @@
-"""MRAA checkpoints through the commands (``fomm reconstruct`` with background motion), on the golden
-checkpoint and frames."""
+"""MRAA checkpoints through the commands: ``fomm reconstruct`` (with background motion) and
+``fomm keypoints`` (region shifts and affines), on the golden checkpoint and frames."""
 
 from __future__ import annotations
 
@@ -48,3 +48,18 @@ def test_reconstruct_scores_the_reconstruction_with_background_motion(golden, cl
     assert l1 == pytest.approx(float((with_bg - real).abs().mean()), abs=1e-5)
     assert abs(l1 - float((without - real).abs().mean())) > 1e-4  # 4e-4: ten times the bound above
 
+
+def test_keypoints_writes_region_shifts_and_affines(golden, clip, tmp_path):
+    _, folder = clip
+    out = tmp_path / "regions.json"
+    argv = ["keypoints", str(folder), "-o", str(out), "--checkpoint", str(golden / "mraa-tiny.pth.tar"),
+            "--size", "128", "--device", "cpu"]
+    assert main(argv) == 0
+    data = json.loads(out.read_text())
+    assert data["num_kp"] == 4 and len(data["frames"]) == 4
+    io = np.load(golden / "mraa-tiny-io.npz")
+    # Frame 1 is driving frame 0 (PNG-rounded): its regions are the golden ones to within that rounding.
+    affines = np.array(data["frames"][1]["affines"])
+    np.testing.assert_allclose(affines, io["rp_driving_affine"][0], atol=0.02)
+    pixels = np.array(data["frames"][1]["keypoints"])
+    np.testing.assert_allclose(pixels, (io["rp_driving_shift"][0] + 1) / 2 * 127, atol=0.5)
