@@ -162,6 +162,16 @@ def worker_devices(device: str | None, workers: int | None, jobs: int) -> list[s
     return names[:max(1, jobs)]
 
 
+def _check_device(device: str | None) -> None:
+    """A device this machine lacks fails the batch at once (not every row, one by one, in the workers)."""
+    from ..api import select_device
+
+    try:
+        select_device(device)
+    except RuntimeError as exc:
+        raise BatchError(f"device {device}: {str(exc).splitlines()[0]}") from None
+
+
 # ---------------------------------------------------------------------------------------------- workers
 def _die_with_parent(parent: int) -> None:
     """A worker must not outlive the batch (a kill -9 of it would leave workers writing outputs that the
@@ -335,6 +345,8 @@ def run(manifest: str | Path | Sequence[Row] | None, out_dir: str | Path, *,
         from .ray_backend import import_ray
 
         import_ray()  # a missing extra is said before any work
+    else:
+        _check_device(device)
     shard = Shard.parse(shard) if isinstance(shard, str) else shard or Shard.from_env()
     if manifest is None:
         if pairs_from is None:

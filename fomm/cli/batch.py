@@ -10,7 +10,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from .common import CLIError, non_negative_float, non_negative_int, positive_int, user_errors
+from .common import CLIError, device_from_arg, non_negative_float, non_negative_int, positive_int, user_errors
 
 EXIT_SOME_FAILED = 3  # every row ran or was skipped, but some failed (2 is a command-line error)
 HELP = "animate many source/driving pairs from a manifest, resumably, on several workers"
@@ -111,6 +111,8 @@ def run(args: argparse.Namespace) -> int:
         raise CLIError("give a MANIFEST or --pairs-from DATASET_DIR (one of them)")
     with user_errors():
         defaults = defaults_from_args(args)
+        if args.ray is None:
+            device_from_arg(args.device)  # a device this machine lacks: one line, before any row
         bars: list[tqdm] = []  # opened with the first result: a manifest refused at once shows no bar
         frames = [0]
 

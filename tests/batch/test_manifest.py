@@ -187,6 +187,7 @@ def test_workers_default_to_the_cpu_cores_and_never_exceed_the_jobs(monkeypatch)
     (["--mode", "sideways"], "mode"),  # the defaults are checked by AnimationOptions before any row
     (["--shard", "3/3"], "0 <= I < N"),
     (["--pairs-from", "data"], "give a MANIFEST or --pairs-from DATASET_DIR"),
+    (["--device", "cuda:99"], "--device cuda:99"),
 ])
 def test_cli_refuses_bad_batches_in_one_line(tmp_path, capsys, argv, message):
     from fomm.cli import main
