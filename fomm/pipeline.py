@@ -36,7 +36,7 @@ from .animation.options import API_WORDS, AnimationOptions, OptionsError, Vocabu
 from .io import BackgroundWriter, VideoReader, VideoWriter, read_image
 from .io.writer import H264_SUFFIXES
 
-STAGES = ("best frame", "track driving", "animate")
+STAGES = ("best frame", "track driving", "smooth motion", "animate")
 
 
 @dataclass(frozen=True)
@@ -141,6 +141,9 @@ def plan_animation(model, photo: np.ndarray, driving: VideoReader, options: Anim
         animation = Animation.plain(Animator(model, photo, options), options.keypoints)
     else:
         animation = _plan_crops(model, photo, driving, options, progress, words, driving_name, photo_boxes)
+    strength = options.smooth_strength()
+    if strength:  # one keypoints-only pass: the driving motion smoothed over time, without delay
+        animation.smooth_driving(_counted(driving, "smooth motion", driving.num_frames, progress), strength)
     return Plan(animation, _best_frame(animation, driving, options, progress))
 
 
@@ -148,12 +151,16 @@ def _plan_crops(model, photo, driving: VideoReader, options: AnimationOptions, p
                 driving_name: str | None, photo_boxes: Sequence | None):
     from .crop import CropOptions
     from .crop.animate import Animation, plan_driving, source_boxes
+    from .crop.detect import check_detector
 
     source_fix, driving_fix = _fixes(words)
     size = int(options.size or model.config.frame_size)
-    crop_options = CropOptions(target=options.target, size=size, margin=options.crop_margin)
+    strength = options.smooth_strength()
+    crop_options = CropOptions(target=options.target, size=size, margin=options.crop_margin,
+                               backend=check_detector(options.detector),
+                               **({} if strength is None else {"smooth": strength}))
     boxes = list(photo_boxes) if photo_boxes is not None else source_boxes(
-        photo, options.crop, crop_options, options.faces, fit=options.fit, fix=source_fix)
+        photo, options.crop, crop_options, options.faces, fit=options.fit, fix=source_fix, face=options.face)
     for box in boxes:
         _note(progress, f"source crop {box.describe()}")
     crop = options.driving_crop_or_default

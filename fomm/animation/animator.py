@@ -358,20 +358,27 @@ class Animator:
                              f"choose a frame between 0 and {max(count - 1, 0)}")
 
     # ----------------------------------------------------------------------------- animation
+    def driving_motion(self, batch: FrameBatch) -> Any:
+        """The motion (keypoints, ...) of a batch of prepared frames, on the device."""
+        with torch.inference_mode():
+            return self.backend.keypoints(self._to_device(batch))
+
     def animate_batch(self, batch: FrameBatch, initial: Any = None, *, source: PreparedSource | None = None,
-                      output: str = "uint8") -> AnimatedBatch:
+                      output: str = "uint8", motion: Any = None) -> AnimatedBatch:
         """Animate one batch of prepared frames (see :func:`frame_batches`), in the calling thread.
 
         ``initial``: relative mode's reference motion (batch 1); None: this batch's first frame, as at
         the start of a clip. The result carries the reference used, for the next batch. ``source``:
         another prepared source than the animator's own (e.g. one frame of a source video).
+        ``motion``: the batch's driving motion when already known (e.g. smoothed over time,
+        :mod:`fomm.crop.smooth`); None: detected from the frames.
         """
         if output not in OUTPUTS:
             raise AnimationError(f"output must be one of {', '.join(OUTPUTS)}, got {output!r}")
         source = source or self.prepared
         relative = self.mode == "relative"
         with torch.inference_mode():
-            kp_driving = self.backend.keypoints(self._to_device(batch))
+            kp_driving = self.backend.keypoints(self._to_device(batch)) if motion is None else motion
             if relative:
                 initial = kp_driving[:1] if initial is None else initial.to(self.device, source.motion.value.dtype)
             kp_used = self.backend.normalize(source.motion, kp_driving, initial, mode=self.mode,

@@ -30,6 +30,8 @@ LAYOUTS = ("result", "side-by-side")
 FACES = ("largest", "all")
 CROPS = ("auto", "none")
 TARGETS = ("face", "person")  # fomm.crop.detect.TARGETS (a test keeps them equal; importing it loads OpenCV)
+DETECTORS = ("auto", "yunet", "haar", "mediapipe")  # fomm.crop.detect.DETECTORS (kept equal by a test)
+SMOOTH_WORDS = ("off", "auto")  # or a strength in frames (fomm.crop.smooth)
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")  # fomm.precision.PRECISIONS (kept equal by a test)
 MAX_BATCH_SIZE = 1024
 
@@ -58,7 +60,8 @@ class Vocabulary:
 API_WORDS = Vocabulary({}, "{name}={value!r}", "leave {name} unset")
 CLI_WORDS = Vocabulary({f.replace("-", "_"): "--" + f for f in (
     "mode", "adapt-scale", "best-frame", "crop", "driving-crop", "paste-back", "faces", "target", "crop-margin",
-    "fit", "size", "batch-size", "precision", "compile", "layout", "keypoints", "audio")},
+    "fit", "size", "batch-size", "precision", "compile", "layout", "keypoints", "audio", "smooth", "detector",
+    "face")},
     "{name} {value}", "drop {name}")
 APP_WORDS = Vocabulary({"adapt_scale": "adapt scale", "best_frame": "best frame", "paste_back": "paste back",
                         "crop_margin": "crop margin", "batch_size": "batch size"}, "{name}: {value}", "untick {name}",
@@ -116,7 +119,13 @@ class AnimationOptions:
     padding. ``size``: the networks' frame size (None: the model's training size). ``batch_size``:
     frames per forward pass (None: 4 on a CPU, 16 on a GPU). ``precision``, ``channels_last``,
     ``allow_slow``, ``compile``: how the networks run (see :mod:`fomm.precision`). ``layout``,
-    ``keypoints``, ``audio``: what the output shows and carries.
+    ``keypoints``, ``audio``: what the output shows and carries. ``smooth``: ``"off"``, ``"auto"`` or a
+    strength in frames: the driving motion (keypoints and jacobians) and the tracked boxes smoothed over
+    time, without delay for files (one more keypoints-only pass over the driving video), causally in
+    live mode (see :mod:`fomm.crop.smooth`); None: off (the tracked boxes keep their light smoothing;
+    ``fomm live`` passes ``"auto"`` unless told otherwise). ``detector``: the face detector of
+    ``crop="auto"`` (``"auto"``, ``"yunet"``, ``"haar"``, ``"mediapipe"``). ``face``: with
+    ``crop="auto"``, animate the N-th face of the photo by size (0: the largest) instead of the largest.
     """
 
     mode: str | None = None
@@ -138,6 +147,9 @@ class AnimationOptions:
     layout: str = "result"
     keypoints: bool = False
     audio: bool | None = None
+    smooth: Any = None  # None | "off" | "auto" | a strength in frames
+    detector: str = "auto"
+    face: int | None = None
 
     def __post_init__(self) -> None:
         if self.mode is not None:
@@ -176,6 +188,17 @@ class AnimationOptions:
                                                  and math.isfinite(self.crop_margin) and self.crop_margin >= 0):
             margin = self.crop_margin
             raise OptionsError(lambda w: f"{w.name('crop_margin')} must be a number >= 0, got {margin!r}")
+        self.smooth_strength()  # refuses bad values
+        _one_of("detector", self.detector, DETECTORS)
+        if self.face is not None:
+            if isinstance(self.face, bool) or not isinstance(self.face, int) or self.face < 0:
+                face = self.face
+                raise OptionsError(lambda w: f"{w.name('face')} must be a face's rank by size (0: the largest), "
+                                             f"got {face!r}")
+            if self.crop != "auto" or self.faces == "all":
+                raise OptionsError(lambda w: f"{w.name('face')} picks one of the faces that "
+                                             f"{w.setting('crop', 'auto')} finds: use it with "
+                                             f"{w.setting('crop', 'auto')} and without {w.setting('faces', 'all')}")
         _one_of("fit", self.fit, FITS)
         _one_of("layout", self.layout, LAYOUTS)
         _one_of("precision", self.precision, PRECISIONS)
@@ -183,6 +206,26 @@ class AnimationOptions:
         _positive_int("batch_size", self.batch_size, MAX_BATCH_SIZE)
 
     # ------------------------------------------------------------------------------ derived
+    def smooth_strength(self) -> float | None:
+        """The smoothing strength in frames (0: off); None: not asked for (the motion is not smoothed,
+        the tracked boxes keep the tracker's light smoothing)."""
+        value = self.smooth
+        if value is None:
+            return None
+        if value == "off":
+            return 0.0
+        if value == "auto":
+            return 2.0  # fomm.crop.smooth.AUTO_STRENGTH
+        try:
+            strength = float(value) if not isinstance(value, bool) else math.nan
+        except (TypeError, ValueError):
+            strength = math.nan
+        if not (math.isfinite(strength) and strength > 0):
+            raise OptionsError(lambda w: f"{w.name('smooth')} must be off, auto or a strength in frames > 0 (e.g. "
+                                         f"2), got {value!r}")
+        return strength
+
+
     @property
     def cropping(self) -> bool:
         """Whether frames are cropped or pasted (else the animator takes each frame's center square)."""

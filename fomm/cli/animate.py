@@ -52,6 +52,10 @@ def add_parser(sub) -> None:
     p.add_argument("--layout", choices=LAYOUTS, default="result",
                    help="result (default) or side-by-side: source | driving | result")
     p.add_argument("--keypoints", action="store_true", help="draw the keypoints on the frames")
+    p.add_argument("--smooth", metavar="off|auto|FRAMES",
+                   help="smooth the driving motion (keypoints, jacobians) and the tracked boxes over time, without "
+                        "delay (auto: 2 frames; one more keypoints-only pass over the driving video). Default: off "
+                        "(tracked boxes keep a light smoothing)")
     p.add_argument("--overwrite", action="store_true", help="replace OUTPUT if it exists")
     add_crop_arguments(p)
     add_speed_arguments(p)
@@ -83,7 +87,8 @@ def options_from_args(args: argparse.Namespace):
             paste_back=args.paste_back, faces=args.faces, target=args.target, crop_margin=args.crop_margin,
             fit=args.fit, size=args.size, batch_size=args.batch_size,
             precision=args.precision if torch_backend else "fp32", compile=getattr(args, "compile", False),
-            layout=args.layout, keypoints=args.keypoints, audio=args.audio)
+            layout=args.layout, keypoints=args.keypoints, audio=args.audio, smooth=args.smooth,
+            detector=args.detector, face=args.face)
     except OptionsError as exc:
         raise CLIError(exc.worded(CLI_WORDS)) from None
 

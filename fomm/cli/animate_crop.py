@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import argparse
 
-from ..animation.options import TARGETS
-from .common import non_negative_float
+from ..animation.options import DETECTORS, TARGETS
+from .common import non_negative_float, non_negative_int
 
 
 def _crop(text: str):
@@ -36,6 +36,12 @@ def add_crop_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--faces", choices=("largest", "all"), default="largest",
                    help="with --crop auto: animate the largest face (default) or every face (group photos; needs "
                         "--paste-back), all with the same driving motion")
+    g.add_argument("--face", type=non_negative_int, metavar="N",
+                   help="with --crop auto: animate the photo's N-th face by size (0: the largest; fomm crop PHOTO "
+                        "--list shows them)")
+    g.add_argument("--detector", choices=DETECTORS, default="auto",
+                   help="face detector of --crop auto: auto (default: the CNN, yunet, when installed, else OpenCV's "
+                        "cascades, haar), yunet, haar, or mediapipe when installed")
     g.add_argument("--target", choices=TARGETS, default="face", help="what --crop auto looks for (default: face)")
     g.add_argument("--crop-margin", type=non_negative_float, metavar="M",
                    help="grow the found box by M times its size on each side (default 0.6 for faces, 0.1 for people)")

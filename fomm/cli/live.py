@@ -39,6 +39,9 @@ def add_parser(sub) -> None:
                    help="relative (the default of every model family): motion from the neutral pose (the first "
                         "frame; x recalibrates); absolute; avd (models with an AVD network)")
     p.add_argument("--adapt-scale", action="store_true", help="scale relative motion by the poses' size ratio")
+    p.add_argument("--smooth", default="auto", metavar="off|auto|FRAMES",
+                   help="steady the camera's motion (keypoints, jacobians) with a One Euro filter: a still head stops "
+                        "shaking, a moving one is followed with little lag (default auto: 2 frames)")
     p.add_argument("--every-frame", action="store_true",
                    help="with a video file as camera: animate every frame as fast as possible instead of playing "
                         "it in real time (nothing dropped)")
@@ -80,7 +83,7 @@ def run(args: argparse.Namespace) -> int:
         raise CLIError("--every-frame is for a video file as camera; a webcam delivers frames at its own pace")
     try:
         options = AnimationOptions(mode=args.mode, adapt_scale=args.adapt_scale or None, size=args.size, fit=args.fit,
-                                   precision=args.precision)
+                                   precision=args.precision, smooth=args.smooth)
     except OptionsError as exc:
         raise CLIError(exc.worded(CLI_WORDS)) from None
     if args.threads is not None:

@@ -22,6 +22,7 @@ import logging
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import closing
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -50,11 +51,11 @@ CLI_DRIVING_FIX = "pass --crop X,Y,W,H to give the driving crop by hand, or --cr
 
 
 def source_boxes(photo: np.ndarray, crop: str | Box, options: CropOptions, faces: str = "largest", *,
-                 fit: str = "crop", fix: str = CLI_SOURCE_FIX) -> list[Box]:
-    """The square crop(s) of the source photo: the largest subject, or every one (``faces="all"``),
-    the box given by hand, or for ``crop="none"`` the square the animator would take by itself (the
-    center square, or the padded square with ``fit="pad"``). :class:`NoSubjectError` (its message
-    ending with ``fix``) says how to go on when nothing is found."""
+                 fit: str = "crop", fix: str = CLI_SOURCE_FIX, face: int | None = None) -> list[Box]:
+    """The square crop(s) of the source photo: the largest subject, or every one (``faces="all"``), or
+    the ``face``-th by size, the box given by hand, or for ``crop="none"`` the square the animator would
+    take by itself (the center square, or the padded square with ``fit="pad"``). :class:`NoSubjectError`
+    (its message ending with ``fix``) says how to go on when nothing is found."""
     height, width = photo.shape[:2]
     if isinstance(crop, Box):
         return [user_box(crop, width, height)]
@@ -62,6 +63,12 @@ def source_boxes(photo: np.ndarray, crop: str | Box, options: CropOptions, faces
         side = min(height, width) if fit == "crop" else max(height, width)
         return [Box((width - side) // 2, (height - side) // 2, side, side)]
     subjects = image_subjects(photo, options, "the source photo", fix)
+    if face is not None:
+        if face >= len(subjects):
+            raise CropError(f"face {face}: the source photo has {len(subjects)} {options.target}"
+                            f"{'s' if len(subjects) != 1 else ''} (0 to {len(subjects) - 1}, largest first; "
+                            "fomm crop PHOTO --list shows them)")
+        return [subjects[face].crop]
     return [s.crop for s in (subjects if faces == "all" else subjects[:1])]
 
 
@@ -167,6 +174,7 @@ class Animation:
     driving: DrivingCrops | None = None
     keypoints: bool = False
     chunk: int = 0
+    motion: dict[int, Any] | None = None  # frame -> its driving motion (batch 1), when smoothed beforehand
 
     @classmethod
     def plain(cls, animator: Animator, keypoints: bool = False) -> Animation:
@@ -227,6 +235,38 @@ class Animation:
         best.group = self.group(best.index)[0]
         return best
 
+    # ------------------------------------------------------------------------- smoothing
+    def smooth_driving(self, frames: Iterable[np.ndarray], strength: float) -> None:
+        """One keypoints-only pass over the (full, as read) driving ``frames``: every present frame's
+        motion, smoothed over time without delay within each run of frames that shares one crop (never
+        across a cut), kept for :meth:`stream` (see :func:`fomm.crop.smooth.smooth_motion`)."""
+        from .smooth import smooth_motion
+
+        animator = self.faces[0].animator
+        runs: dict[int, tuple[list[int], list]] = {}
+        pending: list[tuple[int, np.ndarray]] = []
+
+        def flush() -> None:
+            for batch in animator.frame_batches([crop for _, crop in pending]):
+                motion = animator.driving_motion(batch)
+                for k in range(len(batch.frames)):
+                    index = pending[batch.start + k][0]
+                    indices, motions = runs.setdefault(self.group(index)[0], ([], []))
+                    indices.append(index)
+                    motions.append(motion[k : k + 1])
+            pending.clear()
+
+        for index, frame in enumerate(frames):
+            if self.driving is None or self.driving.is_present(index):
+                pending.append((index, self.crop_driving(frame, index)))
+            if len(pending) >= 2 * animator.batch_size:
+                flush()
+        flush()
+        self.motion = {}
+        for indices, motions in runs.values():
+            smoothed = smooth_motion(type(motions[0]).cat(motions), strength)
+            self.motion.update({index: smoothed[k : k + 1] for k, index in enumerate(indices)})
+
     # ------------------------------------------------------------------------------ stream
     def stream(self, frames: Iterable[np.ndarray], reference: BestFrame | None = None) -> Iterator[AnimatedFrame]:
         """Animate every driving frame (full frames, as read), in order. ``reference``: relative mode's
@@ -261,15 +301,20 @@ class Animation:
 
     def _chunk(self, group: tuple[int, int, int], pending: list) -> _Chunk:
         fed = [crop for _, _, crop in pending if crop is not None]
-        return _Chunk(group, pending, list(self.faces[0].animator.frame_batches(fed)) if fed else [])
+        batches = list(self.faces[0].animator.frame_batches(fed)) if fed else []
+        motions = [None] * len(batches)
+        if self.motion is not None:
+            indices = [index for index, _, crop in pending if crop is not None]
+            motions = [_cat([self.motion[i] for i in indices[b.start : b.start + len(b.frames)]]) for b in batches]
+        return _Chunk(group, pending, batches, motions)
 
     def _animate(self, chunk: _Chunk, references: dict) -> Iterator[AnimatedFrame]:
         per_face = []
         for face in self.faces:
             results: list[AnimatedFrame] = []
             initial = references.get(chunk.group[0])
-            for batch in chunk.batches:
-                animated = face.animator.animate_batch(batch, initial)
+            for batch, motion in zip(chunk.batches, chunk.motions, strict=True):
+                animated = face.animator.animate_batch(batch, initial, motion=motion)
                 initial = animated.initial
                 results.extend(animated.frames)
             if face is self.faces[0] and chunk.batches:
@@ -320,6 +365,11 @@ class _Chunk:
     group: tuple[int, int, int]
     items: list[tuple[int, np.ndarray, np.ndarray | None]]
     batches: list
+    motions: list  # each batch's driving motion when smoothed beforehand, else None
+
+
+def _cat(motions: list):
+    return type(motions[0]).cat(motions)
 
 
 def _at_rest(animator: Animator, index: int) -> AnimatedFrame:

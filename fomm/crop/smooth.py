@@ -133,3 +133,50 @@ def step_lag(smoothed: np.ndarray, start: int, low: float, high: float) -> int:
         if (smoothed[t] >= half) if rising else (smoothed[t] <= half):
             return t - start
     return len(smoothed) - start
+
+
+# ------------------------------------------------------------------ a model's motion over frames
+def _motion_tensors(motion) -> dict:
+    """The tensor fields of a motion batch (FOMM/TPSMM ``Keypoints``: value, jacobian; MRAA ``Regions``:
+    shift, affine, covar), by name; fields that are None are left out."""
+    import dataclasses
+
+    import torch
+
+    return {f.name: getattr(motion, f.name) for f in dataclasses.fields(motion)
+            if isinstance(getattr(motion, f.name), torch.Tensor)}
+
+
+def smooth_motion(motion, smoothing: Smoothing | float):
+    """A motion batch over time (batch = frames, in order) smoothed without delay, every field alike
+    (keypoints and jacobians; a family's regions)."""
+    import dataclasses
+
+    import torch
+
+    smoothed = {name: torch.as_tensor(zero_phase(t.detach().float().cpu().numpy(), smoothing), dtype=t.dtype,
+                                      device=t.device) for name, t in _motion_tensors(motion).items()}
+    return dataclasses.replace(motion, **smoothed)
+
+
+class MotionFilter:
+    """:class:`OneEuro` on every field of a live stream's motion (one frame per call, batch 1)."""
+
+    def __init__(self, smoothing: Smoothing | float = AUTO_STRENGTH, **options):
+        self.smoothing, self.options = smoothing, options
+        self.filters: dict[str, OneEuro] = {}
+
+    def __call__(self, motion):
+        import dataclasses
+
+        import torch
+
+        fields = {}
+        for name, tensor in _motion_tensors(motion).items():
+            one_euro = self.filters.setdefault(name, OneEuro(self.smoothing, **self.options))
+            value = one_euro(tensor.detach().float().cpu().numpy())
+            fields[name] = torch.as_tensor(value, dtype=tensor.dtype, device=tensor.device)
+        return dataclasses.replace(motion, **fields)
+
+    def reset(self) -> None:
+        self.filters.clear()

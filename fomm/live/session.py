@@ -21,6 +21,7 @@ import numpy as np
 from ..animation import Animator
 from ..animation.animator import AnimatedFrame, AnimationError, keypoints_to_pixels
 from ..animation.options import AnimationOptions
+from ..crop.smooth import MotionFilter
 from ..io import draw_keypoints
 from .capture import Camera, CapturedFrame
 from .commands import COMMANDS, NEXT_SOURCE, OVERLAY, QUIT, RECALIBRATE, check_command
@@ -44,7 +45,8 @@ class LiveAnimator:
     frame's: the source then shows its own pose for that frame, and moves as the camera moves from there.
     Each frame goes straight to :meth:`Animator.animate_batch` in the calling thread: no thread is
     started per frame. ``options``: as for every animation (the batch size is one frame); keyword
-    arguments override single options.
+    arguments override single options. The camera's motion is steadied by a causal One Euro filter
+    when ``options.smooth`` asks for it (``fomm live`` does by default; :class:`fomm.crop.smooth.MotionFilter`).
     """
 
     def __init__(self, model, sources: Sequence[np.ndarray | str | os.PathLike],
@@ -58,6 +60,8 @@ class LiveAnimator:
         self.show_overlay = False
         self.reference = None  # the neutral pose (relative mode)
         self._calibrate = True
+        strength = self.options.smooth_strength()
+        self._steady = MotionFilter(strength) if strength else None  # One Euro on the camera's motion
         self.animator  # noqa: B018 (encode the first source now, so bad options fail before the camera starts)
 
     @property
@@ -77,6 +81,8 @@ class LiveAnimator:
 
     def next_source(self) -> None:
         self.source_index = (self.source_index + 1) % len(self.sources)
+        if self._steady is not None:
+            self._steady.reset()
 
     def toggle_overlay(self) -> None:
         self.show_overlay = not self.show_overlay
@@ -85,7 +91,8 @@ class LiveAnimator:
         """One camera frame -> (the output image, the animator's frame)."""
         animator = self.animator
         (batch,) = animator.frame_batches([image])
-        animated = animator.animate_batch(batch, None if self._calibrate else self.reference)
+        motion = None if self._steady is None else self._steady(animator.driving_motion(batch))
+        animated = animator.animate_batch(batch, None if self._calibrate else self.reference, motion=motion)
         self.reference, self._calibrate = animated.initial, False  # relative mode: the neutral pose from here on
         frame = animated.frames[0]
         return (overlay(animator, frame) if self.show_overlay else frame.image), frame
