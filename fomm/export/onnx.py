@@ -138,6 +138,10 @@ def export_onnx(model: FOMM, out_dir: str | Path, *, size: int | None = None, op
         from .tpsmm import export_tpsmm_onnx
 
         return export_tpsmm_onnx(model, out_dir, size=size, opset=opset, overwrite=overwrite)
+    if getattr(model, "family", "fomm") == "mraa":  # its own graphs: fomm.export.mraa
+        from .mraa import export_mraa_onnx
+
+        return export_mraa_onnx(model, out_dir, size=size, opset=opset, overwrite=overwrite)
     try:
         import onnx  # noqa: F401 (metadata; checked before any work)
     except ModuleNotFoundError:

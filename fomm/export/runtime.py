@@ -43,12 +43,13 @@ def load_onnx_backend(folder: str | os.PathLike, *, threads: int | None = None,
     """The onnxruntime backend of an export of any family (its ``fomm-onnx.json`` names the family)."""
     meta_path = Path(folder) / METADATA
     family = json.loads(meta_path.read_text()).get("family", "fomm") if meta_path.is_file() else "fomm"
-    if family != "tpsmm":
+    if family not in ("tpsmm", "mraa"):
         return OnnxBackend(folder, threads=threads, providers=providers)
     try:
         import onnxruntime  # noqa: F401
     except ModuleNotFoundError:
         raise missing_extra("onnxruntime") from None
+    from .mraa import MRAAOnnxBackend
     from .tpsmm import TPSMMOnnxBackend
 
     metadata = json.loads(meta_path.read_text())
@@ -58,7 +59,7 @@ def load_onnx_backend(folder: str | os.PathLike, *, threads: int | None = None,
         if not path.is_file():
             raise ExportError(f"{path} is missing; re-export the model with fomm export")
         sessions[name] = _session(path, providers or ["CPUExecutionProvider"], threads or torch.get_num_threads())
-    return TPSMMOnnxBackend(folder, metadata, sessions)
+    return (MRAAOnnxBackend if family == "mraa" else TPSMMOnnxBackend)(folder, metadata, sessions)
 
 
 class OnnxBackend(FommMotion):

@@ -112,7 +112,7 @@ def pca_affine_closed_form(covar: torch.Tensor) -> tuple[torch.Tensor, torch.Ten
     v = v / v.norm(dim=-1, keepdim=True)
     cosine = h00 * v[..., 0] + h01 * v[..., 1]
     negative = (g < 0) & (f.abs() < h.abs())  # the rotation's cosine is <= 0 there
-    flip = torch.where(negative, cosine > 0, cosine < 0)
+    flip = (negative & (cosine > 0)) | (~negative & (cosine < 0))  # (no Where on booleans in onnxruntime)
     v = torch.where(flip[..., None], -v, v)
     p, q = v[..., 0], v[..., 1]
     u = torch.stack([torch.stack([p, q], -1), torch.stack([q, -p], -1)], -2)
