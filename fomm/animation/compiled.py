@@ -59,13 +59,12 @@ def check_compiler(device: torch.device) -> None:
         raise CompileError(f"--compile runs on the CPU and CUDA GPUs, not on {device.type}; run without --compile")
 
 
-def _pad(tensor: torch.Tensor, size: int) -> torch.Tensor:
-    """``tensor`` with its batch filled up to ``size`` by copies of its last item (contiguous: the
-    compiled graph is specialized on shapes and strides, so every call must match)."""
-    missing = size - tensor.shape[0]
-    if missing > 0:
-        tensor = torch.cat([tensor, tensor[-1:].expand(missing, *tensor.shape[1:])])
-    return tensor.contiguous()
+def _pad(motion: Any, size: int) -> Any:
+    """``motion`` (any family's: Keypoints, Regions) with its batch filled up to ``size`` by copies of
+    its last item, rebuilt by its ``cat`` (contiguous: the compiled graph is specialized on shapes and
+    strides, so every call must match)."""
+    missing = size - len(motion)
+    return type(motion).cat([motion, *[motion[-1:]] * max(missing, 0)])
 
 
 def _cause(exc: BaseException) -> str:
@@ -103,12 +102,8 @@ class CompiledBackend:
         self.compiled: set[str] = set()  # the functions compiled so far
         self.compile_seconds = 0.0  # time spent in the calls that compiled (compile plus one batch)
 
-    # The compiled function takes plain tensors: Keypoints are rebuilt inside.
-    def _decode_eager(self, features: torch.Tensor, source: torch.Tensor, value: torch.Tensor,
-                      jacobian: torch.Tensor | None, source_value: torch.Tensor,
-                      source_jacobian: torch.Tensor | None) -> torch.Tensor:
-        return self.backend.decode(features, source, Keypoints(value, jacobian),
-                                   Keypoints(source_value, source_jacobian))
+    def _decode_eager(self, features: Any, source: torch.Tensor, kp_driving: Any, kp_source: Any) -> torch.Tensor:
+        return self.backend.decode(features, source, kp_driving, kp_source)
 
     def _call(self, name: str, function: Callable, *args: Any):
         if name in self.compiled:
@@ -158,9 +153,9 @@ class CompiledBackend:
         if n > self.batch_size:  # never from the animator; split rather than compile another shape
             return torch.cat([self.decode(features, source, kp_driving[i : i + self.batch_size], kp_source)
                               for i in range(0, n, self.batch_size)])
-        if features.shape[0] != 1 or source.shape[0] != 1 or len(kp_source) != 1:
+        first = features[0] if isinstance(features, (list, tuple)) else features  # MRAA/TPSMM: every scale
+        if first.shape[0] != 1 or source.shape[0] != 1 or len(kp_source) != 1:
             raise CompileError("the compiled animator decodes one source at a time (batch 1 source features)")
-        jacobian = None if kp_driving.jacobian is None else _pad(kp_driving.jacobian, self.batch_size)
-        prediction = self._call("generator", self._decode, features, source, _pad(kp_driving.value, self.batch_size),
-                                jacobian, kp_source.value, kp_source.jacobian)
+        prediction = self._call("generator", self._decode, features, source, _pad(kp_driving, self.batch_size),
+                                kp_source)
         return prediction[:n]
