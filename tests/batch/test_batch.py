@@ -218,3 +218,15 @@ def test_ray_missing_names_the_extra(media, tmp_path, monkeypatch, capsys):
     monkeypatch.setitem(sys.modules, "ray", None)  # import ray now fails
     assert main(["batch", str(media / "pairs.csv"), "-o", str(tmp_path / "out"), "--ray", "local"]) == 2
     assert "pip install 'fomm[ray]'" in capsys.readouterr().err
+
+
+def test_a_folder_of_frames_output_is_resumed_too(media, tmp_path):
+    manifest = tmp_path / "m.jsonl"
+    manifest.write_text(json.dumps({"source": str(media / "source0.png"), "driving": str(media / "clip0.mp4"),
+                                    "output": "frames/", "layout": "side-by-side"}) + "\n")
+    first = batch.run(manifest, tmp_path / "out", workers=0)
+    frames = sorted((tmp_path / "out" / "frames").glob("*.png"))
+    assert first.done == 1 and len(frames) == FRAMES
+    again = batch.run(manifest, tmp_path / "out", workers=0)
+    assert (again.done, again.skipped) == (0, 1)
+    assert sorted((tmp_path / "out" / "frames").glob("*.png")) == frames
