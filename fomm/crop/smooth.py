@@ -147,6 +147,13 @@ def _motion_tensors(motion) -> dict:
             if isinstance(getattr(motion, f.name), torch.Tensor)}
 
 
+def _sign_aligned(motion, previous=None):
+    """(motion, restore): a family's motion whose fields may flip sign from frame to frame (MRAA's
+    affines, from an SVD) made continuous for averaging, and the function that undoes it."""
+    align = getattr(motion, "sign_aligned", None)
+    return align(previous) if align is not None else (motion, lambda smoothed: smoothed)
+
+
 def smooth_motion(motion, smoothing: Smoothing | float):
     """A motion batch over time (batch = frames, in order) smoothed without delay, every field alike
     (keypoints and jacobians; a family's regions)."""
@@ -154,9 +161,10 @@ def smooth_motion(motion, smoothing: Smoothing | float):
 
     import torch
 
+    motion, restore = _sign_aligned(motion)
     smoothed = {name: torch.as_tensor(zero_phase(t.detach().float().cpu().numpy(), smoothing), dtype=t.dtype,
                                       device=t.device) for name, t in _motion_tensors(motion).items()}
-    return dataclasses.replace(motion, **smoothed)
+    return restore(dataclasses.replace(motion, **smoothed))
 
 
 class MotionFilter:
@@ -165,18 +173,22 @@ class MotionFilter:
     def __init__(self, smoothing: Smoothing | float = AUTO_STRENGTH, **options):
         self.smoothing, self.options = smoothing, options
         self.filters: dict[str, OneEuro] = {}
+        self.previous = None  # the last frame's sign-aligned motion (see _sign_aligned)
 
     def __call__(self, motion):
         import dataclasses
 
         import torch
 
+        motion, restore = _sign_aligned(motion, self.previous)
+        self.previous = motion
         fields = {}
         for name, tensor in _motion_tensors(motion).items():
             one_euro = self.filters.setdefault(name, OneEuro(self.smoothing, **self.options))
             value = one_euro(tensor.detach().float().cpu().numpy())
             fields[name] = torch.as_tensor(value, dtype=tensor.dtype, device=tensor.device)
-        return dataclasses.replace(motion, **fields)
+        return restore(dataclasses.replace(motion, **fields))
 
     def reset(self) -> None:
         self.filters.clear()
+        self.previous = None

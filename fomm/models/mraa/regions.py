@@ -7,6 +7,7 @@ covariance. Two regions are then related by z -> mu_S + A_S A_D^-1 (z - mu_D) (p
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -53,6 +54,28 @@ class Regions:
         if self.shift.shape[0] == batch:
             return self
         return self._map(lambda t: t.expand(batch, *t.shape[1:]))
+
+    def sign_aligned(self, previous: Regions | None = None) -> tuple[Regions, Callable[[Regions], Regions]]:
+        """These regions (batch = frames in order) with each frame's affines negated where needed so
+        that they vary continuously (every frame's agrees in sign with the one before, the first with
+        ``previous``'s last), and the function that gives a result back its original signs.
+
+        An SVD's singular vectors have no sign of their own: LAPACK's convention flips a region's affine
+        to -A as it turns past some angle. The motion does not see that (the flow's half-turn rule), but
+        an average over frames (smoothing) of A and -A is near zero; so smoothing runs on aligned
+        affines, and the AVD network, which reads the signs, gets LAPACK's back."""
+        affine = self.affine
+        agree = (affine[1:] * affine[:-1]).sum(dim=(-1, -2)) >= 0  # (B-1, K)
+        first = torch.ones_like(affine[:1, :, 0, 0], dtype=torch.bool)
+        if previous is not None:
+            first = (affine[:1] * previous.affine[-1:]).sum(dim=(-1, -2)) >= 0
+        steps = torch.where(torch.cat([first, agree]), 1.0, -1.0).to(affine.dtype)
+        signs = torch.cumprod(steps, dim=0)[..., None, None]  # (B, K, 1, 1)
+
+        def restore(regions: Regions) -> Regions:
+            return Regions(regions.shift, regions.affine * signs, regions.covar)
+
+        return restore(self), restore
 
     @staticmethod
     def cat(items: list[Regions]) -> Regions:
