@@ -20,7 +20,7 @@ from ..config import Config
 from . import distributed
 from .checkpointing import read_run_checkpoint
 from .errors import TrainingError
-from .run_folder import prepare_run_folder
+from .run_folder import check_run_folder, prepare_run_folder
 from .state import STATE_KEY
 from .trainer import EpochCallback, StepCallback, Trainer, TrainResult
 from .vgg import Vgg19, load_vgg19
@@ -80,6 +80,9 @@ def prepare_training(config: Config, out_dir: str | Path, *, dataset: Dataset | 
     from ..api import select_device
     from ..data.datasets import make_dataset
 
+    folder_inputs = (finetune, *inputs, None if isinstance(vgg, Vgg19) else vgg)
+    # The run folder is checked first (nothing read, nothing written): a wrong --out fails before the data.
+    check_run_folder(out_dir, resuming=checkpoint is not None, overwrite=overwrite, inputs=folder_inputs)
     resumed = resume_checkpoint(checkpoint) if checkpoint is not None else None
     # Both read before anything is written: a damaged or NaN checkpoint leaves no run folder behind.
     start_from = read_checkpoint(_weights_path(finetune, "--finetune")) if finetune is not None else None
@@ -94,8 +97,7 @@ def prepare_training(config: Config, out_dir: str | Path, *, dataset: Dataset | 
     if fused_adam is None:
         fused_adam = bool(_resumed(resumed, "fused_adam"))
     if distributed.init_from_env(device.type).is_main:
-        prepare_run_folder(out_dir, resuming=resumed is not None, overwrite=overwrite,
-                           inputs=(finetune, *inputs, None if isinstance(vgg, Vgg19) else vgg))
+        prepare_run_folder(out_dir, resuming=resumed is not None, overwrite=overwrite, inputs=folder_inputs)
     if any(config.train_params.loss_weights.perceptual) and not isinstance(vgg, Vgg19):
         vgg = load_vgg19(vgg, allow_random=vgg_random, download=not vgg_random)
     trainer = Trainer(config, dataset, out_dir, vgg=vgg, precision=precision, fused_adam=fused_adam, **options)

@@ -32,21 +32,31 @@ def _has_nothing_to_resume(out: Path) -> bool:
     return not any(out.glob("*-checkpoint.pth.tar")) and not (log.exists() and log.read_text().strip())
 
 
+def check_run_folder(out: str | Path, *, resuming: bool, overwrite: bool,
+                     inputs: Iterable[str | Path | None] = ()) -> bool:
+    """Refuse an ``out`` the run may not use (see the module's rules), writing nothing: called before
+    the data is read, so that a wrong folder fails first. True when ``out`` holds a run to replace."""
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise OutputError(f"--out {out} is a file; give a folder")
+    if resuming or not (out.is_dir() and any(out.iterdir())):
+        return False
+    unfinished = not foreign_entries(out, RUN_FILES) and _has_nothing_to_resume(out)
+    if not overwrite and not unfinished:
+        raise OutputError(f"--out {out} is not empty: give a new folder, resume with --checkpoint {out}, or "
+                          "pass --overwrite to replace the previous run")
+    check_folder_output(out, overwrite=True, inputs=inputs, legacy=RUN_FILES, option="--out")
+    return True
+
+
 def prepare_run_folder(out: str | Path, *, resuming: bool, overwrite: bool,
                        inputs: Iterable[str | Path | None] = ()) -> Path:
     """Make ``out`` ready for the run (see the module's rules) and mark it as fomm's."""
     out = Path(out)
-    if out.exists() and not out.is_dir():
-        raise OutputError(f"--out {out} is a file; give a folder")
-    if resuming and out.is_dir():
-        return out
-    if out.is_dir() and any(out.iterdir()):
-        unfinished = not foreign_entries(out, RUN_FILES) and _has_nothing_to_resume(out)
-        if not overwrite and not unfinished:
-            raise OutputError(f"--out {out} is not empty: give a new folder, resume with --checkpoint {out}, or "
-                              "pass --overwrite to replace the previous run")
-        check_folder_output(out, overwrite=True, inputs=inputs, legacy=RUN_FILES, option="--out")
+    if check_run_folder(out, resuming=resuming, overwrite=overwrite, inputs=inputs):
         clear_folder(out, (*RUN_FILES, PARTIAL_PATTERN))
+    elif resuming and out.is_dir():
+        return out
     out.mkdir(parents=True, exist_ok=True)
     mark_folder(out, "fomm train")
     return out
@@ -60,4 +70,4 @@ def tidy_run_folder(out: Path, epoch: int) -> None:
     drop_log_lines_from(out, epoch)
 
 
-__all__ = ["RUN_FILES", "prepare_run_folder", "tidy_run_folder"]
+__all__ = ["RUN_FILES", "check_run_folder", "prepare_run_folder", "tidy_run_folder"]
