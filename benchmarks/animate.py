@@ -6,6 +6,7 @@ each precision and backend.
     python benchmarks/animate.py --frames 60,600 --naive-frames 60 --batch-size 4
     python benchmarks/animate.py --frames 60 --variants fp32,bf16,onnxruntime
     python benchmarks/animate.py --device cuda --frames 60 --variants fp32,fp16,bf16 --batch-size 16
+    python benchmarks/animate.py --config tpsmm-vox-256 --frames 8,24 --naive-frames 8   # the TPSMM row
 
 Variants of ``ours`` (``--variants``): ``fp32`` (the reference of the differences), ``bf16``/``fp16``
 (``--precision``; on a CPU without native support they run emulated, slower than fp32, on the
@@ -15,7 +16,8 @@ with ``fomm export``, run by :class:`fomm.export.OnnxBackend`; export time repor
 inductor's on-disk cache shortens on later runs, is reported apart, and "steady fps" counts the frames
 after the first batch, which waits for the compiler).
 
-Both run the ``vox-256`` architecture with random weights (seed 0, so both get the same weights),
+Both run the ``vox-256`` architecture (``--config``: any preset of any family, e.g. ``tpsmm-vox-256``,
+whose naive loop is then that family's own demo) with random weights (seed 0, so both get the same weights),
 float32, on the CPU with ``torch.set_num_threads(2)``, on a 256x256 driving video of moving shapes
 made with numpy, and both encode the result to H.264. ``--device cuda`` (or ``cuda:1``) runs both on
 that GPU instead (torch variants only; default variants fp32,bf16,fp16) and adds its peak memory:
@@ -119,11 +121,52 @@ def _dump(file, prediction) -> None:
         file.write(prediction.detach().float().cpu().numpy().tobytes())
 
 
+def _naive_fomm(model, source, driving, device: str) -> list[np.ndarray]:
+    """first-order-model's demo.py make_animation (relative, no adapt scale)."""
+    import torch
+
+    from fomm.animation.normalize import normalize_kp
+
+    predictions = []
+    with torch.no_grad():
+        kp_source = model.kp_detector(source)
+        kp_driving_initial = model.kp_detector(driving[:, :, 0].to(device))
+        for frame_idx in range(driving.shape[2]):
+            driving_frame = driving[:, :, frame_idx].to(device)  # demo.py's .cuda(), one frame at a time
+            kp_driving = model.kp_detector(driving_frame)
+            kp_norm = normalize_kp(kp_source=kp_source, kp_driving=kp_driving, kp_driving_initial=kp_driving_initial,
+                                   use_relative_movement=True, use_relative_jacobian=True)
+            out = model.generator(source, kp_driving=kp_norm, kp_source=kp_source)
+            predictions.append(np.transpose(out.prediction.cpu().numpy(), [0, 2, 3, 1])[0])
+    return predictions
+
+
+def _naive_tpsmm(model, source, driving, device: str) -> list[np.ndarray]:
+    """Thin-Plate-Spline-Motion-Model's demo.py make_animation (relative: hull-scaled every frame; the
+    inpainting network encodes the source again every frame)."""
+    import torch
+
+    from fomm.animation.normalize import movement_scale
+    from fomm.models import Keypoints
+
+    predictions = []
+    with torch.no_grad():
+        kp_source = model.kp_detector(source)
+        kp_driving_initial = model.kp_detector(driving[:, :, 0].to(device))
+        for frame_idx in range(driving.shape[2]):
+            kp_driving = model.kp_detector(driving[:, :, frame_idx].to(device))
+            scale = movement_scale(kp_source, kp_driving_initial)  # the demo's ConvexHull, every frame
+            kp_norm = Keypoints((kp_driving.value - kp_driving_initial.value) * scale + kp_source.value)
+            motion = model.dense_motion_network(source, kp_norm, kp_source)
+            out = model.inpainting_network(source, motion)
+            predictions.append(np.transpose(out.prediction.cpu().numpy(), [0, 2, 3, 1])[0])
+    return predictions
+
+
 def worker_naive(args) -> dict:
     """The original demo.py's make_animation, with our readers so both paths see identical inputs."""
     import torch
 
-    from fomm.animation.normalize import normalize_kp
     from fomm.io import VideoReader, VideoWriter, prepare_frame, read_image, to_tensor, to_uint8
 
     model = _model(args.config, args.device)
@@ -133,17 +176,8 @@ def worker_naive(args) -> dict:
     with VideoReader(args.driving) as reader:
         fps = reader.fps
         driving = torch.stack([to_tensor(prepare_frame(f, SIZE))[0] for f in reader], dim=1)[None]  # (1, 3, T, H, W)
-    predictions = []
-    with torch.no_grad():
-        kp_source = model.kp_detector(source)
-        kp_driving_initial = model.kp_detector(driving[:, :, 0].to(args.device))
-        for frame_idx in range(driving.shape[2]):
-            driving_frame = driving[:, :, frame_idx].to(args.device)  # demo.py's .cuda(), one frame at a time
-            kp_driving = model.kp_detector(driving_frame)
-            kp_norm = normalize_kp(kp_source=kp_source, kp_driving=kp_driving, kp_driving_initial=kp_driving_initial,
-                                   use_relative_movement=True, use_relative_jacobian=True)
-            out = model.generator(source, kp_driving=kp_norm, kp_source=kp_source)
-            predictions.append(np.transpose(out.prediction.cpu().numpy(), [0, 2, 3, 1])[0])
+    naive = _naive_tpsmm if getattr(model, "family", "fomm") == "tpsmm" else _naive_fomm
+    predictions = naive(model, source, driving, args.device)
     with VideoWriter(args.output, fps=fps, overwrite=True) as writer:
         for prediction in predictions:
             writer.write(to_uint8(torch.from_numpy(prediction).permute(2, 0, 1)))
@@ -165,9 +199,9 @@ def worker_ours(args) -> dict:
 
     steady_memory()
     if args.variant == "onnxruntime":
-        from fomm.export import OnnxBackend
+        from fomm.export import load_onnx_backend
 
-        model, options = OnnxBackend(args.model), {}
+        model, options = load_onnx_backend(args.model), {}
     else:
         model = _model(args.config, args.device)
         options = {"precision": args.variant, "allow_slow": True}
