@@ -62,24 +62,26 @@ def copy_repo(target: Path) -> None:
             shutil.copy2(source, target / name)
 
 
-def configure(folder: Path, module: str, tests: list[str]) -> None:
-    """Append mutmut's settings for one module to the copy's pyproject.toml."""
+def configure(folder: Path, module: str, tests: list[str], ignore: list[str]) -> None:
+    """Append mutmut's settings for one module to the copy's pyproject.toml (``ignore``: test files
+    left out, e.g. to measure how the suite did before they were written)."""
     pattern = module + "*" if module.endswith("/") else module
     selection = ", ".join(f'"{t}"' for t in tests)
+    ignored = "".join(f', "--ignore={t}"' for t in ignore)
     with open(folder / "pyproject.toml", "a") as config:
         config.write(f'\n[tool.mutmut]\nsource_paths = ["fomm"]\nonly_mutate = ["{pattern}"]\n'
                      f"pytest_add_cli_args_test_selection = [{selection}]\n"
-                     'pytest_add_cli_args = ["-p", "no:cacheprovider", "-q"]\n'
+                     f'pytest_add_cli_args = ["-p", "no:cacheprovider", "-q"{ignored}]\n'
                      'process_isolation = "forkserver"\n')
 
 
-def run_module(module: str, work: Path, children: int, show: bool) -> Counter:
+def run_module(module: str, work: Path, children: int, show: bool, ignore: list[str]) -> Counter:
     folder = work / module.strip("/").replace("/", "_")
     if folder.exists():
         shutil.rmtree(folder)
     folder.mkdir(parents=True)
     copy_repo(folder)
-    configure(folder, module, tests_for(module))
+    configure(folder, module, [t for t in tests_for(module) if t not in ignore], ignore)
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}  # the mutated copy, not the checkout
     env.setdefault("FOMM_GOLDEN_DIR", str(REPO.parent / "shared" / "golden"))
     mutmut = [sys.executable, "-m", "mutmut"]
@@ -107,13 +109,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--work", type=Path, help="where the copies go (default: a temporary folder, removed)")
     parser.add_argument("--max-children", type=int, default=2, help="mutants tested at once (default 2)")
     parser.add_argument("--show", action="store_true", help="print the diff of every surviving mutant")
+    parser.add_argument("--ignore", action="append", default=[], metavar="TEST_FILE",
+                        help="leave this test file out (repeatable): the table without it")
     args = parser.parse_args(argv)
     work = args.work or Path(tempfile.mkdtemp(prefix="fomm-mutation-"))
     rows = []
     try:
         for module in args.modules:
             start = time.time()
-            counts = run_module(module, work, args.max_children, args.show)
+            counts = run_module(module, work, args.max_children, args.show, args.ignore)
             rows.append((module, counts, time.time() - start))
     finally:
         if args.work is None:
