@@ -12,9 +12,10 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import Any
 
 from ..checkpoints import Checkpoint
-from ..config import Config, ConfigError, apply_overrides, load_config, parse_config
+from ..config import ConfigError, apply_overrides
 from .common import (
     CLIError,
     add_precision_argument,
@@ -29,11 +30,17 @@ from .common import (
 def add_parser(sub) -> None:
     p = sub.add_parser(
         "train", help="train a model on a dataset of videos",
-        description="Train FOMM on DATA (train/ and test/ folders of videos) and write checkpoints, log.txt, "
+        description="Train a model (FOMM or TPSMM, by the config) on DATA (train/ and test/ folders of videos) "
+                    "and write checkpoints, log.txt, "
                     "train-vis/ pictures and TensorBoard logs to OUT. Ctrl-C stops cleanly with a checkpoint; "
                     "resume with --checkpoint OUT.")
     p.add_argument("--config", metavar="NAME|PATH",
-                   help="config preset (vox-256, ...) or YAML; default: the config stored in --checkpoint")
+                   help="config preset (vox-256, tpsmm-vox-256, mraa-vox-256, ...) or YAML of any family; default: "
+                        "the config stored in --checkpoint")
+    p.add_argument("--stage", choices=("reconstruction", "avd"), default="reconstruction",
+                   help="reconstruction (default): the motion and generation networks; avd: the animation-via-"
+                        "disentanglement network on the frozen networks of --checkpoint (train_avd_params), saved "
+                        "with them as avd_network / optimizer_avd; --checkpoint of an AVD run resumes it")
     p.add_argument("--data", metavar="DIR", help="dataset root (sets dataset_params.root_dir)")
     p.add_argument("--out", "-o", required=True, metavar="DIR", help="output folder for the run")
     start = p.add_mutually_exclusive_group()
@@ -86,10 +93,13 @@ def add_parser(sub) -> None:
 
 
 # ------------------------------------------------------------------------------ configuration
-def build_config(args: argparse.Namespace, checkpoint: Checkpoint | None) -> Config:
-    """The run's config: --config (else the checkpoint's), then --set, --data, --epochs, --batch-size."""
+def build_config(args: argparse.Namespace, checkpoint: Checkpoint | None) -> Any:
+    """The run's config (of the family it names): --config (else the checkpoint's), then --set, --data,
+    --epochs, --batch-size (of train_avd_params with --stage avd)."""
+    from ..families import config_family, read_config
+
     if args.config is not None:
-        base = load_config(args.config)
+        base = read_config(args.config)[1]
     elif checkpoint is not None and checkpoint.config is not None:
         base = checkpoint.config
     else:
@@ -98,12 +108,16 @@ def build_config(args: argparse.Namespace, checkpoint: Checkpoint | None) -> Con
     data = apply_overrides(base.to_dict(), args.overrides, name="--set")
     if args.data is not None:
         data["dataset_params"]["root_dir"] = str(args.data)
+    section = "train_avd_params" if getattr(args, "stage", "reconstruction") == "avd" else "train_params"
+    if section not in data:
+        raise CLIError(f"the config has no {section} section: add one (see the tpsmm-vox-256 preset) to train "
+                       "the AVD stage")
     if args.epochs is not None:
-        data["train_params"]["num_epochs"] = args.epochs
+        data[section]["num_epochs"] = args.epochs
     if args.batch_size is not None:
-        data["train_params"]["batch_size"] = args.batch_size
+        data[section]["batch_size"] = args.batch_size
     try:
-        return parse_config(data)
+        return config_family(base).parse_config(data)
     except ConfigError as exc:
         if args.overrides:
             raise ConfigError(f"{exc} (after --set {' --set '.join(args.overrides)})") from None
@@ -141,7 +155,7 @@ def _train(args: argparse.Namespace):
     trainer = prepare_training(
         config, Path(args.out), checkpoint=checkpoint, finetune=args.finetune, overwrite=args.overwrite,
         vgg=args.vgg, vgg_random=args.vgg_random, precision=_precision(args), fused_adam=args.fused_adam,
-        inputs=(args.data, args.config), device=args.device, num_workers=args.workers, seed=args.seed,
+        inputs=(args.data, args.config), stage=args.stage, device=args.device, num_workers=args.workers, seed=args.seed,
         max_steps=args.max_steps, max_minutes=args.max_minutes, channels_last=args.channels_last)
     main = trainer.ctx.is_main
     if trainer.skipped_weights and main:

@@ -65,7 +65,7 @@ def prepare_training(config: Config, out_dir: str | Path, *, dataset: Dataset | 
                      checkpoint: str | Path | Checkpoint | None = None, finetune: str | Path | None = None,
                      overwrite: bool = False, vgg: Vgg19 | str | Path | None = None, vgg_random: bool = False,
                      precision: str | None = None, fused_adam: bool | None = None,
-                     inputs: Iterable[str | Path | None] = (), **options) -> Trainer:
+                     inputs: Iterable[str | Path | None] = (), stage: str = "reconstruction", **options) -> Trainer:
     """A :class:`Trainer` for ``config`` into ``out_dir``, resumed from ``checkpoint`` or fine-tuned from
     the matching weights of ``finetune`` (a file, a run folder or a model name), ready to :meth:`fit`.
 
@@ -73,12 +73,17 @@ def prepare_training(config: Config, out_dir: str | Path, *, dataset: Dataset | 
     data is wrong). ``vgg``: a :class:`Vgg19`, or the path of its ImageNet weights (default: the torch
     hub cache, then a download); ``vgg_random`` allows random weights instead (never downloading).
     ``precision`` / ``fused_adam``: None keeps the resumed run's (fp32 / off for a new run).
-    ``inputs``: paths the run folder must not hold. ``options`` are :class:`Trainer`'s keywords.
+    ``inputs``: paths the run folder must not hold. ``stage``: ``reconstruction`` (the motion and
+    generation networks) or ``avd`` (the AVD network on the frozen networks of ``checkpoint``; see
+    :mod:`fomm.training.families.avd`). The trainer is the config's family's
+    (:func:`fomm.training.families.trainer_class`). ``options`` are :class:`Trainer`'s keywords.
     """
     if checkpoint is not None and finetune is not None:
         raise ValueError("give either checkpoint (resume) or finetune, not both")
     from ..api import select_device
-    from ..data.datasets import make_dataset
+    from .families import trainer_class, training_dataset
+
+    cls = trainer_class(config, stage)
 
     folder_inputs = (finetune, *inputs, None if isinstance(vgg, Vgg19) else vgg)
     # The run folder is checked first (nothing read, nothing written): a wrong --out fails before the data.
@@ -87,7 +92,7 @@ def prepare_training(config: Config, out_dir: str | Path, *, dataset: Dataset | 
     # Both read before anything is written: a damaged or NaN checkpoint leaves no run folder behind.
     start_from = read_checkpoint(_weights_path(finetune, "--finetune")) if finetune is not None else None
     if dataset is None:
-        dataset = make_dataset(config, is_train=True)
+        dataset = training_dataset(config, is_train=True)
     try:
         device = select_device(options.get("device"))
     except RuntimeError as exc:
@@ -98,9 +103,9 @@ def prepare_training(config: Config, out_dir: str | Path, *, dataset: Dataset | 
         fused_adam = bool(_resumed(resumed, "fused_adam"))
     if distributed.init_from_env(device.type).is_main:
         prepare_run_folder(out_dir, resuming=resumed is not None, overwrite=overwrite, inputs=folder_inputs)
-    if any(config.train_params.loss_weights.perceptual) and not isinstance(vgg, Vgg19):
+    if stage != "avd" and any(config.train_params.loss_weights.perceptual) and not isinstance(vgg, Vgg19):
         vgg = load_vgg19(vgg, allow_random=vgg_random, download=not vgg_random)
-    trainer = Trainer(config, dataset, out_dir, vgg=vgg, precision=precision, fused_adam=fused_adam, **options)
+    trainer = cls(config, dataset, out_dir, vgg=vgg, precision=precision, fused_adam=fused_adam, **options)
     if resumed is not None:
         trainer.resume(resumed)
     if start_from is not None:

@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
@@ -153,12 +154,7 @@ class Trainer:
                  batched_vgg: bool = False, diagnostics: bool = True, channels_last: bool = False,
                  fused_adam: bool = False):
         self.config = config
-        self.train_params = tp = config.train_params
-        check_train_params(tp, config.model_params)
-        weights = tp.loss_weights
-        if not (any(weights.perceptual) or weights.generator_gan or weights.equivariance_value
-                or weights.equivariance_jacobian or weights.reconstruction_l1):
-            raise TrainingError("every generator-side loss weight in train_params.loss_weights is 0: nothing to train")
+        self.train_params = tp = self.stage_params(config)
         self.out_dir = Path(out_dir)
         try:
             device = select_device(device)
@@ -174,40 +170,16 @@ class Trainer:
         self.max_steps = max_steps
         self.max_minutes = max_minutes
         self.visualize = visualize
-        self.gan = weights.generator_gan != 0
 
         seed_everything(seed)
-        self.model = FOMM(config, with_discriminator=True)
-        if self.ctx.enabled:
-            self.model.kp_detector = distributed.sync_batchnorm(self.model.kp_detector, device)
-            self.model.generator = distributed.sync_batchnorm(self.model.generator, device)
-            if device.type != "cuda":
-                logger.info("distributed on %s: plain BatchNorm per process (SyncBatchNorm needs CUDA)", device.type)
-        self.model.to(device).train()
-        if channels_last:  # NHWC convolutions: 1.25x faster training steps on an AVX512 CPU (docs/benchmarks.md)
-            self.model.to(memory_format=torch.channels_last)
-
-        if any(weights.perceptual) and vgg is None:
-            vgg = load_vgg19()
-        self.vgg_weights = vgg.weights if vgg is not None and any(weights.perceptual) else None
-        self.generator_loss = GeneratorLoss(
-            self.model.kp_detector, self.model.generator, tp, vgg=vgg,
-            num_channels=config.model_params.common_params.num_channels,
-            align_corners=config.model_params.align_corners, batched_vgg=batched_vgg).to(device)
-        if channels_last:
-            self.generator_loss.to(memory_format=torch.channels_last)
-        self.generator_step = distributed.wrap(self.generator_loss, self.ctx, device)
-        self.discriminator_step = None
-        if self.gan:
-            self.discriminator_step = distributed.wrap(
-                DiscriminatorLoss(self.model.discriminator, weights.discriminator_gan).to(device), self.ctx, device)
+        self._build(vgg, batched_vgg)
 
         self.fused_adam = fused_adam
         self.optimizers = self._make_optimizers(fused_adam)
         self.schedulers = {name: torch.optim.lr_scheduler.MultiStepLR(opt, tp.epoch_milestones, gamma=0.1)
                            for name, opt in self.optimizers.items()}
         self.scalers = {name: torch.amp.GradScaler(device.type, enabled=self.precision.name == "fp16")
-                        for name in ("generator", "discriminator")}
+                        for name in self.scaler_names}
 
         self.start_epoch = 0  # where this run starts (after resume)
         self.start_batch = 0
@@ -233,6 +205,71 @@ class Trainer:
         return amp_name(self.precision.name)
 
     # ------------------------------------------------------------------------------ setup
+    # What a family's trainer (fomm.training.families) overrides: the stage's parameters, the model and
+    # its loss modules, the optimizers and their checkpoint keys, the step, the picture.
+    network_names: tuple[str, ...] = NETWORK_NAMES  # the networks a resumed checkpoint should hold
+    scaler_names: tuple[str, ...] = ("generator", "discriminator")  # one fp16 loss scaler per backward
+    state_key: str = STATE_KEY  # where the checkpoint keeps this stage's TrainingState
+
+    def stage_params(self, config: Config):
+        """The ``train_params``-like section this stage trains by (epochs, repeats, batch size, milestones)."""
+        return config.train_params
+
+    def _build(self, vgg: Vgg19 | None, batched_vgg: bool) -> None:
+        """The model, its loss modules and their (DDP-wrapped) steps: FOMM's keypoint detector, generator
+        and discriminator."""
+        config, tp, device = self.config, self.train_params, self.device
+        check_train_params(tp, config.model_params)
+        weights = tp.loss_weights
+        if not (any(weights.perceptual) or weights.generator_gan or weights.equivariance_value
+                or weights.equivariance_jacobian or weights.reconstruction_l1):
+            raise TrainingError("every generator-side loss weight in train_params.loss_weights is 0: nothing to train")
+        self.gan = weights.generator_gan != 0
+        self.model = FOMM(config, with_discriminator=True)
+        if self.ctx.enabled:
+            self.model.kp_detector = distributed.sync_batchnorm(self.model.kp_detector, device)
+            self.model.generator = distributed.sync_batchnorm(self.model.generator, device)
+            if device.type != "cuda":
+                logger.info("distributed on %s: plain BatchNorm per process (SyncBatchNorm needs CUDA)", device.type)
+        self.model.to(device).train()
+        if self.channels_last:  # NHWC convolutions: 1.25x faster training steps on an AVX512 CPU (docs/benchmarks.md)
+            self.model.to(memory_format=torch.channels_last)
+
+        if any(weights.perceptual) and vgg is None:
+            vgg = load_vgg19()
+        self.vgg_weights = vgg.weights if vgg is not None and any(weights.perceptual) else None
+        self.generator_loss = GeneratorLoss(
+            self.model.kp_detector, self.model.generator, tp, vgg=vgg,
+            num_channels=config.model_params.common_params.num_channels,
+            align_corners=config.model_params.align_corners, batched_vgg=batched_vgg).to(device)
+        if self.channels_last:
+            self.generator_loss.to(memory_format=torch.channels_last)
+        self.generator_step = distributed.wrap(self.generator_loss, self.ctx, device)
+        self.discriminator_step = None
+        if self.gan:
+            self.discriminator_step = distributed.wrap(
+                DiscriminatorLoss(self.model.discriminator, weights.discriminator_gan).to(device), self.ctx, device)
+
+    def optimizer_key(self, name: str) -> str:
+        """The checkpoint key of optimizer ``name`` (as :func:`fomm.checkpoints.save_checkpoint` writes it)."""
+        return name if name.startswith("optimizer") else f"optimizer_{name}"
+
+    def configured_lr(self, name: str) -> float:
+        """The config's learning rate of optimizer ``name``."""
+        return getattr(self.train_params, f"lr_{name}")
+
+    def picture(self, source: torch.Tensor, driving: torch.Tensor, step) -> np.ndarray:
+        """The epoch's ``train-vis/<epoch>-rec.png``."""
+        return training_grid(source, driving, step, self.model.generator)
+
+    def checkpoint_extra(self, state: TrainingState) -> dict[str, Any]:
+        """The checkpoint's entries besides the networks, optimizers, config and epoch."""
+        return {self.state_key: state.to_checkpoint()}
+
+    def checkpoint_epoch(self, state: TrainingState) -> int:
+        """The value of the checkpoint's epoch key: the last completed epoch (the authors' meaning)."""
+        return state.completed_epoch
+
     def _make_loader(self, dataset: Dataset, num_workers: int) -> tuple[DataLoader, EpochSampler]:
         tp = self.train_params
         if self.ctx.enabled and tp.batch_size % self.ctx.world_size:
@@ -336,7 +373,7 @@ class Trainer:
             restore_rng(state.rng)
 
     def _warn_changed_lr(self, name: str, scheduler) -> None:
-        configured = getattr(self.train_params, f"lr_{name}")
+        configured = self.configured_lr(name)
         if not math.isclose(scheduler.base_lrs[0], configured):
             logger.warning("resuming keeps the checkpoint's lr_%s schedule (from %g); the config's %g "
                            "applies with --finetune", name, scheduler.base_lrs[0], configured)
@@ -355,15 +392,15 @@ class Trainer:
         except CheckpointError as exc:
             raise CheckpointError(f"{exc}\nTo start from the matching weights of a different architecture, "
                                   "use --finetune instead of --checkpoint.") from None
-        missing = [n for n in NETWORK_NAMES if n not in ckpt.state_dicts]
+        missing = [n for n in self.network_names if n not in ckpt.state_dicts]
         if missing:
             logger.warning("%s has no %s weights: they start fresh", name, " or ".join(missing))
-        entry = ckpt.extra.get(STATE_KEY)
+        entry = ckpt.extra.get(self.state_key)
         if isinstance(entry, Mapping):
             try:
                 state = TrainingState.from_checkpoint(entry, ckpt.optimizers)
             except (KeyError, TypeError, ValueError) as exc:
-                raise CheckpointError(f"{name}: its {STATE_KEY} cannot be used ({exc}); resume from another "
+                raise CheckpointError(f"{name}: its {self.state_key} cannot be used ({exc}); resume from another "
                                       "checkpoint, or start from its weights with --finetune") from None
             self.load_training_state(state, name)
         else:
@@ -379,7 +416,7 @@ class Trainer:
         """An original checkpoint (or an older fomm one): the epoch after its ``epoch``, the schedule
         from its scheduler states or else from the milestones."""
         for opt_name, optimizer in self.optimizers.items():
-            state = ckpt.optimizers.get(f"optimizer_{opt_name}")
+            state = ckpt.optimizers.get(self.optimizer_key(opt_name))
             if state is None:
                 logger.warning("%s has no optimizer_%s: the optimizer starts fresh", name, opt_name)
                 continue
@@ -594,7 +631,7 @@ class Trainer:
                     self._writer.add_scalar(f"lr/{name}", optimizer.param_groups[0]["lr"], epoch)
             if self.visualize and last is not None:
                 source, driving, step = last
-                image = training_grid(source, driving, step, self.model.generator)
+                image = self.picture(source, driving, step)
                 write_image(self.out_dir / "train-vis" / f"{epoch:08d}-rec.png", image)
                 if self._writer is not None:
                     self._writer.add_image("train-vis", image, epoch, dataformats="HWC")
@@ -635,8 +672,8 @@ class Trainer:
             path = self.out_dir / checkpoint_name(state.epoch, state.batch)
         else:
             path = self.out_dir / checkpoint_name(state.completed_epoch)
-        save_checkpoint(path, self.model.networks(), self.config, state.completed_epoch, self.optimizers,
-                        {STATE_KEY: state.to_checkpoint()})
+        save_checkpoint(path, self.model.networks(), self.config, self.checkpoint_epoch(state), self.optimizers,
+                        self.checkpoint_extra(state))
         logger.info("checkpoint %s", path)
         here = (state.epoch, state.batch)
         for older in self.out_dir.glob("*-batch*-checkpoint.pth.tar"):

@@ -37,6 +37,17 @@ class TPSDenseMotion:
     occlusion_map: list[torch.Tensor]  # (B, 1, h_i, w_i) masks, coarsest first (one without multi_mask)
 
 
+def dropout_softmax(logits: torch.Tensor, p: float) -> torch.Tensor:
+    """The softmax over the K+1 transforms with TPS dropout (paper Eq. 7-8), as the authors' code: each
+    keypoint transform of a sample is kept with probability 1 - p (the background always), the kept
+    ones renormalized: ``exp(x_k - max) * keep_k / (sum_j exp(x_j - max) * keep_j + 1e-6)``. The keep
+    draws are ``torch.rand(B, K+1)`` on the CPU generator, as theirs (so a seed gives their masks)."""
+    keep = (torch.rand(logits.shape[0], logits.shape[1]) < (1 - p)).to(logits.dtype).to(logits.device)
+    keep[:, 0] = 1
+    exp = (logits - logits.max(1, keepdim=True).values).exp() * keep[:, :, None, None]
+    return exp / (exp.sum(dim=1, keepdim=True) + 1e-6)
+
+
 class TPSDenseMotionNetwork(nn.Module):
     def __init__(self, block_expansion: int, num_blocks: int, max_features: int, num_tps: int,
                  num_channels: int, scale_factor: float = 0.25, multi_mask: bool = True, kp_variance: float = 0.01):
@@ -94,7 +105,9 @@ class TPSDenseMotionNetwork(nn.Module):
             return torch.cat([background, driving_to_source], dim=1)
 
     def forward(self, source_image: torch.Tensor, kp_driving: Keypoints, kp_source: Keypoints,
-                bg_param: torch.Tensor | None = None, tps: KeypointTPS | None = None) -> TPSDenseMotion:
+                bg_param: torch.Tensor | None = None, tps: KeypointTPS | None = None,
+                dropout_p: float | None = None) -> TPSDenseMotion:
+        """``dropout_p``: training's TPS dropout probability (:func:`dropout_softmax`); None: none."""
         if self.scale_factor != 1:
             source_image = self.down(source_image)
         bs, c, h, w = source_image.shape
@@ -106,7 +119,9 @@ class TPSDenseMotionNetwork(nn.Module):
         features = torch.cat([heatmap.to(deformed.dtype), deformed.view(bs, -1, h, w)], dim=1)
         levels = self.hourglass.levels(features)
         # float32: the maps weigh the transforms into grid_sample coordinates.
-        contribution_maps = F.softmax(full_precision(self.maps(levels[-1])), dim=1)  # (B, K+1, h, w)
+        logits = full_precision(self.maps(levels[-1]))
+        contribution_maps = (F.softmax(logits, dim=1) if dropout_p is None
+                             else dropout_softmax(logits, dropout_p))  # (B, K+1, h, w)
         deformation = (transformations * contribution_maps.unsqueeze(-1)).sum(dim=1)  # (B, h, w, 2)
         return TPSDenseMotion(deformed, contribution_maps, deformation, self.occlusion_masks(levels))
 
