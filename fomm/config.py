@@ -422,8 +422,8 @@ def available_configs() -> list[str]:
     return sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".yaml"))
 
 
-def load_config(name_or_path: str | Path) -> Config:
-    """Read a config: a bundled preset name (``vox-256``) or a path to a YAML file."""
+def read_config_data(name_or_path: str | Path) -> tuple[Path, Any]:
+    """The file a config name or path stands for and its parsed YAML (not yet validated)."""
     text_path = Path(name_or_path)
     if not text_path.exists():
         name = str(name_or_path)
@@ -433,13 +433,23 @@ def load_config(name_or_path: str | Path) -> Config:
             raise ConfigError(f"unknown config '{name}': give a YAML path or one of {', '.join(available_configs())}")
         text_path = preset_path(name)
     try:
-        data = yaml.safe_load(text_path.read_text())
+        return text_path, yaml.safe_load(text_path.read_text())
     except yaml.YAMLError as exc:
         raise ConfigError(f"{text_path} is not valid YAML: {exc}") from exc
+
+
+def load_config(name_or_path: str | Path) -> Any:
+    """Read a config of any model family: a bundled preset name (``vox-256``, ``tpsmm-vox-256``,
+    ``mraa-ted-384``) or a path to a YAML file. The family is told by the file's ``model_params``
+    sections (:func:`fomm.families.detect_config_family`); FOMM's when none matches, so that FOMM's
+    messages name what is wrong. Returns that family's typed config (:class:`Config` for FOMM)."""
+    from .families import detect_config_family  # the registry builds on this module
+
+    path, data = read_config_data(name_or_path)
     try:
-        return parse_config(data)
+        return detect_config_family(data).parse_config(data)
     except ConfigError as exc:
-        raise ConfigError(f"{text_path}: {exc}") from exc
+        raise ConfigError(f"{path}: {exc}") from exc
 
 
 def validate_frame_size(config: Config, size: int) -> None:

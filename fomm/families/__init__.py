@@ -19,10 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from .. import config as _fomm_config
-from ..config import ConfigError
 
 # Every family module, in detection order when two match equally (the most specific sentinels win).
 _MODULES = ("fomm", "tpsmm", "mraa")
@@ -119,25 +116,9 @@ def detect_config_family(data: Mapping[str, Any]) -> Family:
 
 
 def read_config(name_or_path: str | Path) -> tuple[Family, Any]:
-    """A config of any family: a bundled preset name (``vox-256``, ``tpsmm-vox-256``) or a YAML
-    path, parsed by the family its ``model_params`` sections name. FOMM configs go through
-    :func:`fomm.config.load_config` unchanged."""
-    path = Path(name_or_path)
-    if not path.exists() and str(name_or_path) in _fomm_config.available_configs():
-        path = _fomm_config.preset_path(str(name_or_path))
-    if not path.exists():
-        return get_family("fomm"), _fomm_config.load_config(name_or_path)  # its error names the choices
-    try:
-        data = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path} is not valid YAML: {exc}") from exc
-    family = detect_config_family(data) if isinstance(data, Mapping) else get_family("fomm")
-    if family.name == "fomm":
-        return family, _fomm_config.load_config(path)
-    try:
-        return family, family.parse_config(data)
-    except ConfigError as exc:
-        raise ConfigError(f"{path}: {exc}") from exc
+    """A config of any family (:func:`fomm.config.load_config`) and the family it belongs to."""
+    config = _fomm_config.load_config(name_or_path)
+    return config_family(config), config
 
 
 def config_family(config: Any) -> Family:

@@ -11,6 +11,7 @@ import torch
 import fomm.families as families
 from fomm.animation.backend import TorchBackend
 from fomm.checkpoints import CheckpointError, read_checkpoint, save_checkpoint
+from fomm.config import ConfigError, load_config
 from fomm.model import FOMM
 from tests.animation.helpers import tiny_config
 
@@ -89,3 +90,22 @@ def test_config_family_follows_the_config_type(golden):
     assert families.read_config("vox-256")[0].name == "fomm"
     with pytest.raises(TypeError, match="not a model config"):
         families.config_family(object())
+
+
+@pytest.mark.parametrize("name", ["vox-256", "tpsmm-vox-256", "tpsmm-ted-384", "mraa-ted-384", "mraa-vox-256"])
+def test_load_config_reads_every_familys_presets(name):
+    """fomm.config.load_config (and fomm.load_config) parse a preset by the family its sections name."""
+    config = load_config(name)
+    family = families.config_family(config)
+    assert name in family.presets
+    assert config.frame_size == (384 if "384" in name else 256)
+
+
+def test_load_config_reads_a_family_yaml_and_names_its_own_keys(golden, tmp_path):
+    assert families.config_family(load_config(golden / "mraa-tiny.yaml")).name == "mraa"
+    assert families.config_family(load_config(golden / "tpsmm-tiny.yaml")).name == "tpsmm"
+    typo = tmp_path / "typo.yaml"
+    typo.write_text((golden / "tpsmm-tiny.yaml").read_text().replace("num_tps:", "num_tsp:"))
+    with pytest.raises(ConfigError, match=r"typo\.yaml: unknown config key 'model_params\.common_params\.num_tsp' "
+                                          r"\(did you mean 'num_tps'\?\)"):
+        load_config(typo)
