@@ -28,7 +28,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import yaml
 from torch import nn
 
 from .. import __version__
@@ -36,6 +35,7 @@ from ..families.mraa.backend import MRAAMotion
 from ..io.outputs import check_folder_output, publish_folder
 from ..models.mraa import MRAA, Regions, parse_mraa_config
 from ..models.mraa.config import validate_mraa_frame_size
+from .manifest import manifest_config, run_graph
 from .onnx import METADATA, OPSET, ExportError, _add_metadata, missing_extra
 
 GRAPHS = {"keypoints": "keypoints.onnx", "source": "source.onnx", "decode": "decode.onnx", "avd": "avd.onnx"}
@@ -164,14 +164,14 @@ class MRAAOnnxBackend(MRAAMotion):
 
     def __init__(self, folder: str | Path, metadata: dict, sessions: dict):
         self.folder, self.metadata, self.sessions = Path(folder), metadata, sessions
-        self.config = parse_mraa_config(yaml.safe_load(metadata["config"]))
-        self.size = int(metadata["size"])
+        self.config = manifest_config(self.folder, metadata, parse_mraa_config)
+        self.size = metadata["size"]
         self.device = torch.device("cpu")
         if "avd" not in sessions:
             self.modes = ("relative", "absolute")
 
     def _run(self, graph: str, **inputs: np.ndarray) -> list[np.ndarray]:
-        return self.sessions[graph].run(None, inputs)
+        return run_graph(self.folder, self.sessions, graph, inputs)
 
     @staticmethod
     def _array(tensor: torch.Tensor) -> np.ndarray:

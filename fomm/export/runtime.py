@@ -10,19 +10,18 @@ the three network computations run in onnxruntime (float32, CPU by default).
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 from pathlib import Path
 
 import numpy as np
 import torch
-import yaml
 
 from ..animation.backend import FommMotion
 from ..config import parse_config
 from ..models import Keypoints
-from .onnx import GRAPHS, METADATA, ExportError, missing_extra
+from .manifest import AGAIN, manifest_config, open_sessions, read_manifest, run_graph
+from .onnx import METADATA, ExportError, input_names, missing_extra
 
 logger = logging.getLogger(__name__)
 
@@ -33,6 +32,7 @@ def _session(path: Path, providers: list[str], threads: int | None):
     options = ort.SessionOptions()
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     options.intra_op_num_threads = threads
+    options.log_severity_level = 4  # fatal only: a failing graph is reported by our ExportError, in one line
     # Threads that spin while waiting for work take cores from the decoder and encoder threads.
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     return ort.InferenceSession(str(path), sess_options=options, providers=providers)
@@ -41,25 +41,22 @@ def _session(path: Path, providers: list[str], threads: int | None):
 def load_onnx_backend(folder: str | os.PathLike, *, threads: int | None = None,
                       providers: list[str] | None = None):
     """The onnxruntime backend of an export of any family (its ``fomm-onnx.json`` names the family)."""
-    meta_path = Path(folder) / METADATA
-    family = json.loads(meta_path.read_text()).get("family", "fomm") if meta_path.is_file() else "fomm"
-    if family not in ("tpsmm", "mraa"):
-        return OnnxBackend(folder, threads=threads, providers=providers)
     try:
         import onnxruntime  # noqa: F401
     except ModuleNotFoundError:
         raise missing_extra("onnxruntime") from None
+    manifest = read_manifest(folder)
+    if manifest["family"] == "fomm":
+        return OnnxBackend(folder, threads=threads, providers=providers)
     from .mraa import MRAAOnnxBackend
     from .tpsmm import TPSMMOnnxBackend
 
-    metadata = json.loads(meta_path.read_text())
-    sessions = {}
-    for name, info in metadata["graphs"].items():
-        path = Path(folder) / info["file"]
-        if not path.is_file():
-            raise ExportError(f"{path} is missing; re-export the model with fomm export")
-        sessions[name] = _session(path, providers or ["CPUExecutionProvider"], threads or torch.get_num_threads())
-    return (MRAAOnnxBackend if family == "mraa" else TPSMMOnnxBackend)(folder, metadata, sessions)
+    sessions = open_sessions(folder, manifest, _maker(providers, threads))
+    return (MRAAOnnxBackend if manifest["family"] == "mraa" else TPSMMOnnxBackend)(folder, manifest, sessions)
+
+
+def _maker(providers: list[str] | None, threads: int | None):
+    return lambda path: _session(path, providers or ["CPUExecutionProvider"], threads or torch.get_num_threads())
 
 
 class OnnxBackend(FommMotion):
@@ -78,30 +75,25 @@ class OnnxBackend(FommMotion):
         except ModuleNotFoundError:
             raise missing_extra("onnxruntime") from None
         self.folder = Path(folder)
-        meta_path = self.folder / METADATA
-        if not meta_path.is_file():
-            raise ExportError(f"{self.folder} is not an exported fomm model (no {METADATA}); make one with "
-                              "fomm export CKPT --format onnx -o DIR")
-        self.metadata = json.loads(meta_path.read_text())
-        if self.metadata.get("format") != "fomm-onnx":
-            raise ExportError(f"{meta_path}: not a fomm ONNX export; re-export with fomm export")
-        self.config = parse_config(yaml.safe_load(self.metadata["config"]))
-        self.size = int(self.metadata["size"])
-        self.align_corners = bool(self.metadata["align_corners"])
-        self.jacobian = bool(self.metadata["jacobian"])
+        self.metadata = read_manifest(self.folder)
+        if self.metadata["family"] != "fomm":
+            raise ExportError(f"{self.folder} is a {self.metadata['family']} export; load it with "
+                              "fomm.export.load_onnx_backend")
+        self.config = manifest_config(self.folder, self.metadata, parse_config)
+        try:
+            self.align_corners, self.jacobian = bool(self.metadata["align_corners"]), bool(self.metadata["jacobian"])
+        except KeyError as exc:
+            raise ExportError(f"{self.folder / METADATA}: no {exc}; the export is damaged: {AGAIN}") from None
+        self.size = self.metadata["size"]
         self.device = torch.device("cpu")  # inputs and outputs are exchanged as CPU arrays
-        providers = providers or ["CPUExecutionProvider"]
-        self.sessions = {}
-        for name, info in self.metadata["graphs"].items():
-            path = self.folder / info["file"]
-            if not path.is_file():
-                raise ExportError(f"{path} is missing; re-export the model with fomm export")
-            self.sessions[name] = _session(path, providers, threads or torch.get_num_threads())
-        if set(self.sessions) != set(GRAPHS):
-            raise ExportError(f"{meta_path}: expected the graphs {', '.join(GRAPHS)}; re-export the model")
+        for name, info in self.metadata["graphs"].items():  # what _run feeds each graph
+            if info["inputs"] != input_names(name, self.jacobian):
+                raise ExportError(f"{self.folder / METADATA}: the {name} graph's inputs do not match its jacobian "
+                                  f"setting; the export is damaged: {AGAIN}")
+        self.sessions = open_sessions(self.folder, self.metadata, _maker(providers, threads))
 
     def _run(self, graph: str, **inputs: np.ndarray) -> list[np.ndarray]:
-        return self.sessions[graph].run(None, inputs)
+        return run_graph(self.folder, self.sessions, graph, inputs)
 
     def to_input(self, images: torch.Tensor) -> torch.Tensor:
         if tuple(images.shape[-2:]) != (self.size, self.size):

@@ -27,7 +27,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import yaml
 from torch import nn
 
 from .. import __version__
@@ -38,6 +37,7 @@ from ..io.outputs import check_folder_output, publish_folder
 from ..models import Keypoints
 from ..models.tps import KeypointTPS
 from ..models.tpsmm import POINTS_PER_TPS
+from .manifest import manifest_config, run_graph
 from .onnx import METADATA, OPSET, ExportError, _add_metadata, missing_extra
 
 GRAPHS = {"keypoints": "keypoints.onnx", "source": "source.onnx", "decode": "decode.onnx", "avd": "avd.onnx"}
@@ -153,15 +153,15 @@ class TPSMMOnnxBackend(TPSMMMotion):
 
     def __init__(self, folder: str | Path, metadata: dict, sessions: dict):
         self.folder, self.metadata, self.sessions = Path(folder), metadata, sessions
-        self.config = parse_tpsmm_config(yaml.safe_load(metadata["config"]))
-        self.size = int(metadata["size"])
+        self.config = manifest_config(self.folder, metadata, parse_tpsmm_config)
+        self.size = metadata["size"]
         self.num_tps = self.config.model_params.common_params.num_tps
         self.device = torch.device("cpu")
         if "avd" not in sessions:
             self.modes = ("relative", "absolute")
 
     def _run(self, graph: str, **inputs: np.ndarray) -> list[np.ndarray]:
-        return self.sessions[graph].run(None, inputs)
+        return run_graph(self.folder, self.sessions, graph, inputs)
 
     @staticmethod
     def _array(tensor: torch.Tensor) -> np.ndarray:
