@@ -10,16 +10,17 @@ most the rows in flight, whose outputs (written to temporary names and renamed) 
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import ctypes
 import logging
 import multiprocessing
 import os
-import queue
 import signal
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from multiprocessing.connection import wait
 from pathlib import Path
 from typing import Any
 
@@ -185,10 +186,10 @@ def _die_with_parent(parent: int) -> None:
         os._exit(1)
 
 
-def _worker(name: str, tasks, results, slot, device: str, threads: int, overwrite: bool, parent: int,
+def _worker(name: str, conn, device: str, threads: int, overwrite: bool, parent: int,
             initializer: Callable[[], None] | None, animate: Callable | None) -> None:
-    """A worker process: one runner (the model, once per checkpoint), rows from ``tasks`` until None.
-    ``slot`` (shared memory, written before each row) tells the dispatcher which row a dead worker held."""
+    """A worker process: one runner (the model, once per checkpoint), one row at a time from its own pipe
+    until None, each result sent back whole on that pipe before the next row is asked for."""
     _die_with_parent(parent)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the dispatcher's to handle
     import torch
@@ -197,110 +198,126 @@ def _worker(name: str, tasks, results, slot, device: str, threads: int, overwrit
     if initializer is not None:
         initializer()
     runner = Runner(device, overwrite=overwrite, name=name, animate=animate)
-    while (item := tasks.get()) is not None:
+    while (item := conn.recv()) is not None:
         number, job = item
-        slot.value = number
-        results.put((number, runner.run(job)))
+        conn.send((number, runner.run(job)))
+
+
+@dataclass
+class _Slot:
+    """One worker process, its end of the pipe, and the row it holds (None when idle)."""
+
+    process: Any
+    conn: Any
+    device: str
+    holding: int | None = None
 
 
 class _Pool:
-    """The worker processes of a local run, and which row each holds, to notice one dying mid-row."""
+    """The worker processes of a local run. Each has a pipe of its own, and the dispatcher hands out the
+    rows one at a time, so it always knows which row a worker holds. Nothing is shared between workers:
+    a worker that dies (killed for memory, at any instant, even mid-message) cannot block the others, as
+    a lock of a shared queue would, and its pipe reports the death (EOF) with its process's sentinel."""
 
     def __init__(self, devices: Sequence[str], jobs: Sequence[Job], threads: int, overwrite: bool,
                  initializer: Callable | None, animate: Callable | None):
         self.context = multiprocessing.get_context("spawn")  # no forked copies of torch's threads and locks
-        self.tasks, self.results = self.context.Queue(), self.context.Queue()
         self.jobs = list(jobs)
-        for number, job in enumerate(self.jobs):
-            self.tasks.put((number, job))
-        for _ in devices:
-            self.tasks.put(None)
+        self.waiting = collections.deque(range(len(self.jobs)))  # longest first (the plan's order)
         self.args = (threads, overwrite, os.getpid(), initializer, animate)
-        self.procs: dict[str, tuple[Any, str, Any]] = {}  # name -> (process, device, slot)
+        self.slots: list[_Slot] = []
         self.deaths = 0
         self.started = 0
         for device in devices:
             self.start(device)
 
     def start(self, device: str) -> None:
+        parent_end, child_end = self.context.Pipe()
         name = str(self.started)
         self.started += 1
-        slot = self.context.Value("q", -1, lock=False)
-        proc = self.context.Process(target=_worker, args=(name, self.tasks, self.results, slot, device, *self.args),
-                                    daemon=True, name=f"fomm-batch-{name}")
-        proc.start()
-        self.procs[name] = (proc, device, slot)
+        process = self.context.Process(target=_worker, args=(name, child_end, device, *self.args), daemon=True,
+                                       name=f"fomm-batch-{name}")
+        process.start()
+        child_end.close()  # only the worker holds its end: its death is EOF here
+        slot = _Slot(process, parent_end, device)
+        self.slots.append(slot)
+        self.feed(slot)
 
-    def dead_rows(self) -> list[tuple[int, int]]:
-        """(job number, exit code) of the last row of each worker that died; each is replaced."""
-        lost = []
-        for name, (proc, device, slot) in list(self.procs.items()):
-            if proc.is_alive() or proc.exitcode == 0:
+    def feed(self, slot: _Slot) -> None:
+        """The next waiting row to an idle worker, or None (its signal to exit) when there is none."""
+        slot.holding = self.waiting.popleft() if self.waiting and slot.process.is_alive() else None
+        with contextlib.suppress(OSError):  # a worker that died already is noticed by wait()
+            slot.conn.send(None if slot.holding is None else (slot.holding, self.jobs[slot.holding]))
+
+    def results(self, timeout: float) -> tuple[list[tuple[int, Record]], list[tuple[int, int]]]:
+        """Wait up to ``timeout`` s: (job number, record) of each row done, and (job number, exit code) of each
+        row whose worker died holding it. A dead worker is replaced while rows wait; a finished one is let go."""
+        busy = list(self.slots)
+        ready = set(wait([s.conn for s in busy] + [s.process.sentinel for s in busy], timeout=timeout))
+        records, lost = [], []
+        for slot in busy:
+            if slot.conn not in ready and slot.process.sentinel not in ready:
                 continue
-            del self.procs[name]
-            self.deaths += 1
-            if slot.value >= 0:
-                lost.append((slot.value, proc.exitcode))
-            self.start(device)
-        return lost
+            message = self._receive(slot)
+            if message is not None:
+                records.append(message)
+                self.feed(slot)
+            elif not slot.process.is_alive():
+                slot.process.join(timeout=10)
+                self.slots.remove(slot)
+                if slot.process.exitcode != 0:
+                    self.deaths += 1
+                if slot.holding is not None:
+                    lost.append((slot.holding, slot.process.exitcode))
+                if self.waiting:
+                    self.start(slot.device)
+        return records, lost
 
-    def alive(self) -> bool:
-        return any(proc.is_alive() for proc, _, _ in self.procs.values())
-
-    def requeue(self, numbers: Sequence[int], device: str) -> None:
-        """Put back rows no worker took up (one died between taking a row and saying so); one new worker."""
-        for number in numbers:
-            self.tasks.put((number, self.jobs[number]))
-        self.tasks.put(None)
-        self.deaths += 1
-        self.start(device)
+    @staticmethod
+    def _receive(slot: _Slot):
+        """The worker's next message, or None when its pipe is closed (it exited or died)."""
+        try:
+            return slot.conn.recv() if slot.conn.poll() else None
+        except (EOFError, OSError):
+            return None
 
     def close(self, pending: set[int]) -> None:
         """Stop the workers (at once, when the batch is interrupted) and remove the partial outputs of the
         rows they were writing (a run that is killed leaves them to the next one, which removes them)."""
         from ..io.outputs import partial_path, remove_path
 
-        for proc, _, slot in self.procs.values():
-            if proc.is_alive():
-                proc.kill()
-            proc.join(timeout=10)
-            if slot.value in pending:
-                remove_path(partial_path(self.jobs[slot.value].row.output))
-        for q in (self.tasks, self.results):
-            q.cancel_join_thread()
-            q.close()
+        for slot in self.slots:
+            if slot.process.is_alive():
+                slot.process.kill()
+            slot.process.join(timeout=10)
+            slot.conn.close()
+            if slot.holding in pending:
+                remove_path(partial_path(self.jobs[slot.holding].row.output))
 
 
 def _run_local(jobs: Sequence[Job], devices: Sequence[str], threads: int, overwrite: bool,
                initializer: Callable | None, animate: Callable | None, on_record: Callable[[Record], None]) -> None:
+    """Run ``jobs`` on one worker process per entry of ``devices``; a dead worker's row fails (with its
+    exit code) and the worker is replaced, unless they keep dying."""
     pending = set(range(len(jobs)))
     pool = _Pool(devices, jobs, threads, overwrite, initializer, animate)
     try:
         while pending:
-            try:
-                number, record = pool.results.get(timeout=POLL_SECONDS)
-            except queue.Empty:
-                _check_workers(pool, pending, devices, on_record)
-                continue
-            if number in pending:
+            records, lost = pool.results(POLL_SECONDS)
+            for number, record in records:
                 pending.discard(number)
                 on_record(record)
+            for number, code in lost:
+                pending.discard(number)
+                on_record(record_for(jobs[number].row, ERROR, message=one_line(
+                    f"the worker died while animating this row (exit code {code}: out of memory?)")))
+            if pool.deaths > 2 * len(devices) + len(jobs):
+                raise BatchError(f"batch workers keep dying ({pool.deaths} so far); run one row with fomm animate "
+                                 "to see why")
+            if pending and not pool.slots:  # every worker gone, rows left: should not happen, but never hang
+                raise BatchError(f"batch workers exited with {len(pending)} rows left; run again to resume")
     finally:
         pool.close(pending)
-
-
-def _check_workers(pool: _Pool, pending: set[int], devices: Sequence[str], on_record) -> None:
-    """A dead worker's row fails (with its exit code); the worker is replaced, unless they keep dying."""
-    for number, code in pool.dead_rows():
-        if number in pending:
-            pending.discard(number)
-            on_record(record_for(pool.jobs[number].row, ERROR, message=one_line(
-                f"the worker died while animating this row (exit code {code}: out of memory?)")))
-    if pool.deaths > 2 * len(devices) + len(pool.jobs):
-        raise BatchError(f"batch workers keep dying ({pool.deaths} so far); run one row with fomm animate to "
-                         "see why")
-    if pending and not pool.alive():
-        pool.requeue(sorted(pending), devices[0])
 
 
 def _run_inline(jobs: Sequence[Job], device: str | None, overwrite: bool, animate: Callable | None,
