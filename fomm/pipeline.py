@@ -185,7 +185,7 @@ def _best_frame(animation, driving: VideoReader, options: AnimationOptions, prog
 
 # ------------------------------------------------------------------------------------- outputs
 def _writer(output: Output, options: AnimationOptions, reader: VideoReader, overwrite: bool,
-            inputs: Sequence) -> VideoWriter:
+            inputs: Sequence, encoder) -> VideoWriter:
     """The output's writer; checks its path (extension, existing file, inputs) before any work."""
     carries_sound = Path(output.path).suffix.lower() in H264_SUFFIXES
     wanted = output.audio if output.audio is not None else options.audio
@@ -197,7 +197,35 @@ def _writer(output: Output, options: AnimationOptions, reader: VideoReader, over
         raise OptionsError(lambda w: f"{w.name('audio')}: {reader.path} has no audio track; {w.drop('audio')}")
     audio = wanted is not False and carries_sound and reader.has_audio
     return VideoWriter(output.path, fps=reader.fps, audio_from=reader.path if audio else None, overwrite=overwrite,
-                       inputs=tuple(inputs))
+                       inputs=tuple(inputs), encoder=encoder)
+
+
+def _codecs(options: AnimationOptions, model, device):
+    """The video codecs of a run (:mod:`fomm.io.codecs`): for ``codec_device="auto"``, the GPU's where the
+    networks run on CUDA: a loaded model's device, else the one it is loaded on (None: CUDA if any)."""
+    from .io.codecs import select_codecs
+
+    where = getattr(model, "device", None)
+    where = device if where is None else where
+    if where is None or str(where) == "auto":
+        import torch
+
+        where = "cuda" if torch.cuda.is_available() else "cpu"
+    return select_codecs(options.codec_device, where)
+
+
+@contextlib.contextmanager
+def _codec_errors():
+    """A GPU codec that ``codec_device="cuda"`` asked for and this machine lacks, in the caller's words."""
+    from .io.codecs import CodecUnavailable
+
+    try:
+        yield
+    except CodecUnavailable as exc:
+        problem = exc.problem
+        raise OptionsError(lambda w: f"{w.setting('codec_device', 'cuda')}: {problem}; use "
+                                     f"{w.setting('codec_device', 'auto')} (the GPU's codecs where they open, else "
+                                     f"the CPU's) or {w.setting('codec_device', 'cpu')}") from None
 
 
 def _model(model, device):
@@ -262,13 +290,14 @@ def animate_file(model, source: str | os.PathLike | np.ndarray, driving: str | o
         output = [output if isinstance(output, Output) else Output(output)]
     photo = read_image(Path(source)) if isinstance(source, (str, os.PathLike)) else source
     source_path = None if isinstance(source, np.ndarray) else source
-    with contextlib.ExitStack() as pipeline:
+    with _codec_errors(), contextlib.ExitStack() as pipeline:
         # Entered in the pipeline's order and unwound in reverse on success, error, cancel or Ctrl-C: each
         # thread is joined before the container it uses closes, and the writers discard their partial
         # output unless all went well.
-        reader = pipeline.enter_context(VideoReader(driving))  # fails now on an image, a missing file, ...
-        writers = [pipeline.enter_context(_writer(o, options, reader, overwrite, (source_path, driving, *inputs)))
-                   for o in output]
+        codecs = _codecs(options, model, device)
+        reader = pipeline.enter_context(VideoReader(driving, decoder=codecs.decoder))  # fails now on an image, ...
+        writers = [pipeline.enter_context(_writer(o, options, reader, overwrite, (source_path, driving, *inputs),
+                                                  codecs.encoder)) for o in output]
         model = _model(model, device)
         plan = plan_animation(model, photo, reader, options, progress=progress, words=words,
                               driving_name=driving_name, photo_boxes=photo_boxes)

@@ -33,6 +33,7 @@ TARGETS = ("face", "person")  # fomm.crop.detect.TARGETS (a test keeps them equa
 DETECTORS = ("auto", "yunet", "haar", "mediapipe")  # fomm.crop.detect.DETECTORS (kept equal by a test)
 SMOOTH_WORDS = ("off", "auto")  # or a strength in frames (fomm.crop.smooth)
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")  # fomm.precision.PRECISIONS (kept equal by a test)
+CODEC_DEVICES = ("auto", "cpu", "cuda")  # fomm.io.codecs.CODEC_DEVICES (kept equal by a test)
 MAX_BATCH_SIZE = 1024
 
 
@@ -61,7 +62,7 @@ API_WORDS = Vocabulary({}, "{name}={value!r}", "leave {name} unset")
 CLI_WORDS = Vocabulary({f.replace("-", "_"): "--" + f for f in (
     "mode", "adapt-scale", "best-frame", "crop", "driving-crop", "paste-back", "faces", "target", "crop-margin",
     "fit", "size", "batch-size", "precision", "compile", "layout", "keypoints", "audio", "smooth", "detector",
-    "face")},
+    "face", "codec-device")},
     "{name} {value}", "drop {name}")
 APP_WORDS = Vocabulary({"adapt_scale": "adapt scale", "best_frame": "best frame", "paste_back": "paste back",
                         "crop_margin": "crop margin", "batch_size": "batch size"}, "{name}: {value}", "untick {name}",
@@ -126,6 +127,9 @@ class AnimationOptions:
     ``fomm live`` passes ``"auto"`` unless told otherwise). ``detector``: the face detector of
     ``crop="auto"`` (``"auto"``, ``"yunet"``, ``"haar"``, ``"mediapipe"``). ``face``: with
     ``crop="auto"``, animate the N-th face of the photo by size (0: the largest) instead of the largest.
+    ``codec_device``: where video files are decoded and H.264 encoded: ``"auto"`` (the GPU's NVDEC and
+    NVENC when the networks run on CUDA and they open there, else the CPU, the reason logged),
+    ``"cpu"`` or ``"cuda"`` (an error when they are missing); see :mod:`fomm.io.codecs`.
     """
 
     mode: str | None = None
@@ -150,6 +154,7 @@ class AnimationOptions:
     smooth: Any = None  # None | "off" | "auto" | a strength in frames
     detector: str = "auto"
     face: int | None = None
+    codec_device: str = "auto"
 
     def __post_init__(self) -> None:
         if self.mode is not None:
@@ -202,6 +207,7 @@ class AnimationOptions:
         _one_of("fit", self.fit, FITS)
         _one_of("layout", self.layout, LAYOUTS)
         _one_of("precision", self.precision, PRECISIONS)
+        _one_of("codec_device", self.codec_device, CODEC_DEVICES)
         _positive_int("size", self.size)
         _positive_int("batch_size", self.batch_size, MAX_BATCH_SIZE)
 

@@ -24,6 +24,9 @@ from .common import (
 
 # fomm.animation.LAYOUTS, spelt out so that building the parser loads no torch/PyAV code (a test keeps them equal)
 LAYOUTS = ("result", "side-by-side")
+CODEC_DEVICE_HELP = ("where video is decoded and H.264 encoded: auto (default: the GPU's NVDEC/NVENC when the "
+                     "networks run on CUDA and they open, else the CPU, saying why), cpu, or cuda (an error if "
+                     "missing)")
 
 
 def add_parser(sub) -> None:
@@ -56,6 +59,7 @@ def add_parser(sub) -> None:
                    help="smooth the driving motion (keypoints, jacobians) and the tracked boxes over time, without "
                         "delay (auto: 2 frames; one more keypoints-only pass over the driving video). Default: off "
                         "(tracked boxes keep a light smoothing)")
+    p.add_argument("--codec-device", default="auto", metavar="auto|cpu|cuda", help=CODEC_DEVICE_HELP)
     p.add_argument("--overwrite", action="store_true", help="replace OUTPUT if it exists")
     add_crop_arguments(p)
     add_speed_arguments(p)
@@ -88,13 +92,13 @@ def options_from_args(args: argparse.Namespace):
             fit=args.fit, size=args.size, batch_size=args.batch_size,
             precision=args.precision if torch_backend else "fp32", compile=getattr(args, "compile", False),
             layout=args.layout, keypoints=args.keypoints, audio=args.audio, smooth=args.smooth,
-            detector=args.detector, face=args.face)
+            detector=args.detector, face=args.face, codec_device=args.codec_device)
     except OptionsError as exc:
         raise CLIError(exc.worded(CLI_WORDS)) from None
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..animation.options import CLI_WORDS
+    from ..animation.options import CLI_WORDS, OptionsError
     from ..io import read_image
     from ..pipeline import animate_file
 
@@ -109,8 +113,12 @@ def run(args: argparse.Namespace) -> int:
             return model
 
         with TqdmProgress() as progress:
-            result = animate_file(load, source, args.driving, args.output, options, progress=progress,
-                                  overwrite=args.overwrite, inputs=(args.source, args.checkpoint), words=CLI_WORDS)
+            try:
+                result = animate_file(load, source, args.driving, args.output, options, progress=progress,
+                                      overwrite=args.overwrite, inputs=(args.source, args.checkpoint),
+                                      words=CLI_WORDS, device=args.device)
+            except OptionsError as exc:  # found on the way (the audio, the codecs): in the flags' words
+                raise CLIError(exc.worded(CLI_WORDS)) from None
     if result.truncated:
         print(f"fomm animate: warning: {args.driving} is truncated or damaged: animated the {result.frames} frames "
               "that decode", file=sys.stderr)

@@ -10,6 +10,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from .animate import CODEC_DEVICE_HELP
 from .common import CLIError, device_from_arg, non_negative_float, non_negative_int, positive_int, user_errors
 
 EXIT_SOME_FAILED = 3  # every row ran or was skipped, but some failed (2 is a command-line error)
@@ -81,10 +82,12 @@ def _add_option_defaults(p: argparse.ArgumentParser) -> None:
     g.add_argument("--layout", metavar="result|side-by-side", **quiet)
     g.add_argument("--keypoints", action="store_true", **quiet)
     g.add_argument("--audio", action=argparse.BooleanOptionalAction, **quiet)
+    g.add_argument("--codec-device", metavar="auto|cpu|cuda", help=CODEC_DEVICE_HELP, **quiet)
 
 
 OPTION_NAMES = ("mode", "adapt_scale", "best_frame", "crop", "driving_crop", "paste_back", "faces", "target",
-                "crop_margin", "fit", "size", "batch_size", "precision", "compile", "layout", "keypoints", "audio")
+                "crop_margin", "fit", "size", "batch_size", "precision", "compile", "layout", "keypoints", "audio",
+                "codec_device")
 
 
 def defaults_from_args(args: argparse.Namespace) -> dict:

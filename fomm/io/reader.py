@@ -13,6 +13,7 @@ import av
 import numpy as np
 
 from ..limits import LimitError, check_pixels
+from .codecs import CPU_DECODING, CodecChoice, open_input
 from .errors import MediaError
 from .image import read_image
 from .paths import IMAGE_EXTENSIONS, ffmpeg_path, is_image_path, list_frames, require_exists
@@ -83,13 +84,14 @@ class VideoReader:
 
     A truncated or damaged file yields the frames that decode and then stops without raising; afterwards
     ``truncated`` is True, ``frames_read`` says how many came out, and a warning is logged.
+    ``decoder``: decode a video file on the GPU's NVDEC (see :mod:`fomm.io.codecs`; default: the CPU).
 
         with VideoReader("driving.mp4") as video:
             for frame in video:
                 ...
     """
 
-    def __init__(self, path: str | Path, fps: float | None = None):
+    def __init__(self, path: str | Path, fps: float | None = None, decoder: CodecChoice = CPU_DECODING):
         if fps is not None and not (math.isfinite(fps) and fps > 0):
             raise ValueError(f"fps must be a positive number, got {fps}")
         self.path = Path(path)
@@ -99,7 +101,7 @@ class VideoReader:
         elif is_image_path(self.path):
             raise MediaError(f"{self.path} is a still image; give a video or a folder of frames")
         else:
-            self._source = _ContainerSource(self.path, fps)
+            self._source = _ContainerSource(self.path, fps, decoder)
         self.info: VideoInfo = self._source.info
         self.truncated = False
         self.frames_read = 0
@@ -187,9 +189,10 @@ class _ContainerSource:
     """A video file decoded by PyAV. The first frame is decoded on opening, to fail early on files with
     nothing decodable and to learn the rotation (PyAV exposes the display matrix per frame)."""
 
-    def __init__(self, path: Path, fps: float | None):
+    def __init__(self, path: Path, fps: float | None, decoder: CodecChoice = CPU_DECODING):
         self.path = path
         self.truncated = False
+        self._decoder = decoder
         self._open()
         try:
             self._first = next(self._pending, None)
@@ -207,7 +210,7 @@ class _ContainerSource:
 
     def _open(self) -> None:
         try:
-            self._container = av.open(ffmpeg_path(self.path))
+            self._container = open_input(ffmpeg_path(self.path), self._decoder)
         except av.error.FFmpegError as error:
             raise _cannot_open(self.path, error) from error
         if not self._container.streams.video:

@@ -16,6 +16,7 @@ from PIL import Image
 
 from ..limits import QUEUE_BYTES, check_pixels
 from .audio import AudioCopy, open_audio
+from .codecs import CPU_ENCODING, LIBX264, NVENC, CodecChoice, CodecUnavailable, nvenc_options
 from .errors import MediaError
 from .frames import check_frame
 from .outputs import check_file_output, check_folder_output, partial_path, publish_folder, remove_path
@@ -45,6 +46,9 @@ class VideoWriter:
     unless ``overwrite=True``; a folder only if fomm wrote it; never one of ``inputs`` (nor
     ``audio_from``). See :mod:`fomm.io.outputs`.
 
+    ``encoder``: H.264 on the GPU's NVENC (see :mod:`fomm.io.codecs`; default: libx264 on the CPU); if
+    it does not open, libx264 takes over (the reason logged), unless the choice is ``required``.
+
         with VideoWriter("result.mp4", fps=reader.fps, audio_from="driving.mp4") as out:
             for frame in frames:
                 out.write(frame)
@@ -60,6 +64,7 @@ class VideoWriter:
         crf: int = 18,
         audio_start: float = 0.0,
         inputs: Sequence[str | Path | None] = (),
+        encoder: CodecChoice = CPU_ENCODING,
     ):
         self.path = Path(path)
         self.kind = _output_kind(path)
@@ -76,6 +81,7 @@ class VideoWriter:
         if self.size is not None:
             check_pixels(*self.size, f"{self.path}'s frames")
         self.crf = crf
+        self.encoder = encoder
         self.frames_written = 0
         self._check_target(overwrite, (*inputs, audio_from))
         if audio_from is not None and self.kind != "h264":
@@ -142,27 +148,58 @@ class VideoWriter:
         if self.kind == "folder":
             self._partial.mkdir()
             return
-        options = {"movflags": "+faststart"} if self.path.suffix.lower() in (".mp4", ".mov") else {}
-        self._container = av.open(ffmpeg_path(self._partial), "w", options=options)
+        self._container = self._open_container()
         if self.kind == "gif":
             self._stream = self._container.add_stream("gif", rate=self.rate)
             self._stream.pix_fmt = "pal8"
         else:
-            self._stream = self._container.add_stream("libx264", rate=self.rate,
-                                                      options={"crf": str(self.crf), **_x264_memory(width, height)})
-            self._stream.pix_fmt = "yuv420p"
-            # yuv420p halves the chroma resolution, so H.264 needs even sides: repeat the last row/column.
-            self._pad = (height % 2, width % 2)
-            if any(self._pad):
-                logger.info("%s: %dx%d has an odd side; padding to %dx%d for yuv420p", self.path,
-                            width, height, width + self._pad[1], height + self._pad[0])
-            # Tag the BT.601 limited-range conversion swscale applies, so players decode the same colors.
-            context = self._stream.codec_context
-            context.colorspace = context.color_primaries = context.color_trc = 6  # SMPTE 170M (BT.601)
-            context.color_range = 1  # limited ("MPEG")
+            self._stream = self._h264_stream(width, height)
         self._stream.width, self._stream.height = width + self._pad[1], height + self._pad[0]
         if self._audio is not None:
             self._audio.attach(self._container)
+
+    def _open_container(self) -> av.container.OutputContainer:
+        options = {"movflags": "+faststart"} if self.path.suffix.lower() in (".mp4", ".mov") else {}
+        return av.open(ffmpeg_path(self._partial), "w", options=options)
+
+    def _h264_stream(self, width: int, height: int):
+        # yuv420p halves the chroma resolution, so H.264 needs even sides: repeat the last row/column.
+        self._pad = (height % 2, width % 2)
+        if any(self._pad):
+            logger.info("%s: %dx%d has an odd side; padding to %dx%d for yuv420p", self.path,
+                        width, height, width + self._pad[1], height + self._pad[0])
+        if self.encoder.name == NVENC:
+            stream = self._nvenc_stream(width + self._pad[1], height + self._pad[0])
+            if stream is not None:
+                return stream
+        return self._add_h264(LIBX264, {"crf": str(self.crf), **_x264_memory(width, height)})
+
+    def _add_h264(self, codec: str, options: dict[str, str]):
+        stream = self._container.add_stream(codec, rate=self.rate, options=options)
+        stream.pix_fmt = "yuv420p"
+        # Tag the BT.601 limited-range conversion swscale applies, so players decode the same colors.
+        context = stream.codec_context
+        context.colorspace = context.color_primaries = context.color_trc = 6  # SMPTE 170M (BT.601)
+        context.color_range = 1  # limited ("MPEG")
+        return stream
+
+    def _nvenc_stream(self, width: int, height: int):
+        """An NVENC stream, opened at once to know that it works; if it does not, the file starts over
+        for libx264 (None), or, when NVENC was required, :class:`CodecUnavailable`."""
+        stream = self._add_h264(NVENC, nvenc_options(self.crf, self.encoder))
+        stream.width, stream.height = width, height
+        try:
+            stream.codec_context.open()
+        except av.error.FFmpegError as error:
+            self._container.close()
+            remove_path(self._partial)
+            if self.encoder.required:
+                raise CodecUnavailable(f"NVENC does not open for {self.path} ({error})") from None
+            logger.warning("%s: NVENC does not open (%s); encoding with libx264 on the CPU", self.path, error)
+            self.encoder = CPU_ENCODING
+            self._container = self._open_container()
+            return None
+        return stream
 
     def _h264_frame(self, frame: np.ndarray) -> av.VideoFrame:
         if any(self._pad):

@@ -230,3 +230,18 @@ def test_a_folder_of_frames_output_is_resumed_too(media, tmp_path):
     again = batch.run(manifest, tmp_path / "out", workers=0)
     assert (again.done, again.skipped) == (0, 1)
     assert sorted((tmp_path / "out" / "frames").glob("*.png")) == frames
+
+
+@pytest.mark.skipif(__import__("torch").cuda.is_available(), reason="a row asking for GPU codecs where there are none")
+def test_codec_device_is_a_row_option_and_a_missing_gpu_codec_fails_that_row(media, tmp_path, capsys):
+    manifest = tmp_path / "m.csv"
+    manifest.write_text(f"source,driving,codec_device\n{media / 'source0.png'},{media / 'clip0.mp4'},cuda\n"
+                        f"{media / 'source1.png'},{media / 'clip0.mp4'},\n")
+    out = tmp_path / "out"
+    assert main(["batch", str(manifest), "-o", str(out), "--workers", "0", "--codec-device", "cpu"]) == \
+        EXIT_SOME_FAILED
+    records = {r.row: r for r in read_records([out / "batch-status.jsonl"])}
+    assert records[0].status == ERROR and "codec_device='cuda': no NVDEC decoding" in records[0].message
+    assert records[1].status == OK and _frames(out / "source1__clip0.mp4") == FRAMES
+    assert main(["batch", str(manifest), "-o", str(out), "--codec-device", "nvidia"]) == 2
+    assert "--codec-device must be one of auto, cpu, cuda, got 'nvidia'" in capsys.readouterr().err
