@@ -12,7 +12,7 @@ from torch import nn
 
 from .checkpoints import CheckpointError, checkpoint_config, load_state_dicts, read_checkpoint
 from .config import Config, available_configs
-from .families import Family, config_family, get_family, read_config
+from .families import Family, config_family, frame_size_note, get_family, presets_with_networks, read_config
 
 logger = logging.getLogger(__name__)
 
@@ -115,9 +115,17 @@ def describe_model(config: Config, source: ModelSource, config_stored: bool = Tr
     description = training_description(config)
     if description:
         details.append(f"trained on {description}")
-    details.append(f"{config.frame_size}x{config.frame_size}" + ("" if config_stored else " assumed"))
+    details.append(f"{config.frame_size}x{config.frame_size}" + ("" if config_stored else _inferred_size(config)))
     details.append(config_family(config).describe_motion(config))
     return f"{what} ({', '.join(details)})"
+
+
+def _inferred_size(config) -> str:
+    """How a frame size inferred with the networks is known: as the one preset with them, else assumed."""
+    matches = presets_with_networks(config)
+    if len(matches) == 1 and frame_size_note(config) is None:
+        return f" as {matches[0][0]}"
+    return " assumed"
 
 
 def _resolve_config(config: str | Path | Config | None):
@@ -136,7 +144,7 @@ def _check_config_family(config, family: Family, name: str) -> None:
 
 def load_model(name_or_path: str | Path = DEFAULT_MODEL, config: str | Path | Config | None = None,
                device: str | torch.device | None = None, align_corners: bool | None = None,
-               with_discriminator: bool = False) -> nn.Module:
+               with_discriminator: bool = False, size: int | None = None) -> nn.Module:
     """Build a model of any family (FOMM, TPSMM, MRAA: see :mod:`fomm.families`) ready for inference
     (eval mode, on ``device``). The model's ``family`` and ``config`` say what it is.
 
@@ -147,6 +155,9 @@ def load_model(name_or_path: str | Path = DEFAULT_MODEL, config: str | Path | Co
     the checkpoint raises :class:`CheckpointError` listing the keys and shapes that differ.
     ``align_corners``: grid_sample semantics; default from the config (True, as published).
     ``with_discriminator``: also build the networks only training uses (FOMM's discriminator).
+    ``size``: the frame size the caller runs at (``--size``), if it gives one; without it, a checkpoint
+    with no config whose networks are those of presets of different frame sizes (the published TED
+    ones) logs a warning naming the fix (:func:`fomm.families.frame_size_note`).
     """
     source = resolve_model(name_or_path)
     cfg = _resolve_config(config)
@@ -154,7 +165,10 @@ def load_model(name_or_path: str | Path = DEFAULT_MODEL, config: str | Path | Co
         ckpt = read_checkpoint(source.path)
         family = get_family(ckpt.family)
         if cfg is None:
-            cfg = checkpoint_config(ckpt)[0]
+            cfg, stored = checkpoint_config(ckpt)
+            note = None if stored or size is not None else frame_size_note(cfg)
+            if note:
+                logger.warning("%s: %s", source.path.name, note)
         _check_config_family(cfg, family, source.path.name)
         names = family.networks if with_discriminator else family.inference_networks()
         model = family.build_model(cfg, [n for n in names if n in ckpt.state_dicts])

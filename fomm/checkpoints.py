@@ -33,7 +33,7 @@ from .config import (
     ModelParams,
 )
 from .errors import FommError
-from .families import Family, detect_family, expected_keys, get_family, network_names
+from .families import Family, detect_family, expected_keys, get_family, identify_preset, network_names
 from .io.paths import atomic_path
 
 NETWORKS = ("generator", "kp_detector", "discriminator")  # FOMM's (fomm.families.fomm)
@@ -217,10 +217,12 @@ def _check_tensors(path: Path, name: str, sd: Mapping[str, Any]) -> None:
 
 
 def checkpoint_config(ckpt: Checkpoint) -> tuple[Any, bool]:
-    """The checkpoint's config and whether it was stored (True) or inferred from tensor shapes (False)."""
+    """The checkpoint's config and whether it was stored (True) or inferred from tensor shapes (False):
+    the one bundled preset with these networks when there is one (:func:`fomm.families.identify_preset`),
+    else the inferred config (whose frame size :func:`fomm.families.frame_size_note` qualifies)."""
     if ckpt.config is not None:
         return ckpt.config, True
-    return get_family(ckpt.family).infer_config(ckpt.state_dicts), False
+    return identify_preset(get_family(ckpt.family).infer_config(ckpt.state_dicts)), False
 
 
 # ------------------------------------------------------------------------------ config inference

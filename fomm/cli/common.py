@@ -226,7 +226,8 @@ def load_model_from_args(args: argparse.Namespace, image: np.ndarray | None = No
     ``--checkpoint`` the command says on stderr which model it runs (see :func:`announce_model`);
     ``image``: the picture to animate, checked for a face the bundled model was not trained on."""
     device = device_from_arg(args.device)
-    model = load_model(args.checkpoint, config=args.config, device=device, align_corners=args.align_corners)
+    model = load_model(args.checkpoint, config=args.config, device=device, align_corners=args.align_corners,
+                       size=getattr(args, "size", None))
     announce_model(args, model.config, image)
     return model
 

@@ -6,7 +6,7 @@ import argparse
 
 from ..api import describe_model, resolve_model
 from ..checkpoints import checkpoint_config, read_checkpoint
-from ..families import config_family, read_config
+from ..families import config_family, frame_size_note, read_config
 from .common import user_errors
 
 
@@ -47,6 +47,9 @@ def run(args: argparse.Namespace) -> int:
                   f"(step {state['global_step']}); 'epoch' is the last finished one")
         origin = "stored in the checkpoint" if stored else "inferred from tensor shapes"
     print(f"config: {origin}")
+    note = None if stored else frame_size_note(config)
+    if note:
+        print(f"frame size: {note}")
     if family.name == "fomm":
         mp = config.model_params
         print(f"keypoints: {mp.common_params.num_kp}, jacobian: {mp.common_params.estimate_jacobian}, "

@@ -121,6 +121,42 @@ def read_config(name_or_path: str | Path) -> tuple[Family, Any]:
     return config_family(config), config
 
 
+def presets_with_networks(config: Any) -> list[tuple[str, Any]]:
+    """The bundled presets of ``config``'s family whose networks are ``config``'s (equal
+    ``model_params``): what a config inferred from tensor shapes may stand for."""
+    matches = []
+    for name in config_family(config).presets:
+        preset = read_config(name)[1]
+        if preset.model_params == config.model_params:
+            matches.append((name, preset))
+    return matches
+
+
+def identify_preset(config: Any) -> Any:
+    """A config inferred from tensor shapes, completed by the presets: the one bundled preset with
+    these networks when there is exactly one (its frame size, which leaves no trace in the weights,
+    its description and training values), else ``config`` itself."""
+    matches = presets_with_networks(config)
+    return matches[0][1] if len(matches) == 1 else config
+
+
+def frame_size_note(config: Any) -> str | None:
+    """For a config inferred from tensor shapes: None when every bundled preset with these networks
+    has its frame size; else the sizes those presets differ in, the one assumed and how to give
+    another (the published TED checkpoints are 384 px, with the networks of the 256 px ones)."""
+    matches = presets_with_networks(config)
+    size = config.frame_size
+    others = [(name, preset.frame_size) for name, preset in matches if preset.frame_size != size]
+    if not others:
+        return None
+    by_size: dict[int, list[str]] = {}
+    for name, preset in matches:
+        by_size.setdefault(preset.frame_size, []).append(name)
+    sizes = " and ".join(f"{', '.join(names)} ({px} px)" for px, names in by_size.items())
+    fixes = "; ".join(f"for a {name} model pass --config {name} or --size {px}" for name, px in others)
+    return (f"no config is stored and the networks are those of {sizes}: running at {size} px; {fixes}")
+
+
 def config_family(config: Any) -> Family:
     """The family whose typed config ``config`` is."""
     for family in families():
@@ -144,4 +180,5 @@ def backend_for(model: Any, *, precision: Any = "fp32", channels_last: bool | No
 
 
 __all__ = ["Family", "backend_for", "detect_config_family", "detect_family", "expected_keys", "families",
-           "config_family", "family_of", "get_family", "network_names", "read_config"]
+           "config_family", "family_of", "frame_size_note", "get_family", "identify_preset", "network_names",
+           "presets_with_networks", "read_config"]

@@ -1,9 +1,9 @@
 """An MRAA config rebuilt from tensor shapes, for the published checkpoints (which store none).
 
 Values that leave no trace in the weights take the published values: temperature 0.1, covariance
-heatmaps, skips, the SVD sign rule. The frame size does not show in the weights either: 384 for 20
-regions (only ted-youtube384 has them), else 256, which is wrong for ted384 (pass --config
-mraa-ted-384 or --size 384 for it).
+heatmaps, skips, the SVD sign rule. The frame size does not show in the weights either: 256 here;
+:func:`fomm.checkpoints.checkpoint_config` takes it from the one preset with these networks
+(ted-youtube384's 20 regions: 384) and names the fix where presets of two sizes share them (ted384).
 """
 
 from __future__ import annotations
@@ -96,5 +96,4 @@ def infer_mraa_config(state_dicts: Mapping[str, Mapping[str, torch.Tensor]]) -> 
             avd_network_params=_avd_network(state_dicts.get("avd_network")))
     except KeyError as exc:
         raise CheckpointError(f"the weights lack {exc}: not an MRAA region predictor/generator") from None
-    size = 384 if num_regions == 20 else 256
-    return MRAAConfig(dataset_params=DatasetParams(frame_shape=[size, size, num_channels]), model_params=params)
+    return MRAAConfig(dataset_params=DatasetParams(frame_shape=[256, 256, num_channels]), model_params=params)

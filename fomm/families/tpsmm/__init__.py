@@ -29,7 +29,8 @@ def _widths(sd: Mapping[str, torch.Tensor], pattern: str, count: int) -> list[in
 
 def infer_config(state_dicts: Mapping[str, Mapping[str, torch.Tensor]]) -> TPSMMConfig:
     """Rebuild ``model_params`` from tensor shapes. The frame size leaves no trace in the weights
-    (the keypoint detector is a ResNet): it is assumed to be 256, as the published configs."""
+    (the keypoint detector is a ResNet): 256 here; :func:`fomm.checkpoints.checkpoint_config` takes it from
+    the one preset with these networks (mgif) and names the fix where presets of two sizes share them."""
     kp, dm, gen = (state_dicts[n] for n in ("kp_detector", "dense_motion_network", "inpainting_network"))
     try:
         num_tps = kp["fg_encoder.fc.weight"].shape[0] // 10
