@@ -26,7 +26,7 @@ from typing import Any
 
 from ..errors import FommError
 from .manifest import Row, dataset_pairs, read_manifest
-from .runner import Job, Runner, record_for
+from .runner import AnimateTask, Job, Runner, record_for
 from .shard import Shard
 from .status import ERROR, OK, SKIPPED, STATUS_NAME, Record, StatusFile, latest, one_line, read_records, status_files
 
@@ -90,40 +90,19 @@ class Plan:
 
 
 # ---------------------------------------------------------------------------------------------- planning
-def output_complete(path: Path, record: Record | None) -> bool:
-    """True when ``path`` holds a finished output: fomm writes outputs under a temporary name and renames
-    them, so an existing one is whole; it is checked anyway (the size this batch recorded, else it must
-    open as a video with frames), so that a foreign or damaged file is not taken as done."""
-    from ..io.outputs import MARKER
-
-    if path.is_dir():
-        return (path / MARKER).is_file()
-    if not path.is_file():
-        return False
-    if record is not None and record.status == OK and record.bytes == path.stat().st_size:
-        return True
-    from ..io import probe_video
-
-    try:
-        return bool(probe_video(path).num_frames)
-    except (FommError, OSError):
-        return False
-
-
 def make_plan(rows: Sequence[Row], defaults: Mapping[str, Any], checkpoint: str, previous: Mapping[str, Record],
-              *, overwrite: bool = False, retry_failed: bool = False) -> Plan:
+              *, overwrite: bool = False, retry_failed: bool = False, task: AnimateTask | None = None) -> Plan:
     """Sort ``rows`` into jobs, skipped rows and failures (see the module docstring)."""
-    from ..animation.options import AnimationOptions
-
+    task = task or AnimateTask()
     plan = Plan()
     for row in rows:
         earlier = previous.get(row.key)
         try:
-            options = AnimationOptions.from_mapping({**defaults, **row.options})
+            options = task.options({**defaults, **row.options})
         except FommError as exc:
             plan.settled.append(record_for(row, ERROR, message=one_line(str(exc))))
             continue
-        if not overwrite and output_complete(row.output, earlier):
+        if not overwrite and task.complete(row, earlier):
             frames = earlier.frames if earlier is not None and earlier.status == OK else 0
             plan.settled.append(record_for(row, SKIPPED, frames=frames, bytes=row.output.stat().st_size
                                            if row.output.is_file() else None))
@@ -187,7 +166,7 @@ def _die_with_parent(parent: int) -> None:
 
 
 def _worker(name: str, conn, device: str, threads: int, overwrite: bool, parent: int,
-            initializer: Callable[[], None] | None, animate: Callable | None) -> None:
+            initializer: Callable[[], None] | None, task: AnimateTask) -> None:
     """A worker process: one runner (the model, once per checkpoint), one row at a time from its own pipe
     until None, each result sent back whole on that pipe before the next row is asked for."""
     _die_with_parent(parent)
@@ -197,7 +176,7 @@ def _worker(name: str, conn, device: str, threads: int, overwrite: bool, parent:
     torch.set_num_threads(threads)
     if initializer is not None:
         initializer()
-    runner = Runner(device, overwrite=overwrite, name=name, animate=animate)
+    runner = Runner(device, overwrite=overwrite, name=name, task=task)
     while (item := conn.recv()) is not None:
         number, job = item
         conn.send((number, runner.run(job)))
@@ -220,11 +199,11 @@ class _Pool:
     a lock of a shared queue would, and its pipe reports the death (EOF) with its process's sentinel."""
 
     def __init__(self, devices: Sequence[str], jobs: Sequence[Job], threads: int, overwrite: bool,
-                 initializer: Callable | None, animate: Callable | None):
+                 initializer: Callable | None, task: AnimateTask):
         self.context = multiprocessing.get_context("spawn")  # no forked copies of torch's threads and locks
         self.jobs = list(jobs)
         self.waiting = collections.deque(range(len(self.jobs)))  # longest first (the plan's order)
-        self.args = (threads, overwrite, os.getpid(), initializer, animate)
+        self.args = (threads, overwrite, os.getpid(), initializer, task)
         self.slots: list[_Slot] = []
         self.deaths = 0
         self.started = 0
@@ -296,11 +275,11 @@ class _Pool:
 
 
 def _run_local(jobs: Sequence[Job], devices: Sequence[str], threads: int, overwrite: bool,
-               initializer: Callable | None, animate: Callable | None, on_record: Callable[[Record], None]) -> None:
+               initializer: Callable | None, task: AnimateTask, on_record: Callable[[Record], None]) -> None:
     """Run ``jobs`` on one worker process per entry of ``devices``; a dead worker's row fails (with its
     exit code) and the worker is replaced, unless they keep dying."""
     pending = set(range(len(jobs)))
-    pool = _Pool(devices, jobs, threads, overwrite, initializer, animate)
+    pool = _Pool(devices, jobs, threads, overwrite, initializer, task)
     try:
         while pending:
             records, lost = pool.results(POLL_SECONDS)
@@ -310,7 +289,7 @@ def _run_local(jobs: Sequence[Job], devices: Sequence[str], threads: int, overwr
             for number, code in lost:
                 pending.discard(number)
                 on_record(record_for(jobs[number].row, ERROR, message=one_line(
-                    f"the worker died while animating this row (exit code {code}: out of memory?)")))
+                    f"the worker died while {task.verb} this row (exit code {code}: out of memory?)")))
             if pool.deaths > 2 * len(devices) + len(jobs):
                 raise BatchError(f"batch workers keep dying ({pool.deaths} so far); run one row with fomm animate "
                                  "to see why")
@@ -320,9 +299,9 @@ def _run_local(jobs: Sequence[Job], devices: Sequence[str], threads: int, overwr
         pool.close(pending)
 
 
-def _run_inline(jobs: Sequence[Job], device: str | None, overwrite: bool, animate: Callable | None,
+def _run_inline(jobs: Sequence[Job], device: str | None, overwrite: bool, task: AnimateTask,
                 on_record: Callable[[Record], None]) -> None:
-    runner = Runner(device, overwrite=overwrite, animate=animate)
+    runner = Runner(device, overwrite=overwrite, task=task)
     for job in jobs:
         on_record(runner.run(job))
 
@@ -343,7 +322,7 @@ def run(manifest: str | Path | Sequence[Row] | None, out_dir: str | Path, *,
         pairs_from: str | Path | None = None, num_pairs: int = 100, seed: int = 0,
         ray: str | None = None, ray_options: Mapping[str, Any] | None = None,
         progress: Callable[[BatchProgress], None] | None = None, initializer: Callable[[], None] | None = None,
-        animate: Callable | None = None) -> BatchSummary:
+        animate: Callable | None = None, task: AnimateTask | None = None) -> BatchSummary:
     """Animate every row of ``manifest`` into ``out_dir`` and return what was done.
 
     ``manifest``: a CSV/JSONL path (see :mod:`fomm.batch.manifest`) or rows; or None with
@@ -354,8 +333,10 @@ def run(manifest: str | Path | Sequence[Row] | None, out_dir: str | Path, *,
     cores and calls ``initializer`` (a picklable function) first. ``shard``: this launch's part (see
     :class:`Shard`; default from torchrun's or SLURM's variables). ``ray``: run on Ray instead
     (``"local"``, ``"auto"`` or a cluster address; see :mod:`fomm.batch.ray_backend`). ``progress`` is called
-    after each row. ``animate``: the function each row calls (default :func:`fomm.animate_file`).
+    after each row. ``animate``: the function each row calls (default :func:`fomm.animate_file`);
+    ``task``: what a row is, instead (see :class:`~fomm.batch.runner.AnimateTask`; ``fomm reconstruct``'s).
     """
+    task = task or AnimateTask(animate)
     started = time.perf_counter()
     out_dir = Path(out_dir)
     if ray is not None:
@@ -375,12 +356,10 @@ def run(manifest: str | Path | Sequence[Row] | None, out_dir: str | Path, *,
         rows = list(manifest)
     rows = shard.select(rows)
     defaults = dict(defaults or {})
-    from ..animation.options import AnimationOptions
-
-    AnimationOptions.from_mapping(defaults)  # options wrong for every row fail now, once
+    task.options(defaults)  # options wrong for every row fail now, once
     status_path = Path(status) if status is not None else status_path_for(out_dir, shard)
     previous = latest(read_records([*status_files(out_dir), status_path]))
-    plan = make_plan(rows, defaults, checkpoint, previous, overwrite=overwrite, retry_failed=retry_failed)
+    plan = make_plan(rows, defaults, checkpoint, previous, overwrite=overwrite, retry_failed=retry_failed, task=task)
     summary = BatchSummary(len(rows), 0, 0, len(plan.failed_before), 0, 0.0, status_path, out_dir,
                            failed_before=len(plan.failed_before))
     with contextlib.ExitStack() as stack:
@@ -405,23 +384,22 @@ def run(manifest: str | Path | Sequence[Row] | None, out_dir: str | Path, *,
             on_record(record)
         if plan.jobs:
             _execute(plan.jobs, device=device, workers=workers, overwrite=overwrite, cluster=cluster,
-                     initializer=initializer, animate=animate, on_record=on_record)
+                     initializer=initializer, task=task, on_record=on_record)
     summary.seconds = time.perf_counter() - started
     logger.info("%s", summary)
     return summary
 
 
-def _execute(jobs: Sequence[Job], *, device, workers, overwrite, cluster, initializer, animate, on_record) -> None:
+def _execute(jobs: Sequence[Job], *, device, workers, overwrite, cluster, initializer, task, on_record) -> None:
     if cluster is not None:
         from .ray_backend import run_ray
 
-        run_ray(cluster, jobs, device=device, workers=workers, overwrite=overwrite, on_record=on_record,
-                animate=animate)
+        run_ray(cluster, jobs, device=device, workers=workers, overwrite=overwrite, on_record=on_record, task=task)
         return
     if workers == 0:
-        _run_inline(jobs, device, overwrite, animate, on_record)
+        _run_inline(jobs, device, overwrite, task, on_record)
         return
     devices = worker_devices(device, workers, len(jobs))
     threads = max(1, available_cpus() // len(devices))
     logger.info("%d workers (%s), %d torch threads each", len(devices), ", ".join(sorted(set(devices))), threads)
-    _run_local(jobs, devices, threads, overwrite, initializer, animate, on_record)
+    _run_local(jobs, devices, threads, overwrite, initializer, task, on_record)

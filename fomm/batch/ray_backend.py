@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from ..errors import FommError
-from .runner import Job, Runner
+from .runner import AnimateTask, Job, Runner
 from .status import Record
 
 logger = logging.getLogger(__name__)
@@ -42,11 +42,11 @@ def import_ray():
 class _RayRunner:
     """A Ray Data actor: one runner for its whole life, one row per call."""
 
-    def __init__(self, device: str | None, overwrite: bool, threads: int, animate: Callable | None):
+    def __init__(self, device: str | None, overwrite: bool, threads: int, task: AnimateTask):
         import torch
 
         torch.set_num_threads(threads)
-        self.runner = Runner(device, overwrite=overwrite, animate=animate)
+        self.runner = Runner(device, overwrite=overwrite, task=task)
 
     def __call__(self, item: dict[str, Any]) -> dict[str, Any]:
         import ray
@@ -82,7 +82,7 @@ def ray_session(address: str, workers: int | None = None, num_cpus: int | None =
 
 
 def run_ray(ray, jobs: Sequence[Job], *, device: str | None, workers: int | None, overwrite: bool,
-            on_record: Callable[[Record], None], animate: Callable | None = None) -> None:
+            on_record: Callable[[Record], None], task: AnimateTask | None = None) -> None:
     """Run ``jobs`` on Ray (joined by :func:`ray_session`), calling ``on_record`` in the driver as each
     result arrives."""
     context = ray.data.DataContext.get_current()
@@ -94,7 +94,7 @@ def run_ray(ray, jobs: Sequence[Job], *, device: str | None, workers: int | None
     items = [{"job": pickle.dumps(job)} for job in jobs]
     dataset = ray.data.from_items(items, override_num_blocks=len(items))  # one job per block: all actors busy
     results = dataset.map(_RayRunner, fn_constructor_kwargs={
-        "device": "cuda" if gpus else "cpu", "overwrite": overwrite, "threads": 1, "animate": animate},
+        "device": "cuda" if gpus else "cpu", "overwrite": overwrite, "threads": 1, "task": task or AnimateTask()},
         concurrency=size, num_gpus=1 if gpus else 0, num_cpus=1)
     for item in results.iter_rows():
         on_record(pickle.loads(item["record"]))
