@@ -30,7 +30,7 @@ from .common import (
 def add_parser(sub) -> None:
     p = sub.add_parser(
         "train", help="train a model on a dataset of videos",
-        description="Train a model (FOMM or TPSMM, by the config) on DATA (train/ and test/ folders of videos) "
+        description="Train a model (FOMM, TPSMM or MRAA, by the config) on DATA (train/ and test/ folders of videos) "
                     "and write checkpoints, log.txt, "
                     "train-vis/ pictures and TensorBoard logs to OUT. Ctrl-C stops cleanly with a checkpoint; "
                     "resume with --checkpoint OUT.")

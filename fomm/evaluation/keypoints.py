@@ -163,8 +163,9 @@ def part_coverage(kp_pixels: torch.Tensor | np.ndarray, positions: np.ndarray, v
 # ----------------------------------------------------------------------------------- running a detector
 @contextlib.contextmanager
 def capture_heatmaps(kp_detector: nn.Module) -> Iterator[list[torch.Tensor]]:
-    """Collect the heatmaps (B, K, h, w) of every forward of ``kp_detector`` (a :class:`KPDetector`)
-    while the block runs: a hook on its last convolution, so the network is left as it is."""
+    """Collect the heatmaps (B, K, h, w) of every forward of ``kp_detector`` (a :class:`KPDetector`, or
+    MRAA's region predictor, whose heatmaps are made the same way) while the block runs: a hook on its
+    last convolution, so the network is left as it is."""
     heatmaps: list[torch.Tensor] = []
 
     def hook(module: nn.Module, inputs: tuple, output: torch.Tensor) -> None:
@@ -172,7 +173,8 @@ def capture_heatmaps(kp_detector: nn.Module) -> Iterator[list[torch.Tensor]]:
         prediction = output.detach().float().view(b, k, -1) / kp_detector.temperature
         heatmaps.append(F.softmax(prediction, dim=2).view(b, k, h, w))
 
-    handle = kp_detector.kp.register_forward_hook(hook)
+    last = kp_detector.kp if hasattr(kp_detector, "kp") else kp_detector.regions
+    handle = last.register_forward_hook(hook)
     try:
         yield heatmaps
     finally:

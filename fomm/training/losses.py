@@ -90,15 +90,21 @@ def equivariance_value_loss(kp_driving: Keypoints, kp_transformed: Keypoints, tr
     return _l1(kp_driving.value, transform.warp_coordinates(kp_transformed.value.float()))  # T is float32 math
 
 
-def equivariance_jacobian_loss(kp_driving: Keypoints, kp_transformed: Keypoints, transform: Transform) -> torch.Tensor:
+def equivariance_jacobian_loss(kp_driving: Keypoints, kp_transformed: Keypoints, transform: Transform,
+                               revert_axis_swap: bool = False) -> torch.Tensor:
     """Eq. 12 in the authors' normalized form: ``mean|I - inv(J_driving) @ (dT(kp_t) @ J_t)|``.
 
     ``dT`` is the jacobian of T at the transformed keypoints (by autograd, so it stays differentiable).
+    ``revert_axis_swap`` (MRAA's PCA affines, defined up to sign by the SVD): the product is negated
+    where its top-left entry is negative, the rule by which MRAA's motion ignores the same half turn
+    (:meth:`fomm.models.mraa.PixelwiseFlowPredictor.sparse_motions`).
     """
     with float32_math(kp_driving.value):
         jacobian_transformed = torch.matmul(transform.jacobian(kp_transformed.value.float()),
                                             kp_transformed.jacobian.float())
         value = torch.matmul(inverse_2x2(kp_driving.jacobian.float()), jacobian_transformed)
+        if revert_axis_swap:
+            value = torch.where(value[..., :1, :1] < 0, -value, value)
         eye = torch.eye(2, dtype=value.dtype, device=value.device).view(1, 1, 2, 2)
         return (eye - value).abs().mean()
 

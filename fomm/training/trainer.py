@@ -210,6 +210,8 @@ class Trainer:
     network_names: tuple[str, ...] = NETWORK_NAMES  # the networks a resumed checkpoint should hold
     scaler_names: tuple[str, ...] = ("generator", "discriminator")  # one fp16 loss scaler per backward
     state_key: str = STATE_KEY  # where the checkpoint keeps this stage's TrainingState
+    epoch_key: str = "epoch"  # the checkpoint key of the last completed epoch (MRAA: epoch_reconstruction)
+    detector_name: str = "kp_detector"  # the network the keypoint diagnostics measure (MRAA: region_predictor)
 
     def stage_params(self, config: Config):
         """The ``train_params``-like section this stage trains by (epochs, repeats, batch size, milestones)."""
@@ -646,7 +648,8 @@ class Trainer:
         if self.keypoint_monitor is None:
             return {}
         fallback = None if last is None else last[1]
-        stats = self.keypoint_monitor.measure(self.model.kp_detector, fallback)
+        detector = getattr(self.model, self.detector_name)
+        stats = self.keypoint_monitor.measure(detector, fallback)
         if stats is None:
             return {}
         values = stats.scalars()
@@ -654,7 +657,7 @@ class Trainer:
             for name, value in values.items():
                 self._writer.add_scalar(f"kp/{name[3:]}", value, epoch)
         if self.visualize:
-            image = self.keypoint_monitor.picture(self.model.kp_detector, fallback)
+            image = self.keypoint_monitor.picture(detector, fallback)
             if image is not None:
                 write_image(self.out_dir / "train-vis" / f"{epoch:08d}-kp.png", image)
                 if self._writer is not None:
@@ -673,7 +676,7 @@ class Trainer:
         else:
             path = self.out_dir / checkpoint_name(state.completed_epoch)
         save_checkpoint(path, self.model.networks(), self.config, self.checkpoint_epoch(state), self.optimizers,
-                        self.checkpoint_extra(state))
+                        self.checkpoint_extra(state), epoch_key=self.epoch_key)
         logger.info("checkpoint %s", path)
         here = (state.epoch, state.batch)
         for older in self.out_dir.glob("*-batch*-checkpoint.pth.tar"):

@@ -38,3 +38,20 @@ def tpsmm_tiny_dict(size: int = SIZE, **train_params) -> dict:
 
 def tpsmm_tiny(size: int = SIZE, **train_params):
     return get_family("tpsmm").parse_config(copy.deepcopy(tpsmm_tiny_dict(size, **train_params)))
+
+
+def mraa_tiny_dict(size: int = SIZE, **train_params) -> dict:
+    """The golden mraa-tiny.yaml (4 regions, narrow networks, affine background) at ``size`` px, 2 epochs
+    of 2 steps."""
+    data = yaml.safe_load((golden_dir() / "mraa-tiny.yaml").read_text())
+    data["dataset_params"].update(root_dir="unused", frame_shape=[size, size, 3], id_sampling=False)
+    data["train_params"].update(num_epochs=2, num_repeats=1, epoch_milestones=[1], batch_size=2, checkpoint_freq=1,
+                                lr=2e-3, scales=[1, 0.5], loss_weights={"perceptual": [10, 10, 0, 0, 0],
+                                                                        "equivariance_shift": 10,
+                                                                        "equivariance_affine": 10})
+    data["train_params"].update(train_params)
+    return data
+
+
+def mraa_tiny(size: int = SIZE, **train_params):
+    return get_family("mraa").parse_config(copy.deepcopy(mraa_tiny_dict(size, **train_params)))

@@ -1,5 +1,6 @@
 """What training needs to know per model family and stage: the trainer class (FOMM's
-:class:`~fomm.training.trainer.Trainer`, :class:`~fomm.training.families.tpsmm.TPSMMTrainer`, ...)
+:class:`~fomm.training.trainer.Trainer`, :class:`~fomm.training.families.tpsmm.TPSMMTrainer`,
+:class:`~fomm.training.families.mraa.MRAATrainer`)
 and the training dataset of a config (its frame size checked by the family's own rules)."""
 
 from __future__ import annotations
@@ -30,6 +31,10 @@ def trainer_class(config: Any, stage: str = "reconstruction") -> type:
         from .tpsmm import TPSMMTrainer
 
         return TPSMMTrainer
+    if family == "mraa":
+        from .mraa import MRAATrainer
+
+        return MRAATrainer
     raise TrainingError(f"fomm train has no trainer for the {family} family")
 
 
@@ -74,6 +79,10 @@ def _size_check(config: Any):
         from ...families.tpsmm.config import validate_frame_size
 
         return validate_frame_size
+    if family == "mraa":
+        from ...models.mraa.config import validate_mraa_frame_size
+
+        return validate_mraa_frame_size
     return lambda config, size: None
 
 
