@@ -69,10 +69,18 @@ def _damaged(path: Path, detail: str) -> CheckpointError:
                            "PyTorch checkpoint: download or copy it again.")
 
 
-def _torch_load(path: Path) -> Any:
+def _torch_load(path: Path, mmap: bool = False) -> Any:
+    """``torch.load``, weights only; ``mmap``: tensors memory-mapped, not read, where the file allows it
+    (torch's zip format; the legacy format of the 2019 checkpoints is read whole)."""
     if path.is_file() and path.stat().st_size == 0:
         raise _damaged(path, "it is empty, 0 bytes")
     try:
+        if mmap:
+            try:
+                return torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+            except RuntimeError as exc:
+                if "mmap" not in str(exc):
+                    raise
         return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
         text = str(exc)
@@ -150,8 +158,8 @@ def _family(nets: Mapping[str, Any], path: Path, stored: str | None = None) -> F
     return family
 
 
-def _read_torch(path: Path) -> Checkpoint:
-    obj = _torch_load(path)
+def _read_torch(path: Path, mmap: bool = False) -> Checkpoint:
+    obj = _torch_load(path, mmap)
     if not isinstance(obj, Mapping):
         raise CheckpointError(f"{path} is not a FOMM checkpoint: it holds a {type(obj).__name__}, "
                               "not a dict of state dicts (such as 'generator' and 'kp_detector').")
@@ -175,6 +183,16 @@ def _read_torch(path: Path) -> Checkpoint:
 
 def read_checkpoint(path: str | Path) -> Checkpoint:
     """Read any supported checkpoint file of any family into a :class:`Checkpoint`."""
+    ckpt = peek_checkpoint(path, mmap=False)
+    for name, sd in ckpt.state_dicts.items():
+        _check_tensors(Path(path), name, sd)
+    return ckpt
+
+
+def peek_checkpoint(path: str | Path, *, mmap: bool = True) -> Checkpoint:
+    """A checkpoint's family, networks, config and epoch, for a list of checkpoints (the app's): its
+    tensors are memory-mapped where the file's format allows it, and not checked; use
+    :func:`read_checkpoint` for the weights themselves."""
     path = Path(path)
     if not path.exists():
         raise CheckpointError(f"checkpoint not found: {path}")
@@ -187,12 +205,8 @@ def read_checkpoint(path: str | Path) -> Checkpoint:
         nets = {n: nets[n] for n in family.networks if n in nets}
         config = _config_from_text(metadata.get("config"), path, family)
         epoch = int(metadata["epoch"]) if metadata.get("epoch", "").isdigit() else None
-        ckpt = Checkpoint(nets, config, epoch, family=family.name)
-    else:
-        ckpt = _read_torch(path)
-    for name, sd in ckpt.state_dicts.items():
-        _check_tensors(path, name, sd)
-    return ckpt
+        return Checkpoint(nets, config, epoch, family=family.name)
+    return _read_torch(path, mmap)
 
 
 def _check_tensors(path: Path, name: str, sd: Mapping[str, Any]) -> None:

@@ -10,11 +10,13 @@ from .jobs import (
     JobProgress,
     JobResult,
     ModelCache,
+    ModelChoice,
     WorkFolder,
     checkpoint_choices,
+    model_choice,
 )
 
 __all__ = [
-    "DEFAULT_LABEL", "AnimationJob", "AppError", "JobOptions", "JobProgress", "JobResult", "ModelCache", "WorkFolder",
-    "checkpoint_choices",
+    "DEFAULT_LABEL", "AnimationJob", "AppError", "JobOptions", "JobProgress", "JobResult", "ModelCache", "ModelChoice",
+    "WorkFolder", "checkpoint_choices", "model_choice",
 ]

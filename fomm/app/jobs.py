@@ -26,8 +26,10 @@ from pathlib import Path
 import torch
 
 from ..animation.options import APP_WORDS, CROPS, AnimationOptions, OptionsError
-from ..api import DEFAULT_MODEL, load_model
+from ..api import DEFAULT_MODEL, load_model, resolve_model
+from ..checkpoints import peek_checkpoint
 from ..errors import FommError
+from ..families import get_family, read_config
 from ..io import VideoReader, read_image
 from ..model import FOMM
 from ..pipeline import Output, Progress, animate_file
@@ -96,9 +98,45 @@ class JobResult:
         return f"{self.frames} frames at {self.fps:g} fps in {self.seconds:.1f} s ({speed:.1f} fps){start}"
 
 
+@dataclass(frozen=True)
+class ModelChoice:
+    """A checkpoint the page offers: its label, the family of its networks and the modes they animate in
+    (``avd`` only with an AVD network), the first offered being the family's published demo's."""
+
+    label: str
+    family: str
+    modes: tuple[str, ...]
+
+    @property
+    def title(self) -> str:
+        """What the checkpoint list shows: ``vox.pth.tar (tpsmm: relative, absolute, avd)``."""
+        return f"{self.label} ({self.family}: {', '.join(self.modes)})"
+
+    @property
+    def default_mode(self) -> str:
+        return self.modes[0]
+
+
+def model_choice(label: str, checkpoint: str | Path) -> ModelChoice:
+    """The family and modes of ``checkpoint`` (a file, ``default`` or a preset name), from its keys alone:
+    the weights are not read (:func:`fomm.checkpoints.peek_checkpoint`)."""
+    source = resolve_model(checkpoint)
+    if source.path is not None:
+        ckpt = peek_checkpoint(source.path)
+        family, networks = get_family(ckpt.family), list(ckpt.state_dicts)
+    else:
+        family = read_config(source.preset)[0]
+        networks = family.inference_networks()
+    modes = family.available_modes(networks)
+    first = family.default_mode if family.default_mode in modes else modes[0]
+    return ModelChoice(label, family.name, (first, *(m for m in modes if m != first)))
+
+
 class ModelCache:
     """The checkpoints the app offers, by label, with at most one model in memory: asking for another
     one drops the current one first (a published model takes about 230 MB, and jobs run one at a time).
+    ``choices``: each label's family and modes, read from the files' keys on construction (so a file that
+    is not a checkpoint fails at startup).
     """
 
     def __init__(self, checkpoints: Mapping[str, str | Path], device: torch.device | str | None = None,
@@ -106,6 +144,7 @@ class ModelCache:
         if not checkpoints:
             raise AppError("no checkpoint to offer; give at least one (the bundled model is 'default')")
         self.checkpoints = dict(checkpoints)
+        self.choices = {label: model_choice(label, path) for label, path in self.checkpoints.items()}
         self.device = device
         self.precision = precision  # the arithmetic every job runs in (fomm.precision)
         self._lock = threading.Lock()
@@ -130,6 +169,13 @@ class ModelCache:
                 self._model = load_model(self.checkpoints[label], device=self.device)
                 self._label = label
             return self._model
+
+    def check_mode(self, label: str, mode: str) -> None:
+        """Refuse a mode the checkpoint ``label`` cannot animate in, naming those it can."""
+        choice = self.choices[label]
+        if mode not in choice.modes:
+            raise AppError(f"{label} ({choice.family}) animates in modes {', '.join(choice.modes)}, not {mode!r}: "
+                           f"choose one of those")
 
 
 def checkpoint_choices(paths: list[str | Path]) -> dict[str, str | Path]:
@@ -178,6 +224,7 @@ class AnimationJob:
         if options.checkpoint not in models.checkpoints:
             raise AppError(f"unknown checkpoint {options.checkpoint!r}; choose one of: "
                            f"{', '.join(models.checkpoints)}")
+        models.check_mode(options.checkpoint, options.mode)
         self.models = models
         self.options = options
         self.source_path, self.driving_path = Path(source), Path(driving)

@@ -15,7 +15,6 @@ from contextlib import closing
 from importlib import resources
 from pathlib import Path
 
-from ..animation.options import MODES
 from ..crop import TARGETS
 from ..crop.animate import CROPS
 from ..errors import FommError
@@ -44,6 +43,13 @@ def bundled_example() -> tuple[Path, Path]:
 def _shown(exc: BaseException) -> gr.Error:
     """A message box with the error's one-line message, never a stack trace."""
     return gr.Error(html.escape(str(exc)), duration=None, title="fomm", print_exception=False)
+
+
+def mode_choices(models: ModelCache, label: str, current: str | None) -> dict:
+    """The mode radio for checkpoint ``label``: only its modes, the current one kept when offered, else
+    the family's default (its published demo's)."""
+    choice = models.choices[label]
+    return gr.update(choices=list(choice.modes), value=current if current in choice.modes else choice.default_mode)
 
 
 def build_app(models: ModelCache, work: WorkFolder, *, examples: bool = True) -> gr.Blocks:
@@ -81,9 +87,12 @@ def build_app(models: ModelCache, work: WorkFolder, *, examples: bool = True) ->
             driving = gr.Video(label="driving video", sources=["upload"], include_audio=True,
                                value=str(driving_example) if examples else None, height=256, elem_id="driving")
         with gr.Row():
-            checkpoint = gr.Dropdown(models.labels, value=models.labels[0], label="checkpoint", elem_id="checkpoint")
-            mode = gr.Radio(list(MODES), value="relative", label="mode",
-                            info="relative: the driving motion from its first frame, applied to the source pose")
+            first = models.choices[models.labels[0]]
+            checkpoint = gr.Dropdown([(c.title, c.label) for c in models.choices.values()], value=first.label,
+                                     label="checkpoint (family: modes)", elem_id="checkpoint")
+            mode = gr.Radio(list(first.modes), value=first.default_mode, label="mode", elem_id="mode",
+                            info="relative: the driving motion from its first frame, applied to the source pose; "
+                                 "absolute: the driving pose itself; avd: the source's shape in the driving pose")
             adapt_scale = gr.Checkbox(label="adapt scale", info="scale the motion by the ratio of the poses' sizes")
             best_frame = gr.Checkbox(label="best frame",
                                      info="start from the driving frame whose pose best matches the source")
@@ -105,6 +114,8 @@ def build_app(models: ModelCache, work: WorkFolder, *, examples: bool = True) ->
         if examples:
             gr.Examples([[str(source_example), str(driving_example)]], inputs=[source, driving],
                         label="bundled example (the default model's demo)")
+        checkpoint.change(lambda label, current: mode_choices(models, label, current), [checkpoint, mode], mode,
+                          queue=False, api_visibility="private")
         inputs = [source, driving, checkpoint, mode, adapt_scale, best_frame, crop, paste_back, target]
         event = run.click(animate, inputs, [result, overlay, status], api_name=API_NAME, concurrency_limit=1,
                           concurrency_id="model")

@@ -55,6 +55,11 @@ class Family:
         names = self.networks if present is None else [n for n in self.networks if n in set(present)]
         return tuple(n for n in names if n not in self.training_networks)
 
+    def available_modes(self, networks: Iterable[str]) -> tuple[str, ...]:
+        """The modes a model holding ``networks`` animates in: ``avd`` needs the AVD network."""
+        present = set(networks)
+        return tuple(m for m in self.modes if m != "avd" or "avd_network" in present)
+
     def describe_sentinels(self) -> str:
         return " + ".join(f"'{k}'" for k in sorted(self.sentinels))
 
