@@ -14,6 +14,7 @@ between two frames: closing the generator stops the animation and discards the h
 from __future__ import annotations
 
 import logging
+import os
 import queue
 import shutil
 import tempfile
@@ -24,6 +25,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+
+try:
+    import fcntl
+except ModuleNotFoundError:  # pragma: no cover (Windows)
+    fcntl = None
 
 from ..animation.options import APP_WORDS, CROPS, AnimationOptions, OptionsError
 from ..api import DEFAULT_MODEL, load_model, resolve_model
@@ -228,6 +234,10 @@ class AnimationJob:
         self.models = models
         self.options = options
         self.source_path, self.driving_path = Path(source), Path(driving)
+        for path, what, kind in ((self.source_path, "source image", "an image"),
+                                 (self.driving_path, "driving video", "a video")):
+            if path.is_dir():  # a request may name a folder of the upload cache; fomm animate's frame folders
+                raise AppError(f"the {what} {_user_name(path)} is a folder; upload {kind} file")
         self.workdir = Path(workdir)
         self.source = self._friendly(read_image, self.source_path)
         with self._friendly(VideoReader, self.driving_path) as reader:  # fails now on a bad upload
@@ -300,11 +310,20 @@ class AnimationJob:
 
 class WorkFolder:
     """The app's temporary folder: one subfolder per job, the oldest removed when there are more than
-    ``keep``, everything removed by :meth:`cleanup` (on shutdown)."""
+    ``keep``, everything removed by :meth:`cleanup` (on shutdown).
+
+    The folder holds a lock file, locked while its server runs (the lock goes with the process, even
+    killed), so the next server's :meth:`remove_stale` can tell the folders of dead servers, with their
+    users' uploads, from those of running ones.
+    """
+
+    PREFIX = "fomm-app-"
+    LOCK = ".fomm-app.lock"
 
     def __init__(self, root: str | Path | None = None, keep: int = 16):
-        self.root = Path(root) if root is not None else Path(tempfile.mkdtemp(prefix="fomm-app-"))
+        self.root = Path(root) if root is not None else Path(tempfile.mkdtemp(prefix=self.PREFIX))
         self.root.mkdir(parents=True, exist_ok=True)
+        self._lock_file = _locked(self.root / self.LOCK)
         self.keep = keep
         self._lock = threading.Lock()
         self._count = 0
@@ -319,3 +338,47 @@ class WorkFolder:
 
     def cleanup(self) -> None:
         shutil.rmtree(self.root, ignore_errors=True)
+        if self._lock_file is not None:
+            self._lock_file.close()
+            self._lock_file = None
+
+    @classmethod
+    def remove_stale(cls, parent: str | Path | None = None) -> list[Path]:
+        """Remove the work folders in ``parent`` (default: the temporary folder) left by servers that
+        were killed: this user's, with a lock file nobody holds. Returns the folders removed."""
+        removed: list[Path] = []
+        if fcntl is None:  # pragma: no cover (Windows: no lock to tell a dead server's folder)
+            return removed
+        for folder in sorted(Path(parent or tempfile.gettempdir()).glob(cls.PREFIX + "*")):
+            try:
+                if folder.is_symlink() or not folder.is_dir() or folder.lstat().st_uid != os.getuid():
+                    continue
+                lock = folder / cls.LOCK
+                if lock.is_symlink() or not lock.is_file():
+                    continue  # not a WorkFolder's (or one being made this instant)
+                held = _locked(lock)
+            except OSError:  # gone meanwhile, or not ours to read
+                continue
+            if held is None:
+                continue  # its server is running
+            try:
+                shutil.rmtree(folder, ignore_errors=True)
+            finally:
+                held.close()
+            removed.append(folder)
+            logger.info("removed %s, left by a server that did not stop", folder)
+        return removed
+
+
+def _locked(path: Path):
+    """``path`` opened and locked (exclusive, not waiting), or None when another process holds it; a
+    no-op lock (the open file) where there is no ``fcntl``."""
+    handle = open(path, "a+b")  # noqa: SIM115 (held open while the lock is needed)
+    if fcntl is None:  # pragma: no cover
+        return handle
+    try:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.close()
+        return None
+    return handle

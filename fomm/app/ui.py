@@ -15,6 +15,8 @@ from contextlib import closing
 from importlib import resources
 from pathlib import Path
 
+import PIL.Image
+
 from ..crop import TARGETS
 from ..crop.animate import CROPS
 from ..errors import FommError
@@ -41,8 +43,54 @@ def bundled_example() -> tuple[Path, Path]:
 
 
 def _shown(exc: BaseException) -> gr.Error:
-    """A message box with the error's one-line message, never a stack trace."""
-    return gr.Error(html.escape(str(exc)), duration=None, title="fomm", print_exception=False)
+    """A message box with the error's one-line message, never a stack trace (markup escaped; quotes kept, as
+    gradio_client shows them too)."""
+    return gr.Error(html.escape(str(exc), quote=False), duration=None, title="fomm", print_exception=False)
+
+
+def _lenient(image: gr.Image) -> gr.Image:
+    """``image``, passing an upload it cannot open (a text file, a video, an image over Pillow's pixel
+    limit) on to the job, whose reader says what is wrong with it in fomm's words, instead of gradio's
+    generic "error" box. (Wrapped, not subclassed: gradio writes a .pyi beside every subclass's module.)"""
+    preprocess = image.preprocess
+
+    def lenient(payload):
+        try:
+            return preprocess(payload)
+        except (OSError, ValueError, SyntaxError, PIL.Image.DecompressionBombError):  # what Pillow raises
+            path = getattr(payload, "path", None)
+            if path is None:
+                raise
+            return str(path)
+
+    image.preprocess = lenient
+    return image
+
+
+class UploadLimit:
+    """ASGI middleware: a request body (all its files together: gradio checks each file alone) over
+    ``limit`` bytes is refused with 413 before it is read, one without a length (chunked) with 411."""
+
+    SLACK = 16 << 10  # the multipart boundaries and headers around the files
+
+    def __init__(self, app, limit: int):
+        self.app, self.limit = app, limit
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] == "http" and scope["method"] in ("POST", "PUT", "PATCH"):
+            length = dict(scope["headers"]).get(b"content-length", b"")
+            refusal = None
+            if not length.isdigit():
+                refusal = 411, "a request body needs a Content-Length"
+            elif int(length) > self.limit + self.SLACK:
+                refusal = 413, (f"the files of one request exceed the maximum allowed size of "
+                                f"{self.limit / 2**20:g} MB (fomm app --max-upload-mb)")
+            if refusal:
+                await send({"type": "http.response.start", "status": refusal[0],
+                            "headers": [(b"content-type", b"text/plain; charset=utf-8"), (b"connection", b"close")]})
+                await send({"type": "http.response.body", "body": refusal[1].encode()})
+                return
+        await self.app(scope, receive, send)
 
 
 def mode_choices(models: ModelCache, label: str, current: str | None) -> dict:
@@ -82,8 +130,9 @@ def build_app(models: ModelCache, work: WorkFolder, *, examples: bool = True) ->
                     "First Order Motion Model. Upload a source image and a driving clip (or keep the bundled "
                     "example), choose the options, press **Animate**.")
         with gr.Row():
-            source = gr.Image(label="source image", type="filepath", image_mode=None, sources=["upload", "clipboard"],
-                              value=str(source_example) if examples else None, height=256, elem_id="source")
+            source = _lenient(gr.Image(label="source image", type="filepath", image_mode=None,
+                                       sources=["upload", "clipboard"],
+                                       value=str(source_example) if examples else None, height=256, elem_id="source"))
             driving = gr.Video(label="driving video", sources=["upload"], include_audio=True,
                                value=str(driving_example) if examples else None, height=256, elem_id="driving")
         with gr.Row():
@@ -130,9 +179,16 @@ def launch(app: gr.Blocks, *, host: str = "127.0.0.1", port: int = 7860, share: 
     Jobs wait in a queue of ``queue_size`` and run one at a time; uploads over ``max_upload_mb`` are
     refused by the server. Analytics are off; nothing is fetched from the internet unless ``share``.
     """
+    from starlette.middleware import Middleware
+
     assets = Path(str(resources.files("fomm") / "assets"))
+    limit = int(max_upload_mb * 1024 * 1024)
     app.queue(default_concurrency_limit=1, max_size=queue_size)
-    app.launch(server_name=host, server_port=port, share=share, prevent_thread_lock=True, quiet=True,
-               max_file_size=int(max_upload_mb * 1024 * 1024), allowed_paths=[str(assets)], show_error=False,
-               footer_links=["api"], run_history=False)
+    try:
+        app.launch(server_name=host, server_port=port, share=share, prevent_thread_lock=True, quiet=True,
+                   max_file_size=limit, allowed_paths=[str(assets)], show_error=False, footer_links=["api"],
+                   run_history=False, app_kwargs={"middleware": [Middleware(UploadLimit, limit=limit)]})
+    except OSError:  # the port taken since fomm.cli.app checked it
+        raise AppError(f"cannot listen on {host}:{port} (in use by another server?); choose another with --port N") \
+            from None
     return app.local_url

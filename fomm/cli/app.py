@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import os
-import signal
+import socket
 import sys
 import time
 
-from .common import add_precision_argument, device_from_arg, positive_float, positive_int, user_errors
+from .common import (
+    CLIError,
+    add_precision_argument,
+    device_from_arg,
+    port_number,
+    positive_float,
+    positive_int,
+    user_errors,
+)
 
 
 def add_parser(sub) -> None:
@@ -21,37 +30,63 @@ def add_parser(sub) -> None:
                    help="a checkpoint to offer besides the bundled model (repeat for several)")
     p.add_argument("--host", default="127.0.0.1",
                    help="address to listen on (default 127.0.0.1: this machine only; 0.0.0.0 for the network)")
-    p.add_argument("--port", type=positive_int, default=7860, help="port (default 7860)")
+    p.add_argument("--port", type=port_number, default=7860, help="port (default 7860)")
     p.add_argument("--share", choices=("no", "yes"), default="no",
                    help="yes: also open a public gradio.live link (needs internet; default no)")
     p.add_argument("--device", help="cpu, cuda, mps; default: CUDA, then MPS, then CPU")
     add_precision_argument(p)
     p.add_argument("--max-upload-mb", type=positive_float, default=100, metavar="MB",
-                   help="largest upload accepted (default 100)")
+                   help="largest upload accepted, all the files of one request together (default 100)")
     p.add_argument("--queue-size", type=positive_int, default=16, metavar="N",
                    help="jobs that may wait in line; more are refused until one finishes (default 16)")
     p.set_defaults(func=run)
 
 
-def _interrupt(signum, frame):
-    raise KeyboardInterrupt
+def check_address(host: str, port: int) -> None:
+    """Refuse now, before the web stack is imported, an address the server could not listen on (gradio
+    would say it after a wait, with a traceback)."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except socket.gaierror:
+        raise CLIError(f"--host {host} is not an address of this machine; use 127.0.0.1 (this machine only) "
+                       "or 0.0.0.0 (the network)") from None
+    family, kind, proto, _, address = infos[0]
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server will: TIME_WAIT is no use
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                raise CLIError(f"port {port} on {host} is in use (another server?); choose another with --port N") \
+                    from None
+            if exc.errno == errno.EADDRNOTAVAIL:
+                raise CLIError(f"--host {host} is not an address of this machine; use 127.0.0.1 (this machine "
+                               "only) or 0.0.0.0 (the network)") from None
+            if exc.errno in (errno.EACCES, errno.EPERM):
+                raise CLIError(f"port {port} needs administrator rights (ports below 1024 do); choose another "
+                               "with --port N") from None
+            raise
 
 
 def run(args: argparse.Namespace) -> int:
     from ..app import ModelCache, WorkFolder, checkpoint_choices
     from ..precision import resolve_precision
 
+    check_address(args.host, args.port)
     with user_errors():
         choices = checkpoint_choices(args.checkpoint)
     device = device_from_arg(args.device)
     with user_errors():
         resolve_precision(args.precision, device or "cpu")  # refused now, not at the first job
+    stale = WorkFolder.remove_stale()
+    if stale:
+        print(f"fomm app: removed the files of {len(stale)} server(s) that did not stop cleanly", file=sys.stderr)
     work = WorkFolder()
     # Before gradio is imported (it reads them once): uploads and results go to our folder, removed on
     # exit; no usage statistics are sent.
     os.environ["GRADIO_TEMP_DIR"] = str(work.root / "gradio")
     os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
-    signal.signal(signal.SIGTERM, _interrupt)  # a service manager's stop cleans up like Ctrl-C
+    # SIGTERM and SIGHUP stop the server as Ctrl-C does: fomm.cli.main raises them as KeyboardInterrupt.
     app = None
     try:
         with user_errors():

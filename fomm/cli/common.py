@@ -169,6 +169,11 @@ def non_negative_int(text: str) -> int:
     return _checked(int, text, lambda v: v >= 0, "an integer >= 0")
 
 
+def port_number(text: str) -> int:
+    """argparse type: a TCP port, 1 to 65535."""
+    return _checked(int, text, lambda v: 1 <= v <= 65535, "a port number from 1 to 65535")
+
+
 def frame_size(text: str) -> int:
     """argparse type: a square side in pixels, >= 1 and within :data:`fomm.limits.FRAME_SIZE`."""
     size = positive_int(text)

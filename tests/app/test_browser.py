@@ -61,16 +61,24 @@ def media(tmp_path_factory):
     text.write_text("this is not a video\n")
     big = folder / "big.mp4"
     big.write_bytes(np.random.default_rng(0).bytes(int(2 * UPLOAD_LIMIT_MB * 2**20)))
+    (folder / "notes.png").write_text("this is not an image\n")
+    from PIL import Image
+
+    Image.new("1", (13000, 13000)).save(folder / "huge.png")  # 20 KB, 169 MP: over fomm's pixel limit
     return {"source": make_image(folder / "face.png", size=(80, 60)),
             "clip": make_video(folder / "clip.mp4", n=FRAMES, fps=FPS, audio=True),
             "long": make_video(folder / "long.mp4", n=30, fps=FPS),
-            "text": text, "big": big}
+            "text": text, "big": big, "text_png": folder / "notes.png", "huge": folder / "huge.png"}
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     """``fomm app`` on a free port, with its temporary folder inside ``tmp``."""
     tmp = tmp_path_factory.mktemp("server-tmp")
+    stale = tmp / "fomm-app-stale"  # the files of a killed server: its lock file, held by no one
+    (stale / "job-00000001-x").mkdir(parents=True)
+    (stale / "job-00000001-x" / "upload.mp4").write_bytes(b"a user's clip")
+    (stale / ".fomm-app.lock").write_bytes(b"")
     env = {**os.environ, "TMPDIR": str(tmp), "PYTHONUNBUFFERED": "1"}
     port = free_port()
     process = subprocess.Popen([sys.executable, "-m", "fomm", "app", "--port", str(port), "--device", "cpu",
@@ -170,6 +178,59 @@ def test_gradio_client_calls_the_same_endpoint_and_can_cancel(server, media, tmp
         client.predict(handle_file(media["source"]), handle_file(media["big"]), api_name="/animate")
     partial = list(server["tmp"].glob("fomm-app-*/job-*/.*partial*"))
     assert partial == []
+
+
+def _file(path) -> dict:
+    return {"path": str(path), "meta": {"_type": "gradio.FileData"}}
+
+
+def _call(url: str, data: list) -> str:
+    """The server-sent events of one call of the endpoint, as text."""
+    import httpx
+
+    event = httpx.post(f"{url}gradio_api/call/{API}", json={"data": data}, timeout=30).json()["event_id"]
+    return httpx.get(f"{url}gradio_api/call/{API}/{event}", timeout=120).text
+
+
+API = "animate"
+
+
+def _log(server, text: str) -> str:
+    lines = [text]
+    while not server["lines"].empty():
+        lines.append(server["lines"].get())
+    return "".join(lines)
+
+
+def test_hostile_uploads_get_fomms_messages(server, media, tmp_path):
+    import httpx
+    from gradio_client import Client, handle_file
+    from gradio_client.exceptions import AppError
+
+    assert not (server["tmp"] / "fomm-app-stale").exists()  # removed at start
+    assert any("did not stop cleanly" in line for line in server["log"])
+    client = Client(server["url"], verbose=False, download_files=str(tmp_path))
+    for name, message in (("text_png", "cannot read notes.png as an image"),
+                          ("clip", "clip.mp4 is a video; give a still image as the source"),
+                          ("huge", r"huge.png \(13000x13000\): 169,000,000 pixels is over fomm's limit")):
+        with pytest.raises(AppError, match=message):
+            client.predict(handle_file(media[name]), handle_file(media["clip"]), api_name="/animate")
+    # A folder of the upload cache named as the driving video (a request may name any path in there).
+    upload = server["url"] + "gradio_api/upload"
+    source = httpx.post(upload, files=[("files", ("face.png", media["source"].read_bytes()))], timeout=30).json()[0]
+    folder = Path(source).parent  # the upload's own folder: a frame folder of one image, to fomm animate
+    events = _call(server["url"], [_file(source), _file(folder), "default (bundled)", "relative", False, False,
+                                    "none", False, "face"])
+    assert "event: error" in events and "is a folder; upload a video file" in events, _log(server, events)
+    # The upload limit holds for a request's files together, not only for each one.
+    part = np.random.default_rng(1).bytes(int(0.6 * UPLOAD_LIMIT_MB * 2**20))
+    reply = httpx.post(upload, files=[("files", ("a.mp4", part)), ("files", ("b.mp4", part))], timeout=30)
+    assert reply.status_code == 413 and "--max-upload-mb" in reply.text
+    reply = httpx.post(upload, content=iter([part]), timeout=30,  # chunked: no length to check
+                       headers={"content-type": "multipart/form-data; boundary=x"})
+    assert reply.status_code == 411
+    assert not list(server["tmp"].rglob("a.mp4")) and not list(server["tmp"].rglob("b.mp4"))
+    assert httpx.post(upload, files=[("files", ("a.mp4", part))], timeout=30).status_code == 200
 
 
 def test_stopping_the_server_removes_its_files(server):

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import gc
+import subprocess
+import sys
 import weakref
 
 import numpy as np
@@ -14,7 +16,7 @@ from fomm.app import DEFAULT_LABEL, AnimationJob, AppError, JobOptions, ModelCac
 from fomm.crop import CropError
 from fomm.io import MediaError, VideoReader, read_image, read_video
 from tests.crop.scenes import moving_frames, place, write_video
-from tests.media import make_image, make_video
+from tests.media import make_frame_folder, make_image, make_video
 
 
 @pytest.fixture(scope="module")
@@ -113,9 +115,42 @@ def test_checkpoints_are_checked_at_startup_and_labelled_by_name(tmp_path):
 def test_work_folder_keeps_the_latest_jobs_and_is_removed_on_cleanup(tmp_path):
     work = WorkFolder(tmp_path / "work", keep=2)
     jobs = [work.new_job() for _ in range(4)]
-    assert sorted(p.name for p in work.root.iterdir()) == sorted(p.name for p in jobs[-2:])
+    assert sorted(p.name for p in work.root.glob("job-*")) == sorted(p.name for p in jobs[-2:])
     work.cleanup()
     assert not work.root.exists()
+
+
+def test_a_folder_is_refused_as_an_upload(models, media, tmp_path):
+    """A folder inside gradio's upload cache can be named by a request; fomm animate reads a frame folder,
+    the app takes uploaded files only."""
+    frames = make_frame_folder(tmp_path / "cache" / "0123abcd", n=3, size=(64, 64))
+    with pytest.raises(AppError, match="the driving video 0123abcd is a folder; upload a video file"):
+        AnimationJob(models, media[0], frames, JobOptions(), tmp_path)
+    with pytest.raises(AppError, match="the source image 0123abcd is a folder; upload an image file"):
+        AnimationJob(models, frames, media[1], JobOptions(), tmp_path)
+
+
+KILLED_SERVER = """
+import os, signal, sys
+from fomm.app import WorkFolder
+work = WorkFolder(sys.argv[1])
+(work.new_job() / "upload.png").write_bytes(b"a user's photo")
+os.kill(os.getpid(), signal.SIGKILL)
+"""
+
+
+def test_work_folders_of_killed_servers_are_removed_at_the_next_start(tmp_path):
+    killed = subprocess.run([sys.executable, "-c", KILLED_SERVER, str(tmp_path / "fomm-app-killed")], timeout=120)
+    assert killed.returncode == -9 and (tmp_path / "fomm-app-killed").is_dir()
+    live = WorkFolder(tmp_path / "fomm-app-live")  # a running server's: locked
+    (live.new_job() / "upload.png").write_bytes(b"in use")
+    (tmp_path / "fomm-app-other").mkdir()  # not made by a WorkFolder (no lock file): never touched
+    (tmp_path / "fomm-app-link").symlink_to(tmp_path / "fomm-app-killed")
+    assert WorkFolder.remove_stale(tmp_path) == [tmp_path / "fomm-app-killed"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["fomm-app-link", "fomm-app-live", "fomm-app-other"]
+    assert list(live.root.glob("job-*/upload.png"))
+    live.cleanup()
+    assert WorkFolder.remove_stale(tmp_path) == []  # cleaned up, not stale
 
 
 @pytest.fixture(scope="module")
