@@ -1,15 +1,19 @@
-"""``fomm reconstruct``: the paper's reconstruction evaluation of a checkpoint on a dataset split."""
+"""``fomm reconstruct``: the paper's reconstruction evaluation of a checkpoint on a dataset split, on the
+batch engine (:mod:`fomm.batch.reconstruct`): several worker processes, shards, resume."""
 
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
+from .batch import EXIT_SOME_FAILED
 from .common import (
     CLIError,
     add_precision_argument,
     announce_model,
     device_from_arg,
+    non_negative_int,
     positive_int,
     summary,
     user_errors,
@@ -38,7 +42,17 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     parser.add_argument("--device", default="auto", help="cpu, cuda, cuda:1, mps or auto (default)")
     add_precision_argument(parser)
     parser.add_argument("--overwrite", action="store_true",
-                        help="replace the results of an earlier run in OUT (metrics.json and videos/)")
+                        help="replace the results of an earlier run in OUT (metrics.json and videos/) and score every "
+                        "video again")
+    runs = parser.add_argument_group("workers, shards and resume (the engine of fomm batch)")
+    runs.add_argument("--workers", type=non_negative_int, metavar="N",
+                      help="worker processes, each holding the model (default: one per CPU core, two per GPU; 0: "
+                      "in this process). Each video's scores go to OUT/per-video/, so rerunning the same command "
+                      "after an interruption scores only the videos left")
+    runs.add_argument("--shard", metavar="I/N", help="score the videos whose index is I modulo N (default: from "
+                      "RANK/WORLD_SIZE under torchrun or SLURM_ARRAY_TASK_ID/SLURM_ARRAY_TASK_COUNT); metrics.json "
+                      "is written by the run that finds every video scored")
+    runs.add_argument("--retry-failed", action="store_true", help="score again the videos that failed before")
     parser.set_defaults(func=run)
     return parser
 
@@ -47,7 +61,9 @@ def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from ..api import load_model
-    from ..evaluation.reconstruct import check_outputs, reconstruct
+    from ..batch.reconstruct import reconstruct_dataset
+    from ..evaluation.reconstruct import check_outputs
+    from .common import steady_memory
 
     if args.save_videos and args.out is None:
         raise CLIError("--save-videos needs --out DIR")
@@ -57,15 +73,25 @@ def run(args: argparse.Namespace) -> int:
                           inputs=(args.data, args.checkpoint))
         model = load_model(args.checkpoint, config=args.config, device=device_from_arg(args.device))
         announce_model(args, model.config)
-        with tqdm(unit="frame", desc="reconstruct", leave=False) as bar:
-            def progress(done: int, total: int) -> None:
+        with tqdm(unit="frame", desc="reconstruct", leave=False, dynamic_ncols=True) as bar:
+            def progress(done: int, total: int, record) -> None:
+                if record.status == "error":
+                    tqdm.write(f"fomm reconstruct: {record.driving}: {record.message}", file=sys.stderr)
                 bar.total = total
                 bar.update(done - bar.n)
 
-            result = reconstruct(model, args.data, split=args.split, batch_size=args.batch_size,
-                                 max_videos=args.max_videos, out_dir=args.out, save_videos=args.save_videos,
-                                 progress=progress, overwrite=args.overwrite, precision=args.precision)
+            run = reconstruct_dataset(model, args.data, args.out, checkpoint=args.checkpoint, config=args.config,
+                                      split=args.split, batch_size=args.batch_size, max_videos=args.max_videos,
+                                      save_videos=args.save_videos, precision=args.precision, workers=args.workers,
+                                      device=args.device, shard=args.shard, retry_failed=args.retry_failed,
+                                      overwrite=args.overwrite, progress=progress, initializer=steady_memory)
+    result, batch = run.result, run.batch
+    if result is None:
+        print(f"{batch.done} videos scored, {batch.skipped} already, {batch.failed} failed; {run.scored} of "
+              f"{run.total} have scores: metrics.json is written once all do (rerun this command, with "
+              "--retry-failed for the failed ones, or run the other shards)")
+        return EXIT_SOME_FAILED if batch.failed else 0
     print(result.table())
     print(result.summary())
     print(summary(result.num_frames, result.seconds, result.metrics_path or "(no --out: nothing written)"))
-    return 0
+    return EXIT_SOME_FAILED if batch.failed else 0

@@ -354,6 +354,48 @@ def check_outputs(out_dir: str | Path, *, save_videos: str | None, overwrite: bo
         check_folder_output(out / VIDEOS, overwrite=overwrite, inputs=inputs)
 
 
+def frame_shape_of(model: FOMM, frame_shape: Sequence[int] | None = None) -> tuple[int, ...]:
+    """The frames' (H, W, 3): as given, else the config's ``dataset_params.frame_shape``, else its frame size."""
+    size = model.config.frame_size  # TPSMM's published configs leave frame_shape null
+    return tuple(frame_shape or model.config.dataset_params.frame_shape or (size, size, 3))
+
+
+def open_split(model: FOMM, root: str | Path, split: str = "test",
+               frame_shape: Sequence[int] | None = None) -> FramesDataset:
+    """The ``split`` of the dataset at ``root``, checked for ``model`` (frames of :func:`frame_shape_of`)."""
+    shape = frame_shape_of(model, frame_shape)
+    fomm_config = model.config if getattr(model, "family", "fomm") == "fomm" else None
+    validate_dataset(root, shape, fomm_config, id_sampling=False, splits=(split,))
+    if fomm_config is None:  # another family's networks check the frame size themselves
+        from ..families import backend_for
+
+        backend_for(model, channels_last=False).check_size(int(shape[0]))
+    return FramesDataset(root, shape, is_train=split == "train")
+
+
+def video_result_dict(result: VideoResult) -> dict:
+    """One video's result as plain data, floats exact (nan and inf kept), for :func:`video_result_from`."""
+    return {"name": result.name, "num_frames": result.num_frames, "model": asdict(result.model),
+            "baseline": asdict(result.baseline),
+            "keypoints": None if result.keypoints is None else asdict(result.keypoints)}
+
+
+def video_result_from(data: dict, output: Path | None = None) -> VideoResult:
+    """The :class:`VideoResult` of :func:`video_result_dict`."""
+    keypoints = data["keypoints"]
+    if keypoints is not None:
+        keypoints = KeypointStats(**{**keypoints, "part_names": tuple(keypoints["part_names"])})
+    return VideoResult(data["name"], data["num_frames"], Scores(**data["model"]), Scores(**data["baseline"]),
+                       output, keypoints)
+
+
+def summarize(results: Sequence[VideoResult], seconds: float, split: str) -> ReconstructionResult:
+    """The result over videos: the mean scores and the keypoint diagnostics of all frames."""
+    return ReconstructionResult(list(results), _mean([r.model for r in results]), _mean([r.baseline for r in results]),
+                                seconds, split=split,
+                                keypoints=merge_stats([r.keypoints for r in results]) if results else None)
+
+
 def reconstruct(model: FOMM, dataset_or_root: FramesDataset | str | Path, *, split: str = "test",
                 batch_size: int = 16, max_videos: int | None = None, out_dir: str | Path | None = None,
                 save_videos: str | None = None, frame_shape: Sequence[int] | None = None,
@@ -377,18 +419,8 @@ def reconstruct(model: FOMM, dataset_or_root: FramesDataset | str | Path, *, spl
         raise ValueError("save_videos needs out_dir")
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-    if isinstance(dataset_or_root, FramesDataset):
-        dataset = dataset_or_root
-    else:
-        size = model.config.frame_size  # TPSMM's published configs leave frame_shape null
-        shape = tuple(frame_shape or model.config.dataset_params.frame_shape or (size, size, 3))
-        fomm_config = model.config if getattr(model, "family", "fomm") == "fomm" else None
-        validate_dataset(dataset_or_root, shape, fomm_config, id_sampling=False, splits=(split,))
-        if fomm_config is None:  # another family's networks check the frame size themselves
-            from ..families import backend_for
-
-            backend_for(model, channels_last=False).check_size(int(shape[0]))
-        dataset = FramesDataset(dataset_or_root, shape, is_train=split == "train")
+    dataset = dataset_or_root if isinstance(dataset_or_root, FramesDataset) else open_split(
+        model, dataset_or_root, split, frame_shape)
     out = None if out_dir is None else Path(out_dir)
     if out is not None:
         check_outputs(out, save_videos=save_videos, overwrite=overwrite,
@@ -422,9 +454,7 @@ def reconstruct(model: FOMM, dataset_or_root: FramesDataset | str | Path, *, spl
             result.output = None if path is None else out / VIDEOS / path.name
             logger.info("%s: L1 %.4f (first frame %.4f)", video.name, result.model.l1, result.baseline.l1)
             results.append(result)
-        result = ReconstructionResult(results, _mean([r.model for r in results]),
-                                      _mean([r.baseline for r in results]), time.perf_counter() - start, split=split,
-                                      keypoints=merge_stats([r.keypoints for r in results]) if results else None)
+        result = summarize(results, time.perf_counter() - start, split)
         if result.keypoint_warning():
             logger.warning("%s", result.keypoint_warning())
         if out is not None:
