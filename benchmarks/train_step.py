@@ -4,6 +4,7 @@
     python benchmarks/train_step.py --quick          # fewer steps, vox-256 at 128 px
     python benchmarks/train_step.py --threads 1 --steps 10 --configs anchor
     python benchmarks/train_step.py --threads 1 --configs none --variants synthetic-64,anchor   # fp32 vs bf16 / NHWC
+    TPSMM_REPO=/path/to/Thin-Plate-Spline-Motion-Model python benchmarks/train_step.py --configs none --families
 
 A step is the forward and backward of the generator side (keypoint detector, generator, losses) and,
 when ``generator_gan`` is non-zero, of the discriminator, with the Adam updates. Both sides use the
@@ -23,6 +24,14 @@ random weights (the cost does not depend on the values); so the comparison isola
 frames, with bf16 autocast, with both, and with Adam's fused kernel (``fomm train --fused-adam``), steps
 alternating in one run, and prints the ratios to fp32 with the CPU's model and bf16 flags: bf16 pays
 only on CPUs with AVX512-BF16 or AMX.
+
+``--families`` times one step of each family's trainer (``fomm train``'s step for FOMM, TPSMM and MRAA)
+on its golden tiny config (``../shared/golden/tiny.yaml``, ``tpsmm-tiny.yaml``, ``mraa-tiny.yaml``: 128 px,
+narrow networks; FOMM's is vox-adv with the GAN on; TPSMM's at epoch 0, before ``bg_start``), batch 2,
+steps alternating, with each family's cost as a multiple of FOMM's in the same run. With ``TPSMM_REPO``
+(a copy of the authors' MIT code) their TPSMM step (``GeneratorFullModel``, backward, clipping, Adam;
+``tests/fixtures/make_tpsmm_train_step.py``) runs beside ours on the same weights, frames and draws.
+MRAA's code has no licence and is never run: its row has FOMM's step as its only baseline.
 
 Configurations: ``tiny`` (``../shared/golden/tiny.yaml``: 128 px, GAN on), ``anchor`` (the issue's:
 64 px, 5 keypoints, widths 16, 3-block hourglasses, scale factors 0.5, 2 bottleneck blocks,
@@ -187,6 +196,86 @@ def bench_variants(name: str, config: Config, steps: int, warmup: int, vgg: Vgg1
     return rows
 
 
+FAMILY_CONFIGS = {"fomm": "tiny.yaml", "tpsmm": "tpsmm-tiny.yaml", "mraa": "mraa-tiny.yaml"}
+
+
+def family_trainer(family: str, batch: int, vgg: Vgg19):
+    """Our trainer of ``family``'s golden tiny config at batch ``batch`` (weights of seed 0)."""
+    import dataclasses
+
+    from fomm.families import read_config
+    from fomm.training.families import trainer_class, with_frame_shape
+
+    config = with_frame_shape(read_config(GOLDEN / FAMILY_CONFIGS[family])[1])
+    config = dataclasses.replace(config, train_params=dataclasses.replace(config.train_params, batch_size=batch))
+    torch.manual_seed(0)
+    return trainer_class(config)(config, _Frames(batch, config.frame_size), "unused", device="cpu", vgg=vgg,
+                                 tensorboard=False, diagnostics=False, visualize=False)
+
+
+def authors_tpsmm(trainer, vgg: Vgg19):
+    """The authors' TPSMM step on ``trainer``'s weights, from ``TPSMM_REPO``; None without it."""
+    repo = os.environ.get("TPSMM_REPO")
+    if not repo:
+        return None
+    from tests.fixtures.make_tpsmm_train_step import authors_step, authors_trainer, load_authors_modules
+
+    data = trainer.config.to_dict()
+    full, nets, optimizer = authors_trainer(load_authors_modules(repo), data, trainer.model, vgg)
+    return lambda source, driving: authors_step(full, nets, optimizer, source, driving, trainer.epoch,
+                                                data["train_params"])
+
+
+def bench_families(steps: int, warmup: int, vgg: Vgg19, batch: int = 2) -> list[dict]:
+    """One step of each family's trainer (and of the authors' TPSMM step when given), alternating."""
+    trainers = {family: family_trainer(family, batch, vgg) for family in FAMILY_CONFIGS}
+    runs = {family: trainer.train_step for family, trainer in trainers.items()}
+    authors = authors_tpsmm(trainers["tpsmm"], vgg)
+    if authors is not None:
+        runs["tpsmm (authors')"] = authors
+    size = trainers["fomm"].config.frame_size
+    g = torch.Generator().manual_seed(1)
+    x = {key: torch.rand(batch, 3, size, size, generator=g) for key in ("source", "driving")}
+    times: dict[str, list[float]] = {name: [] for name in runs}
+    first: dict[str, dict[str, float]] = {}
+    for i in range(warmup + steps):
+        for name, run in runs.items():
+            torch.manual_seed(100 + i)  # ours and the authors' TPSMM draw the same dropout and warp
+            start = time.perf_counter()
+            losses = run(x["source"], x["driving"])
+            elapsed = time.perf_counter() - start
+            losses = losses[0] if isinstance(losses, tuple) else losses
+            if i == 0:
+                first[name] = {k: float(v.detach().mean()) for k, v in losses.items()}
+            if i >= warmup:
+                times[name].append(elapsed)
+            print(f"  families step {i}: {name} {elapsed:.3f} s", file=sys.stderr)
+    seconds = {name: statistics.median(t) for name, t in times.items()}
+    rows = []
+    for family, trainer in trainers.items():
+        row = {"family": family, "config": FAMILY_CONFIGS[family], "batch": batch, "size": trainer.config.frame_size,
+               "seconds": seconds[family], "vs_fomm": seconds[family] / seconds["fomm"], "authors": None,
+               "difference": None}
+        if family == "tpsmm" and authors is not None:
+            theirs, ours = first["tpsmm (authors')"], first["tpsmm"]
+            row["authors"] = seconds["tpsmm (authors')"]
+            row["difference"] = max(abs(theirs[k] - ours[k]) for k in ours)
+        rows.append(row)
+    return rows
+
+
+def print_family_rows(rows: list[dict]) -> None:
+    print(f"\none training step per family, golden tiny configs, steps alternating ({cpu_description()})")
+    print(f"{'family':<6} {'config':<16} {'frames':>8} {'s/step':>7} {'x FOMM':>7} {'authors s/step':>15} "
+          f"{'speed-up':>9} {'|Δ loss|':>9}")
+    for r in rows:
+        authors = "-" if r["authors"] is None else f"{r['authors']:.3f}"
+        speedup = "-" if r["authors"] is None else f"{r['authors'] / r['seconds']:.2f}x"
+        difference = "-" if r["difference"] is None else f"{r['difference']:.1e}"
+        print(f"{r['family']:<6} {r['config']:<16} {r['batch']:>2}x{r['size']:<5} {r['seconds']:>7.3f} "
+              f"{r['vs_fomm']:>6.2f}x {authors:>15} {speedup:>9} {difference:>9}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--configs", default="tiny,anchor,vox-256", help="comma-separated: tiny, anchor, vox-256")
@@ -198,6 +287,9 @@ def main() -> None:
     parser.add_argument("--variants", default="", metavar="CONFIGS",
                         help="also time our step in fp32 vs channels-last vs bf16 on these comma-separated configs "
                              "(tiny, anchor, vox-256, synthetic-64, synthetic-64-parts)")
+    parser.add_argument("--families", action="store_true",
+                        help="also time one step of FOMM's, TPSMM's and MRAA's trainers on their golden tiny configs "
+                             "(and the authors' TPSMM step when TPSMM_REPO names a copy of their code)")
     args = parser.parse_args()
     if args.quick:
         args.steps, args.vox_size = 3, 128
@@ -225,6 +317,8 @@ def main() -> None:
         for r in variant_rows:
             print(f"{r['config']:<13} {r['batch']:>3}x{r['size']:<5} {r['variant']:<33} {r['seconds']:>7.3f} "
                   f"{r['ratio']:>7.2f}x {r['difference']:>12.1e}")
+    if args.families:
+        print_family_rows(bench_families(args.steps, args.warmup, vgg))
     print(f"load average {os.getloadavg()[0]:.1f} at the end")
 
 
