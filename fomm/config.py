@@ -125,6 +125,14 @@ class DiscriminatorParams:
 
 
 @dataclass
+class AVDNetworkParams:
+    """Our extension: the AVD network over the keypoints (``fomm train --stage avd``), MRAA's sizes."""
+
+    id_bottle_size: int = 64
+    pose_bottle_size: int = 64
+
+
+@dataclass
 class ModelParams:
     common_params: CommonParams = field(default_factory=CommonParams)
     kp_detector_params: KPDetectorParams = field(default_factory=KPDetectorParams)
@@ -133,6 +141,7 @@ class ModelParams:
     # Our extension: grid_sample semantics. True is what the published checkpoints were trained
     # with (PyTorch 1.0); False reproduces the original code run on PyTorch >= 1.3.
     align_corners: bool = True
+    avd_network_params: AVDNetworkParams | None = None  # our extension; None: no AVD stage trained yet
 
 
 @dataclass
@@ -177,6 +186,23 @@ class TrainParams:
 
 
 @dataclass
+class TrainAVDParams:
+    """Our extension: the AVD stage (``fomm train --stage avd``), in MRAA's ``train_avd_params`` schema:
+    ``lambda_shift`` weighs the keypoints' L1, ``lambda_affine`` their jacobians'."""
+
+    num_epochs: int = 30
+    num_repeats: int = 500
+    batch_size: int = 256
+    dataloader_workers: int = 24
+    checkpoint_freq: int = 10
+    epoch_milestones: list[int] = field(default_factory=lambda: [20, 25])
+    lr: float = 1.0e-3
+    random_scale: float = 0.25
+    lambda_shift: float = 1.0
+    lambda_affine: float = 1.0
+
+
+@dataclass
 class ReconstructionParams:
     num_videos: int | None = 1000
     format: str = ".mp4"
@@ -213,6 +239,7 @@ class Config:
     reconstruction_params: ReconstructionParams = field(default_factory=ReconstructionParams)
     animate_params: AnimateParams = field(default_factory=AnimateParams)
     visualizer_params: VisualizerParams = field(default_factory=VisualizerParams)
+    train_avd_params: TrainAVDParams | None = None  # our extension: the AVD stage (None: its defaults)
     # Our extension: what the model was trained on, in a few words ("synthetic articulated figures from
     # fomm synth"); it travels with the weights and is what the CLI tells the user about the model.
     description: str | None = None
@@ -223,6 +250,9 @@ class Config:
         transform = data["train_params"]["transform_params"]
         if transform is not None and not transform["max_rotation"]:
             del transform["max_rotation"]  # the authors' Transform(**transform_params) takes no such key
+        for section, key in ((data["model_params"], "avd_network_params"), (data, "train_avd_params")):
+            if section[key] is None:
+                del section[key]  # our AVD extension, unset: the published schema
         return data
 
     def to_yaml(self) -> str:

@@ -7,8 +7,9 @@ import dataclasses
 import torch
 from torch import nn
 
-from .config import Config, ModelParams
+from .config import AVDNetworkParams, Config, ModelParams
 from .models import KPDetector, MultiScaleDiscriminator, OcclusionAwareGenerator
+from .models.avd import KeypointAVDNetwork
 
 
 def build_kp_detector(params: ModelParams) -> KPDetector:
@@ -27,8 +28,16 @@ def build_discriminator(params: ModelParams) -> MultiScaleDiscriminator:
     return MultiScaleDiscriminator(**dataclasses.asdict(params.discriminator_params), **common)
 
 
+def build_avd_network(params: ModelParams) -> KeypointAVDNetwork:
+    """The AVD network over the keypoints (our extension); the default sizes when the config has none."""
+    avd = params.avd_network_params or AVDNetworkParams()
+    common = params.common_params
+    return KeypointAVDNetwork(common.num_kp, common.estimate_jacobian, avd.id_bottle_size, avd.pose_bottle_size)
+
+
 class FOMM(nn.Module):
-    """Keypoint detector + generator (+ discriminator for training) of one configuration.
+    """Keypoint detector + generator (+ discriminator for training, + the AVD network of ``--mode avd``
+    once its stage is trained) of one configuration.
 
     Submodule names equal the top-level keys of the published checkpoints, so
     ``state_dict()`` keys read ``kp_detector.*``, ``generator.*``, ``discriminator.*``.
@@ -36,13 +45,14 @@ class FOMM(nn.Module):
 
     family = "fomm"  # see fomm.families
 
-    def __init__(self, config: Config, with_discriminator: bool = False):
+    def __init__(self, config: Config, with_discriminator: bool = False, with_avd: bool = False):
         super().__init__()
         self.config = config
         # Registration order = the published checkpoints' key order.
         self.generator = build_generator(config.model_params)
         self.kp_detector = build_kp_detector(config.model_params)
         self.discriminator = build_discriminator(config.model_params) if with_discriminator else None
+        self.avd_network = build_avd_network(config.model_params) if with_avd else None
 
     @property
     def device(self) -> torch.device:
@@ -64,4 +74,6 @@ class FOMM(nn.Module):
         nets = {"generator": self.generator, "kp_detector": self.kp_detector}
         if self.discriminator is not None:
             nets["discriminator"] = self.discriminator
+        if self.avd_network is not None:
+            nets["avd_network"] = self.avd_network
         return nets

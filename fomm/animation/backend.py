@@ -24,6 +24,10 @@ from .normalize import movement_scale, normalize_kp
 
 logger = logging.getLogger(__name__)
 
+# How a model without an AVD network gets one (the message of --mode avd on such a model).
+NO_AVD_FIX = ("train one with fomm train --stage avd --checkpoint RUN --out RUN-avd (RUN: its training run or "
+              "checkpoint), or use --mode relative or absolute")
+
 
 @runtime_checkable
 class Motion(Protocol):
@@ -71,7 +75,9 @@ class Backend(Protocol):
 
 class FommMotion:
     """FOMM's rules for the animator, shared by every backend that runs FOMM networks (PyTorch, compiled,
-    ONNX): relative and absolute modes (paper Sec. 3.5), its config's frame-size check."""
+    ONNX): relative and absolute modes (paper Sec. 3.5), ``avd`` when the model has an AVD network (our
+    AVD stage, ``fomm train --stage avd``), its config's frame-size check. A backend with ``avd`` in its
+    ``modes`` provides :meth:`avd`."""
 
     family = "fomm"
     modes: tuple[str, ...] = ("relative", "absolute")
@@ -81,12 +87,20 @@ class FommMotion:
     def check_size(self, size: int) -> None:
         validate_frame_size(self.config, size)
 
+    def avd(self, kp_source: Keypoints, kp_driving: Keypoints) -> Keypoints:
+        raise NotImplementedError
+
     def normalize(self, kp_source: Keypoints, kp_driving: Keypoints, kp_initial: Keypoints | None, *,
                   mode: str, adapt_scale: bool) -> Keypoints:
         """``absolute``: the driving keypoints; ``relative``: their motion since ``kp_initial`` (value and
-        jacobian) carried onto the source's, scaled by the keypoint hulls' ratio with ``adapt_scale``."""
+        jacobian) carried onto the source's, scaled by the keypoint hulls' ratio with ``adapt_scale``;
+        ``avd``: the AVD network's keypoints of the source's shape in the driving pose."""
         if mode == "absolute":
             return kp_driving
+        if mode == "avd":
+            if "avd" not in self.modes:
+                raise ValueError(f"this FOMM model has no avd_network: {NO_AVD_FIX}")
+            return self.avd(kp_source, kp_driving)
         scale = movement_scale(kp_source, kp_initial) if adapt_scale else 1.0
         return normalize_kp(kp_source, kp_driving, kp_initial, use_relative_movement=True,
                             use_relative_jacobian=True, scale=scale)
@@ -116,6 +130,8 @@ class TorchBackend(FommMotion):
         self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
         if channels_last:
             model.to(memory_format=self.memory_format)
+        if getattr(model, "avd_network", None) is not None and "avd" not in self.modes:
+            self.modes = (*self.modes, "avd")  # FOMM after its AVD stage
         logger.debug("torch backend: %s, %s, %s", self.device, self.precision, self.memory_format)
 
     def to_input(self, images: torch.Tensor) -> torch.Tensor:
@@ -125,6 +141,11 @@ class TorchBackend(FommMotion):
         with autocast(self.device, self.dtype):
             kp = self.model.kp_detector(images)
         return kp if kp.value.dtype == self.input_dtype else kp.to(self.input_dtype)
+
+    def avd(self, kp_source: Keypoints, kp_driving: Keypoints) -> Keypoints:
+        """The AVD network's keypoints, in float32 (a small MLP on coordinates)."""
+        with torch.autocast(self.device.type, enabled=False):
+            return self.model.avd_network(kp_source.to(torch.float32), kp_driving.to(torch.float32))
 
     def encode_source(self, source: torch.Tensor) -> torch.Tensor:
         with autocast(self.device, self.dtype):

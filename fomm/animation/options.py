@@ -266,6 +266,11 @@ class AnimationOptions:
     def check_model(self, modes: tuple[str, ...], family: str) -> None:
         """Refuse a mode the model's family does not have (e.g. ``avd`` without an AVD network), and the
         options of relative motion when the family's default mode is another (MRAA's demo runs ``avd``)."""
+        if self.mode == "avd" and "avd" not in modes:
+            from .backend import NO_AVD_FIX
+
+            raise OptionsError(lambda w: f"{w.setting('mode', 'avd')}: this {family} model has no AVD network "
+                                         f"(avd_network): {NO_AVD_FIX}")
         if self.mode is not None and self.mode not in modes:
             mode = self.mode
             raise OptionsError(lambda w: f"{w.setting('mode', mode)}: this {family} model has no such mode; "

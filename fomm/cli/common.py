@@ -62,6 +62,10 @@ def user_errors():
     except CLIError:
         raise
     except USER_ERRORS as exc:
+        if callable(getattr(exc, "worded", None)):  # an OptionsError raised by the library: in the CLI's words
+            from ..animation.options import CLI_WORDS
+
+            raise CLIError(exc.worded(CLI_WORDS)) from exc
         raise CLIError(str(exc)) from exc
     except OSError as exc:
         if exc.errno not in SYSTEM_ERRORS:

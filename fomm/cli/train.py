@@ -109,9 +109,7 @@ def build_config(args: argparse.Namespace, checkpoint: Checkpoint | None) -> Any
     if args.data is not None:
         data["dataset_params"]["root_dir"] = str(args.data)
     section = "train_avd_params" if getattr(args, "stage", "reconstruction") == "avd" else "train_params"
-    if section not in data:
-        raise CLIError(f"the config has no {section} section: add one (see the tpsmm-vox-256 preset) to train "
-                       "the AVD stage")
+    data.setdefault(section, {})  # a FOMM config without the AVD stage's section: its defaults
     if args.epochs is not None:
         data[section]["num_epochs"] = args.epochs
     if args.batch_size is not None:
@@ -155,8 +153,9 @@ def _train(args: argparse.Namespace):
     trainer = prepare_training(
         config, Path(args.out), checkpoint=checkpoint, finetune=args.finetune, overwrite=args.overwrite,
         vgg=args.vgg, vgg_random=args.vgg_random, precision=_precision(args), fused_adam=args.fused_adam,
-        inputs=(args.data, args.config), stage=args.stage, device=args.device, num_workers=args.workers, seed=args.seed,
-        max_steps=args.max_steps, max_minutes=args.max_minutes, channels_last=args.channels_last)
+        inputs=(args.data, args.config), stage=args.stage, checkpoint_path=args.checkpoint, device=args.device,
+        num_workers=args.workers, seed=args.seed, max_steps=args.max_steps, max_minutes=args.max_minutes,
+        channels_last=args.channels_last)
     main = trainer.ctx.is_main
     if trainer.skipped_weights and main:
         print(f"fine-tune: {len(trainer.skipped_weights)} tensors of {args.finetune} did not fit the config and "

@@ -13,14 +13,23 @@ from . import Family
 
 def _infer_config(state_dicts: Mapping[str, Mapping[str, Any]]) -> Config:
     from ..checkpoints import infer_model_params
+    from ..config import AVDNetworkParams
 
-    return Config(model_params=infer_model_params(state_dicts))
+    params = infer_model_params(state_dicts)
+    avd = state_dicts.get("avd_network")
+    if avd is not None and "id_encoder.9.weight" in avd:  # our AVD stage's network (fomm.models.avd)
+        params.avd_network_params = AVDNetworkParams(int(avd["id_encoder.9.weight"].shape[0]),
+                                                     int(avd["pose_encoder.9.weight"].shape[0]))
+    return Config(model_params=params)
 
 
 def _build_model(config: Config, networks: Collection[str] = ("generator", "kp_detector")):
     from ..model import FOMM
 
-    return FOMM(config, with_discriminator="discriminator" in networks)
+    # The AVD network exists once its stage has been trained (its config section is set then): a preset
+    # (FOMM has no published AVD) builds none.
+    with_avd = "avd_network" in networks and config.model_params.avd_network_params is not None
+    return FOMM(config, with_discriminator="discriminator" in networks, with_avd=with_avd)
 
 
 def _make_backend(model, *, precision="fp32", channels_last=None, allow_slow=False):
@@ -33,12 +42,12 @@ FAMILY = Family(
     name="fomm",
     title="First Order Motion Model (Siarohin et al., NeurIPS 2019)",
     sentinels=frozenset({"generator", "kp_detector"}),
-    networks=("generator", "kp_detector", "discriminator"),
+    networks=("generator", "kp_detector", "discriminator", "avd_network"),  # avd_network: our AVD stage's
     required=("generator", "kp_detector"),
-    optimizer_keys=("optimizer_generator", "optimizer_kp_detector", "optimizer_discriminator"),
+    optimizer_keys=("optimizer_generator", "optimizer_kp_detector", "optimizer_discriminator", "optimizer_avd"),
     epoch_keys=("epoch",),
     config_keys=frozenset({"kp_detector_params"}),
-    modes=("relative", "absolute"),
+    modes=("relative", "absolute", "avd"),  # avd with an AVD network (fomm train --stage avd)
     default_mode="relative",
     parse_config=parse_config,
     infer_config=_infer_config,

@@ -18,6 +18,7 @@ from ..api import resolve_model
 from ..checkpoints import Checkpoint, read_checkpoint
 from ..config import Config
 from . import distributed
+from .avd import AVD_STATE_KEY
 from .checkpointing import read_run_checkpoint
 from .errors import TrainingError
 from .run_folder import check_run_folder, prepare_run_folder
@@ -61,11 +62,21 @@ def resumed_precision(checkpoint: Checkpoint | None, device) -> str:
     return precision
 
 
+def _holds(out_dir: str | Path, checkpoint: str | Path | Checkpoint) -> bool:
+    """Whether ``checkpoint`` is ``out_dir`` or a file in it (a run resumed in its own folder); a checkpoint
+    already read, of unknown origin, is judged by its AVD state."""
+    if isinstance(checkpoint, Checkpoint):
+        return isinstance(checkpoint.extra.get(AVD_STATE_KEY), dict)
+    out, path = Path(out_dir).resolve(), Path(checkpoint).resolve()
+    return path == out or out in path.parents
+
+
 def prepare_training(config: Config, out_dir: str | Path, *, dataset: Dataset | None = None,
                      checkpoint: str | Path | Checkpoint | None = None, finetune: str | Path | None = None,
                      overwrite: bool = False, vgg: Vgg19 | str | Path | None = None, vgg_random: bool = False,
                      precision: str | None = None, fused_adam: bool | None = None,
-                     inputs: Iterable[str | Path | None] = (), stage: str = "reconstruction", **options) -> Trainer:
+                     inputs: Iterable[str | Path | None] = (), stage: str = "reconstruction",
+                     checkpoint_path: str | Path | None = None, **options) -> Trainer:
     """A :class:`Trainer` for ``config`` into ``out_dir``, resumed from ``checkpoint`` or fine-tuned from
     the matching weights of ``finetune`` (a file, a run folder or a model name), ready to :meth:`fit`.
 
@@ -75,8 +86,9 @@ def prepare_training(config: Config, out_dir: str | Path, *, dataset: Dataset | 
     ``precision`` / ``fused_adam``: None keeps the resumed run's (fp32 / off for a new run).
     ``inputs``: paths the run folder must not hold. ``stage``: ``reconstruction`` (the motion and
     generation networks) or ``avd`` (the AVD network on the frozen networks of ``checkpoint``; see
-    :mod:`fomm.training.families.avd`). The trainer is the config's family's
-    (:func:`fomm.training.families.trainer_class`). ``options`` are :class:`Trainer`'s keywords.
+    :mod:`fomm.training.avd`), which goes on in ``out_dir`` only when that holds ``checkpoint``
+    (``checkpoint_path``: where a ``checkpoint`` given already read came from). The trainer is the
+    config's family's (:func:`fomm.training.families.trainer_class`). ``options`` are :class:`Trainer`'s keywords.
     """
     if checkpoint is not None and finetune is not None:
         raise ValueError("give either checkpoint (resume) or finetune, not both")
@@ -84,11 +96,19 @@ def prepare_training(config: Config, out_dir: str | Path, *, dataset: Dataset | 
     from .families import trainer_class, training_dataset
 
     cls = trainer_class(config, stage)
+    if stage == "avd" and (checkpoint is None or finetune is not None):
+        raise TrainingError("the AVD stage trains on the frozen networks of a reconstruction run: give its "
+                            "checkpoint with --checkpoint RUN (a run folder or checkpoint file), not --finetune")
 
     folder_inputs = (finetune, *inputs, None if isinstance(vgg, Vgg19) else vgg)
     # The run folder is checked first (nothing read, nothing written): a wrong --out fails before the data.
-    check_run_folder(out_dir, resuming=checkpoint is not None, overwrite=overwrite, inputs=folder_inputs)
+    # The AVD stage goes on in --out only when that holds its checkpoint; else it is a new run there.
+    resuming = checkpoint is not None and (stage != "avd" or _holds(out_dir, checkpoint_path or checkpoint))
+    check_run_folder(out_dir, resuming=resuming, overwrite=overwrite, inputs=folder_inputs)
     resumed = resume_checkpoint(checkpoint) if checkpoint is not None else None
+    if stage == "avd" and resuming and not isinstance(resumed.extra.get(AVD_STATE_KEY), dict):
+        raise TrainingError(f"--out {out_dir} holds the reconstruction run of --checkpoint: write the AVD stage "
+                            f"to a new folder (--out {Path(out_dir).name}-avd)")
     # Both read before anything is written: a damaged or NaN checkpoint leaves no run folder behind.
     start_from = read_checkpoint(_weights_path(finetune, "--finetune")) if finetune is not None else None
     if dataset is None:
@@ -102,7 +122,7 @@ def prepare_training(config: Config, out_dir: str | Path, *, dataset: Dataset | 
     if fused_adam is None:
         fused_adam = bool(_resumed(resumed, "fused_adam"))
     if distributed.init_from_env(device.type).is_main:
-        prepare_run_folder(out_dir, resuming=resumed is not None, overwrite=overwrite, inputs=folder_inputs)
+        prepare_run_folder(out_dir, resuming=resuming, overwrite=overwrite, inputs=folder_inputs)
     if stage != "avd" and any(config.train_params.loss_weights.perceptual) and not isinstance(vgg, Vgg19):
         vgg = load_vgg19(vgg, allow_random=vgg_random, download=not vgg_random)
     trainer = cls(config, dataset, out_dir, vgg=vgg, precision=precision, fused_adam=fused_adam, **options)

@@ -1,6 +1,7 @@
 """The per-epoch training picture (the original's ``train-vis/<epoch>-rec.png``): one row per sample
 with source and driving (keypoints drawn), the transformed driving frame of the equivariance loss,
-the source deformed by the dense motion, the occlusion map and the prediction."""
+the source deformed by the dense motion, the occlusion map and the prediction; for the AVD stage,
+source, driving and the source animated through the AVD network (:func:`avd_grid`)."""
 
 from __future__ import annotations
 
@@ -58,4 +59,14 @@ def training_grid(source: torch.Tensor, driving: torch.Tensor, step: GeneratorSt
         columns.append(_with_keypoints(occlusion.expand(-1, 3, -1, -1), None))
     columns.append(_with_keypoints(generated.prediction[:n], step.kp_driving[:n]))
     rows = [np.concatenate([column[i] for column in columns], axis=1) for i in range(n)]
+    return np.concatenate(rows, axis=0)
+
+
+def avd_grid(source: torch.Tensor, driving: torch.Tensor, prediction: torch.Tensor, kp_source, kp_driving,
+             kp_avd) -> np.ndarray:
+    """(H * rows, W * 3, 3) uint8, a row per sample: source + its points, driving frame + its points,
+    the source animated with the AVD network's points (drawn on it)."""
+    columns = [_with_keypoints(source, kp_source), _with_keypoints(driving, kp_driving),
+               _with_keypoints(prediction, kp_avd)]
+    rows = [np.concatenate([column[i] for column in columns], axis=1) for i in range(source.shape[0])]
     return np.concatenate(rows, axis=0)

@@ -96,5 +96,5 @@ def test_relative_options_with_a_family_whose_default_mode_is_another_are_refuse
             AnimationOptions(**values).check_model(modes, "mraa")
         assert error.value.worded(CLI_WORDS).endswith(f"add --mode relative or drop --{key.replace('_', '-')}")
         AnimationOptions(mode="relative", **values).check_model(modes, "mraa")
-    with pytest.raises(OptionsError, match="has no such mode"):
+    with pytest.raises(OptionsError, match="has no AVD network .*: train one with fomm train --stage avd"):
         AnimationOptions(mode="avd").check_model(("relative", "absolute"), "fomm")

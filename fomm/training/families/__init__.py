@@ -21,8 +21,9 @@ def trainer_class(config: Any, stage: str = "reconstruction") -> type:
         raise TrainingError(f"unknown training stage {stage!r}; use one of {', '.join(STAGES)}")
     family = config_family(config).name
     if stage == "avd":
-        raise TrainingError("fomm train --stage avd is not written yet; train the AVD network with the authors' "
-                            "train_avd.py on a checkpoint of this run (its keys are theirs)")
+        from ..avd import AVDTrainer
+
+        return AVDTrainer
     if family == "fomm":
         from ..trainer import Trainer
 

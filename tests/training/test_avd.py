@@ -1,0 +1,168 @@
+"""The AVD stage (``fomm train --stage avd``) for FOMM, TPSMM and MRAA: it trains the AVD network on the
+frozen networks of a reconstruction checkpoint and writes it beside them under the families' keys; its
+loss falls on ``fomm synth`` data, the trained network gives back held-out driving poses better than
+an untrained one, it resumes exactly, and a FOMM model without one refuses ``--mode avd`` naming the
+fix."""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+import pytest
+import torch
+
+import fomm
+from fomm.animation import Animator
+from fomm.checkpoints import read_checkpoint
+from fomm.cli.main import main
+from fomm.data.datasets import FramesDataset
+from fomm.families import get_family
+from fomm.training.avd import AVD_STATE_KEY, RULES, random_scale, with_avd_sections
+
+from .avd_helpers import FAMILIES, SIZE, avd_trainer, family_config, reconstruction_checkpoint, synth_data
+
+
+@pytest.fixture(scope="module")
+def synth(tmp_path_factory):
+    return synth_data(tmp_path_factory.mktemp("synth") / "data")
+
+
+def _tensors_equal(a, b) -> bool:
+    """Nested state (dicts, lists, tensors, numbers) equal to the bit."""
+    if isinstance(a, torch.Tensor):
+        return isinstance(b, torch.Tensor) and a.shape == b.shape and torch.equal(a, b)
+    if isinstance(a, dict):
+        return isinstance(b, dict) and a.keys() == b.keys() and all(_tensors_equal(a[k], b[k]) for k in a)
+    if isinstance(a, (list, tuple)):
+        return len(a) == len(b) and all(_tensors_equal(x, y) for x, y in zip(a, b, strict=True))
+    return a == b
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("family", FAMILIES)
+def test_avd_stage_trains_beside_the_frozen_networks_under_the_family_keys(family, synth, tmp_path, vgg):
+    config = family_config(family, synth)
+    start = reconstruction_checkpoint(family, config, tmp_path / "run", vgg, trained=True)
+    before = torch.load(start, map_location="cpu", weights_only=True)
+    result = avd_trainer(config, start, tmp_path / "run-avd").fit()
+    assert result.global_step == 2 * 3 and result.stop_reason is None  # 6 videos x 2 repeats / batch 4, 2 epochs
+    after = torch.load(result.checkpoint, map_location="cpu", weights_only=True)
+
+    epoch_key = RULES[family].epoch_key  # TPSMM: its authors' train_avd.py overwrites 'epoch'
+    assert set(after) == set(before) | {"avd_network", "optimizer_avd", AVD_STATE_KEY, epoch_key}
+    assert after[epoch_key] == 1 and after[AVD_STATE_KEY]["global_step"] == 6
+    for key, value in before.items():  # the motion networks are frozen; the first stage's state is kept
+        if key not in ("config", epoch_key):
+            assert _tensors_equal(after[key], value), key
+    state = after["optimizer_avd"]
+    assert len(state["state"]) == len(list(after["avd_network"])) - sum(k.endswith(("running_mean", "running_var",
+                                                                                    "num_batches_tracked"))
+                                                                         for k in after["avd_network"])
+    assert state["param_groups"][0]["lr"] == pytest.approx(1e-4)  # x0.1 after epoch_milestones [1]
+
+    model = fomm.load_model(result.checkpoint, device="cpu")
+    assert model.avd_network is not None
+    assert "avd" in get_family(family).make_backend(model, channels_last=False).modes
+
+
+def _held_out_videos(root) -> list[torch.Tensor]:
+    """The videos of ``test/`` (never trained on), (T, 3, H, W) each."""
+    test = FramesDataset(root, (SIZE, SIZE, 3), is_train=False)
+    return [torch.stack(list(test[i]["video"])) for i in range(len(test))]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("family", FAMILIES)
+def test_avd_loss_falls_over_a_few_dozen_steps(family, synth, tmp_path):
+    config = family_config(family, synth, num_epochs=1, num_repeats=20, epoch_milestones=[])  # 30 steps
+    start = reconstruction_checkpoint(family, config, tmp_path / "run")
+    losses = []
+    avd_trainer(config, start, tmp_path / "run-avd", visualize=False).fit(
+        on_step=lambda step, values: losses.append(sum(values.values())))
+    assert len(losses) == 30
+    first, last = np.mean(losses[:5]), np.mean(losses[-5:])
+    assert last < 0.7 * first, (first, last)
+
+
+@pytest.mark.slow
+def test_animating_in_avd_mode_reconstructs_the_driving_video_better_once_trained(synth, tmp_path):
+    """The bundled FOMM model, whose keypoints follow the figures' parts: its AVD stage on ``fomm synth``
+    data, then each held-out video animated in avd mode from its first frame, trained against untrained."""
+    config = with_avd_sections(copy.deepcopy(fomm.load_model("default").config))
+    config.dataset_params.root_dir = str(synth)
+    config.train_avd_params.num_epochs, config.train_avd_params.num_repeats = 1, 20
+    config.train_avd_params.batch_size, config.train_avd_params.epoch_milestones = 4, []
+    trainer = avd_trainer(config, "default", tmp_path / "avd", visualize=False)
+    untrained = copy.deepcopy(trainer.model).eval()
+    trained = fomm.load_model(trainer.fit().checkpoint, device="cpu")
+
+    def scores(model) -> tuple[float, float]:
+        """L1 of the animation against the driving video, and AKD (px): its keypoints against the video's."""
+        l1, akd = [], []
+        for video in _held_out_videos(synth):
+            animator = Animator(model, video[0], mode="avd")
+            out = torch.stack([f.image for f in animator.stream(list(video), output="tensor")])
+            with torch.no_grad():
+                kp_out, kp_real = model.kp_detector(out).value, model.kp_detector(video).value
+            l1.append(float((out - video).abs().mean()))
+            akd.append(float((kp_out - kp_real).norm(dim=-1).mean()) * SIZE / 2)
+        return float(np.mean(l1)), float(np.mean(akd))
+
+    (l1, akd), (l1_0, akd_0) = scores(trained), scores(untrained)
+    assert l1 < l1_0 and akd < akd_0, ((l1, akd), (l1_0, akd_0))
+
+
+@pytest.mark.slow
+def test_avd_stage_resumes_exactly(synth, tmp_path):
+    config = family_config("fomm", synth)
+    start = reconstruction_checkpoint("fomm", config, tmp_path / "run")
+    straight = avd_trainer(config, start, tmp_path / "straight")
+    straight.fit()
+    first = avd_trainer(config, start, tmp_path / "stopped", max_steps=4).fit()  # stops in epoch 1
+    assert (first.epoch, first.batch) == (1, 1)
+    second = avd_trainer(config, tmp_path / "stopped", tmp_path / "stopped")
+    assert (second.epoch, second.batch_in_epoch, second.global_step) == (1, 1, 4)
+    second.fit()
+    for key, value in straight.model.state_dict().items():
+        torch.testing.assert_close(second.model.state_dict()[key], value, rtol=0, atol=0, msg=key)
+    assert _tensors_equal(second.optimizers["avd"].state_dict(), straight.optimizers["avd"].state_dict())
+    assert (tmp_path / "stopped" / "log.txt").read_text() == (tmp_path / "straight" / "log.txt").read_text()
+
+
+def test_random_scale_is_the_authors_draw():
+    torch.manual_seed(3)
+    theta = random_scale(5, 0.25)
+    torch.manual_seed(3)
+    expected = torch.rand(5, 2) * 0.5 + 0.75  # TPSMM's train_avd.random_scale
+    assert theta.shape == (5, 1, 2, 2)
+    torch.testing.assert_close(torch.diagonal(theta[:, 0], dim1=-2, dim2=-1), expected, rtol=0, atol=0)
+    assert (theta[:, 0, 0, 1] == 0).all() and (theta[:, 0, 1, 0] == 0).all()
+
+
+def test_avd_stage_needs_a_checkpoint_and_its_own_folder(synth, tmp_path, capsys):
+    config = family_config("fomm", synth)
+    start = reconstruction_checkpoint("fomm", config, tmp_path / "run")
+    common = ["train", "--stage", "avd", "--data", str(synth), "--device", "cpu", "--workers", "0"]
+    assert main([*common, "--config", "synthetic-64", "--out", str(tmp_path / "a")]) == 2
+    assert "give its checkpoint with --checkpoint RUN" in capsys.readouterr().err
+    assert main([*common, "--checkpoint", str(tmp_path / "run"), "--out", str(tmp_path / "run")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "holds the reconstruction run" in err and "--out run-avd" in err
+    assert sorted(p.name for p in (tmp_path / "run").iterdir() if p.suffix == ".tar") == [start.name]
+    assert read_checkpoint(start).state_dicts.keys() == {"generator", "kp_detector", "discriminator"}
+
+
+def test_animate_avd_without_an_avd_network_names_the_fix(tmp_path, capsys):
+    from PIL import Image
+
+    driving = tmp_path / "driving"
+    driving.mkdir()
+    for i in range(2):
+        Image.fromarray(np.full((64, 64, 3), 100 + 50 * i, np.uint8)).save(driving / f"{i:04d}.png")
+    source = driving / "0000.png"
+    code = main(["animate", str(source), str(driving), "-o", str(tmp_path / "out.mp4"), "--mode", "avd"])
+    err = capsys.readouterr().err
+    errors = [line for line in err.splitlines() if "error" in line]
+    assert code == 2 and not (tmp_path / "out.mp4").exists() and len(errors) == 1 and "Traceback" not in err
+    assert "--mode avd: this fomm model has no AVD network" in err and "fomm train --stage avd --checkpoint" in err
