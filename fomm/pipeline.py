@@ -33,10 +33,10 @@ import numpy as np
 
 from .animation import AnimatedFrame, AnimationError, Animator, BestFrame, compose
 from .animation.options import API_WORDS, AnimationOptions, OptionsError, Vocabulary
-from .io import BackgroundWriter, VideoReader, VideoWriter, read_image
+from .io import BackgroundWriter, VideoReader, VideoWriter, is_video_path, read_image
 from .io.writer import H264_SUFFIXES
 
-STAGES = ("best frame", "track driving", "smooth motion", "animate")
+STAGES = ("best frame", "track driving", "track source", "smooth motion", "animate")  # "track source": a source video
 
 
 @dataclass(frozen=True)
@@ -185,18 +185,20 @@ def _best_frame(animation, driving: VideoReader, options: AnimationOptions, prog
 
 # ------------------------------------------------------------------------------------- outputs
 def _writer(output: Output, options: AnimationOptions, reader: VideoReader, overwrite: bool,
-            inputs: Sequence, encoder) -> VideoWriter:
-    """The output's writer; checks its path (extension, existing file, inputs) before any work."""
+            inputs: Sequence, encoder, sound: VideoReader | None = None) -> VideoWriter:
+    """The output's writer, at ``reader``'s frame rate with ``sound``'s audio (default: ``reader``'s);
+    checks its path (extension, existing file, inputs) before any work."""
+    sound = sound or reader
     carries_sound = Path(output.path).suffix.lower() in H264_SUFFIXES
     wanted = output.audio if output.audio is not None else options.audio
     if wanted and not carries_sound:
         path = output.path
         raise OptionsError(lambda w: f"{w.name('audio')}: {path} cannot carry sound; write an .mp4/.mov/.mkv or "
                                      f"{w.drop('audio')}")
-    if wanted and not reader.has_audio:
-        raise OptionsError(lambda w: f"{w.name('audio')}: {reader.path} has no audio track; {w.drop('audio')}")
-    audio = wanted is not False and carries_sound and reader.has_audio
-    return VideoWriter(output.path, fps=reader.fps, audio_from=reader.path if audio else None, overwrite=overwrite,
+    if wanted and not sound.has_audio:
+        raise OptionsError(lambda w: f"{w.name('audio')}: {sound.path} has no audio track; {w.drop('audio')}")
+    audio = wanted is not False and carries_sound and sound.has_audio
+    return VideoWriter(output.path, fps=reader.fps, audio_from=sound.path if audio else None, overwrite=overwrite,
                        inputs=tuple(inputs), encoder=encoder)
 
 
@@ -266,14 +268,25 @@ def _picture(animation, frame: AnimatedFrame, output: Output, options: Animation
 
 
 # ----------------------------------------------------------------------------------------- runs
+def _check_still(source, options: AnimationOptions) -> None:
+    """Refuse the options of a source video (:mod:`fomm.crop.video_source`) for a still image."""
+    name = "the source" if isinstance(source, np.ndarray) else source
+    for key, used in (("loop", options.loop), ("audio_from", options.audio_from != "driving")):
+        if used:
+            setting = options.audio_from if key == "audio_from" else True
+            raise OptionsError(lambda w, key=key, setting=setting: (
+                f"{w.name(key) if setting is True else w.setting(key, setting)} is for a source video and {name} is "
+                f"a still image; give a video as the source or {w.drop(key)}"))
+
+
 def animate_file(model, source: str | os.PathLike | np.ndarray, driving: str | os.PathLike,
                  output: str | os.PathLike | Output | Sequence[Output], options: AnimationOptions | None = None, *,
                  progress: ProgressCallback | None = None, overwrite: bool = False, inputs: Sequence = (),
                  words: Vocabulary = API_WORDS, device=None, driving_name: str | None = None,
                  photo_boxes: Sequence | None = None, still: tuple[int, Output] | None = None) -> AnimationResult:
-    """Animate ``source`` (an image path or an (H, W, 3) uint8 array) with ``driving`` (a video path or a
-    folder of frames) into ``output`` (a path, an :class:`Output` or several), and return the
-    :class:`AnimationResult`.
+    """Animate ``source`` (an image path or an (H, W, 3) uint8 array; a video path: frame by frame, into
+    one output, see :mod:`fomm.crop.video_source`) with ``driving`` (a video path or a folder of frames)
+    into ``output`` (a path, an :class:`Output` or several), and return the :class:`AnimationResult`.
 
     ``model``: a loaded model of any family or a backend, a name/path for :func:`fomm.load_model` (on
     ``device``), or a callable that loads one, called once the inputs and outputs are checked (so that a
@@ -286,6 +299,17 @@ def animate_file(model, source: str | os.PathLike | np.ndarray, driving: str | o
     draw it): also keep that frame's picture (the first frame's if the clip is shorter) as ``result.still``.
     """
     options = options or AnimationOptions()
+    if isinstance(source, (str, os.PathLike)) and is_video_path(source):  # a source video
+        from .crop.video_source import animate_video_file
+
+        if isinstance(output, (list, tuple)):
+            raise AnimationError("a source video is animated into one output; give one path")
+        output = output.path if isinstance(output, Output) else output
+        with _codec_errors():
+            return animate_video_file(model, source, driving, output, options, progress=progress,
+                                      overwrite=overwrite, inputs=inputs, load=lambda: _model(model, device),
+                                      words=words, codecs=_codecs(options, model, device))
+    _check_still(source, options)
     if not isinstance(output, (list, tuple)):
         output = [output if isinstance(output, Output) else Output(output)]
     photo = read_image(Path(source)) if isinstance(source, (str, os.PathLike)) else source

@@ -31,6 +31,7 @@ FACES = ("largest", "all")
 CROPS = ("auto", "none")
 TARGETS = ("face", "person")  # fomm.crop.detect.TARGETS (a test keeps them equal; importing it loads OpenCV)
 DETECTORS = ("auto", "yunet", "haar", "mediapipe")  # fomm.crop.detect.DETECTORS (kept equal by a test)
+AUDIO_FROM = ("driving", "source")
 SMOOTH_WORDS = ("off", "auto")  # or a strength in frames (fomm.crop.smooth)
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")  # fomm.precision.PRECISIONS (kept equal by a test)
 CODEC_DEVICES = ("auto", "cpu", "cuda")  # fomm.io.codecs.CODEC_DEVICES (kept equal by a test)
@@ -62,7 +63,7 @@ API_WORDS = Vocabulary({}, "{name}={value!r}", "leave {name} unset")
 CLI_WORDS = Vocabulary({f.replace("-", "_"): "--" + f for f in (
     "mode", "adapt-scale", "best-frame", "crop", "driving-crop", "paste-back", "faces", "target", "crop-margin",
     "fit", "size", "batch-size", "precision", "compile", "layout", "keypoints", "audio", "smooth", "detector",
-    "face", "codec-device")},
+    "face", "codec-device", "loop")} | {"audio_from": "--audio"},
     "{name} {value}", "drop {name}")
 APP_WORDS = Vocabulary({"adapt_scale": "adapt scale", "best_frame": "best frame", "paste_back": "paste back",
                         "crop_margin": "crop margin", "batch_size": "batch size"}, "{name}: {value}", "untick {name}",
@@ -130,6 +131,8 @@ class AnimationOptions:
     ``codec_device``: where video files are decoded and H.264 encoded: ``"auto"`` (the GPU's NVDEC and
     NVENC when the networks run on CUDA and they open there, else the CPU, the reason logged),
     ``"cpu"`` or ``"cuda"`` (an error when they are missing); see :mod:`fomm.io.codecs`.
+    ``audio_from``, ``loop``: for a source video (:mod:`fomm.crop.video_source`): whose sound the output
+    carries (``"driving"`` or ``"source"``), and whether the source starts again as it ends.
     """
 
     mode: str | None = None
@@ -155,6 +158,8 @@ class AnimationOptions:
     detector: str = "auto"
     face: int | None = None
     codec_device: str = "auto"
+    audio_from: str = "driving"  # "driving" | "source" (a source video's own sound)
+    loop: bool = False  # a source video: start it again as it ends, so the output lasts as long as the driving
 
     def __post_init__(self) -> None:
         if self.mode is not None:
@@ -195,6 +200,7 @@ class AnimationOptions:
             raise OptionsError(lambda w: f"{w.name('crop_margin')} must be a number >= 0, got {margin!r}")
         self.smooth_strength()  # refuses bad values
         _one_of("detector", self.detector, DETECTORS)
+        _one_of("audio_from", self.audio_from, AUDIO_FROM)
         if self.face is not None:
             if isinstance(self.face, bool) or not isinstance(self.face, int) or self.face < 0:
                 face = self.face

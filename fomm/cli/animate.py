@@ -1,4 +1,5 @@
-"""``fomm animate SOURCE DRIVING -o OUT``: animate a still image with the motion of a driving video.
+"""``fomm animate SOURCE DRIVING -o OUT``: animate a still image (or a video, frame by frame) with the
+motion of a driving video.
 
 Everything that can be checked cheaply (the output path, the source image, the driving video and
 the options) is checked before the model is loaded, so a typo fails in a second with one line.
@@ -32,9 +33,11 @@ CODEC_DEVICE_HELP = ("where video is decoded and H.264 encoded: auto (default: t
 def add_parser(sub) -> None:
     p = sub.add_parser(
         "animate", help="animate a source image with a driving video",
-        description="Animate SOURCE (a still image) with the motion of DRIVING (a video or a folder of frames). "
-                    "The output keeps the driving video's frame rate, duration and audio.")
-    p.add_argument("source", help="still image (png, jpg, webp, bmp)")
+        description="Animate SOURCE (a still image, or a video frame by frame) with the motion of DRIVING (a video "
+                    "or a folder of frames). The output keeps the driving video's frame rate, duration and audio.")
+    p.add_argument("source", help="still image (png, jpg, webp, bmp), or a video (mp4, mov, ...): the source frame "
+                                  "of each driving frame's time is animated with it; the output is as long as the "
+                                  "shorter clip, or as the driving video with --loop")
     p.add_argument("driving", help="video (mp4, mov, avi, mkv, webm, gif) or a folder of frames")
     p.add_argument("-o", "--output", required=True,
                    help="output video: .mp4/.mov/.mkv (H.264), .gif, or a folder of PNG frames (no extension)")
@@ -50,8 +53,13 @@ def add_parser(sub) -> None:
     p.add_argument("--best-frame", type=_best_frame, metavar="auto|N",
                    help="start relative motion from driving frame N, or from the frame whose pose best matches "
                         "the source ('auto'; reads the driving video twice)")
-    p.add_argument("--audio", action=argparse.BooleanOptionalAction, default=None,
-                   help="copy the driving video's audio (default: when it has some and the output can carry it)")
+    p.add_argument("--audio", nargs="?", const="yes", choices=("yes", "driving", "source", "none"), default=None,
+                   metavar="driving|source|none",
+                   help="the output's sound: the driving video's (default, when it has some and the output can carry "
+                        "it), a source video's own (played once, also with --loop), or none")
+    p.add_argument("--no-audio", dest="audio", action="store_const", const="none", help="same as --audio none")
+    p.add_argument("--loop", action="store_true",
+                   help="a source video starts again as it ends, so the output lasts as long as the driving video")
     p.add_argument("--layout", choices=LAYOUTS, default="result",
                    help="result (default) or side-by-side: source | driving | result")
     p.add_argument("--keypoints", action="store_true", help="draw the keypoints on the frames")
@@ -78,6 +86,11 @@ def _best_frame(text: str) -> str | int:
     return value
 
 
+def _audio(choice: str | None) -> bool | None:
+    """--audio [driving|source] -> copy sound (True), --audio none / --no-audio -> False, absent -> None."""
+    return None if choice is None else choice != "none"
+
+
 def options_from_args(args: argparse.Namespace):
     """The :class:`~fomm.animation.options.AnimationOptions` of ``fomm animate``'s flags (checked once,
     there; a bad combination is one line in the command line's words)."""
@@ -91,24 +104,26 @@ def options_from_args(args: argparse.Namespace):
             paste_back=args.paste_back, faces=args.faces, target=args.target, crop_margin=args.crop_margin,
             fit=args.fit, size=args.size, batch_size=args.batch_size,
             precision=args.precision if torch_backend else "fp32", compile=getattr(args, "compile", False),
-            layout=args.layout, keypoints=args.keypoints, audio=args.audio, smooth=args.smooth,
-            detector=args.detector, face=args.face, codec_device=args.codec_device)
+            layout=args.layout, keypoints=args.keypoints, audio=_audio(args.audio), smooth=args.smooth,
+            detector=args.detector, face=args.face, codec_device=args.codec_device,
+            audio_from="source" if args.audio == "source" else "driving", loop=args.loop)
     except OptionsError as exc:
         raise CLIError(exc.worded(CLI_WORDS)) from None
 
 
 def run(args: argparse.Namespace) -> int:
     from ..animation.options import CLI_WORDS, OptionsError
-    from ..io import read_image
+    from ..io import is_video_path, read_image
     from ..pipeline import animate_file
 
     options = options_from_args(args)
     with user_errors():
-        source = read_image(args.source)
+        source = args.source if is_video_path(args.source) else read_image(args.source)  # a path: a source video
 
         def load():  # called once the driving video and the output path have been checked
             steady_memory()
-            model = model_from_speed_args(args, image=None if options.cropping else source)
+            still = None if options.cropping or isinstance(source, str) else source
+            model = model_from_speed_args(args, image=still)
             announce_compile(args)
             return model
 
@@ -117,7 +132,7 @@ def run(args: argparse.Namespace) -> int:
                 result = animate_file(load, source, args.driving, args.output, options, progress=progress,
                                       overwrite=args.overwrite, inputs=(args.source, args.checkpoint),
                                       words=CLI_WORDS, device=args.device)
-            except OptionsError as exc:  # found on the way (the audio, the codecs): in the flags' words
+            except OptionsError as exc:  # found on the way (the audio, the codecs, a source video's options)
                 raise CLIError(exc.worded(CLI_WORDS)) from None
     if result.truncated:
         print(f"fomm animate: warning: {args.driving} is truncated or damaged: animated the {result.frames} frames "

@@ -110,7 +110,7 @@ class TqdmProgress:
     """A progress callback for :func:`fomm.pipeline.animate_file`: one tqdm bar per stage (the planning
     passes vanish when done, the animation's stays), notes written above the bars on stderr."""
 
-    TRANSIENT = ("track driving", "best frame", "smooth motion")
+    TRANSIENT = ("track driving", "track source", "best frame", "smooth motion")
 
     def __init__(self, desc: str = "animate"):
         self.desc = desc

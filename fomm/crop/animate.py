@@ -93,10 +93,11 @@ class DrivingCrops:
         return cls([], [(0, 1 << 62, 0)], [], default=box)
 
     @classmethod
-    def from_plan(cls, plan: CropPlan, what: str = "the driving video", fix: str = CLI_DRIVING_FIX) -> DrivingCrops:
+    def from_plan(cls, plan: CropPlan, what: str = "the driving video", fix: str = CLI_DRIVING_FIX,
+                  kind: str = "driving") -> DrivingCrops:
         if not plan.subjects:
             raise NoSubjectError(no_subject_message(
-                f"any of the {plan.num_frames} driving frames of {what}", plan.options.target, fix))
+                f"any of the {plan.num_frames} {kind} frames of {what}", plan.options.target, fix))
         segments = plan.subjects[0]
         boxes: list[Box] = [segments[0].crop] * plan.num_frames
         present = [False] * plan.num_frames
@@ -130,9 +131,10 @@ class DrivingCrops:
 
 
 def driving_crops(frames: Iterable[np.ndarray], options: CropOptions, what: str = "the driving video",
-                  fix: str = CLI_DRIVING_FIX) -> DrivingCrops:
-    """Track the driving video's main subject (one pass) and fix one crop per segment."""
-    return DrivingCrops.from_plan(plan_crops(frames, options), what, fix)
+                  fix: str = CLI_DRIVING_FIX, kind: str = "driving") -> DrivingCrops:
+    """Track the driving video's (or a source video's: ``kind="source"``) main subject (one pass) and fix
+    one crop per segment."""
+    return DrivingCrops.from_plan(plan_crops(frames, options), what, fix, kind)
 
 
 def plan_driving(frames: Iterable[np.ndarray], frame_size: tuple[int, int], crop: str | Box, options: CropOptions,

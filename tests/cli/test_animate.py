@@ -130,7 +130,9 @@ def _bad_inputs(media: dict, tmp: Path) -> dict[str, tuple[list, str]]:
     return {
         "missing source": ([tmp / "nope.png", media["mp4"], "-o", tmp / "o.mp4"], "nope.png not found"),
         "missing driving": ([media["rgba"], tmp / "nope.mp4", "-o", tmp / "o.mp4"], "nope.mp4 not found"),
-        "video as source": ([media["mp4"], media["mp4"], "-o", tmp / "o.mp4"], "is a video"),
+        "folder as source": ([tmp, media["mp4"], "-o", tmp / "o.mp4"], "is a folder"),
+        "source video with a still's option": ([media["mp4"], media["mp4"], "-o", tmp / "o.mp4", "--best-frame",
+                                                "auto"], "--best-frame auto is for a still source"),
         "image as driving": ([media["rgba"], media["wide"], "-o", tmp / "o.mp4"], "is a still image"),
         "no decodable frames": ([media["rgba"], junk, "-o", tmp / "o.mp4"], "junk.mp4"),
         "existing output": ([media["rgba"], media["mp4"], "-o", existing], "--overwrite"),
@@ -141,7 +143,8 @@ def _bad_inputs(media: dict, tmp: Path) -> dict[str, tuple[list, str]]:
     }
 
 
-BAD = ["missing source", "missing driving", "video as source", "image as driving", "no decodable frames",
+BAD = ["missing source", "missing driving", "folder as source", "source video with a still's option",
+       "image as driving", "no decodable frames",
        "existing output", "unsupported output", "audio into gif", "absolute with adapt scale"]
 
 

@@ -52,8 +52,8 @@ def moving_frames(n: int = 20, jump: int = 10, blank: int | None = 14, canvas=(3
     return frames, centers, sizes
 
 
-def write_video(path, frames, fps: int = 10, audio: bool = True):
-    """An H.264 mp4 of ``frames`` (with a 440 Hz tone as long as the video), written with PyAV directly."""
+def write_video(path, frames, fps: int = 10, audio: bool = True, tone: float = 440.0):
+    """An H.264 mp4 of ``frames`` (with a ``tone`` Hz sine as long as the video), written with PyAV directly."""
     import av
 
     with av.open(str(path), "w") as container:
@@ -65,9 +65,9 @@ def write_video(path, frames, fps: int = 10, audio: bool = True):
         container.mux(video.encode(None))
         if sound is not None:
             samples = int(16000 * len(frames) / fps)
-            tone = (0.3 * np.sin(2 * np.pi * 440 * np.arange(samples) / 16000)).astype(np.float32)[None]
+            wave = (0.3 * np.sin(2 * np.pi * tone * np.arange(samples) / 16000)).astype(np.float32)[None]
             for start in range(0, samples, 1024):
-                chunk = av.AudioFrame.from_ndarray(np.ascontiguousarray(tone[:, start : start + 1024]), format="flt",
+                chunk = av.AudioFrame.from_ndarray(np.ascontiguousarray(wave[:, start : start + 1024]), format="flt",
                                                    layout="mono")
                 chunk.sample_rate, chunk.pts = 16000, start
                 container.mux(sound.encode(chunk))
