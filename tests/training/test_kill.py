@@ -140,9 +140,11 @@ def _wait(pid: int, log: Path, seconds: float = 120) -> int:
 class Folder:
     """Checks a run folder after each kill, reading each checkpoint file once per version."""
 
-    def __init__(self, out: Path, keys: dict[str, set[str]]):
+    def __init__(self, out: Path, keys: dict[str, set[str]], original_keys: set[str] = ORIGINAL_KEYS,
+                 steps_per_epoch: int = STEPS_PER_EPOCH):
         self.out = out
-        self.keys = keys
+        self.keys = keys  # network -> its state dict's keys
+        self.original_keys, self.steps_per_epoch = original_keys, steps_per_epoch  # the family's, the run's
         self.seen: dict[str, tuple] = {}
         self.positions: dict[str, int] = {}  # name -> global step
 
@@ -172,7 +174,7 @@ class Folder:
 
     def _verify(self, path: Path, match: re.Match) -> int:
         raw = torch.load(path, map_location="cpu", weights_only=True)  # complete, or this raises
-        assert ORIGINAL_KEYS | {STATE_KEY, "config"} <= set(raw), path.name
+        assert self.original_keys | {STATE_KEY, "config"} <= set(raw), path.name
         for name, keys in self.keys.items():
             assert set(raw[name]) == keys, (path.name, name)
         state = raw[STATE_KEY]
@@ -181,7 +183,7 @@ class Folder:
             assert (state["epoch"], state["batch"], raw["epoch"]) == (number, batch, number - 1), path.name
         else:
             assert (state["epoch"], state["batch"], raw["epoch"]) == (number + 1, 0, number), path.name
-        assert state["global_step"] == state["epoch"] * STEPS_PER_EPOCH + state["batch"], path.name
+        assert state["global_step"] == state["epoch"] * self.steps_per_epoch + state["batch"], path.name
         return state["global_step"]
 
     def newest(self) -> int:
