@@ -50,14 +50,18 @@ def _keeping(fit, ran: list):
 def main(argv: list[str]) -> None:
     torch.set_num_threads(1)
     trainer_module.DatasetRepeater = RecordingRepeater
-    trainer_module.Trainer.train_step = _recording(trainer_module.Trainer.train_step)
+    from fomm.training.families.mraa import MRAATrainer
+    from fomm.training.families.tpsmm import TPSMMTrainer
+
+    for cls in (trainer_module.Trainer, TPSMMTrainer, MRAATrainer):  # each family's own step
+        cls.train_step = _recording(cls.train_step)
     ran: list = []
     trainer_module.Trainer.fit = _keeping(trainer_module.Trainer.fit, ran)
     assert fomm_main(["train", *argv]) == 0  # the command itself, under torchrun
     (trainer, result), = ran
     out = Path(argv[argv.index("--out") + 1])
     state = {"model": trainer.model.state_dict(), "initial": INITIAL,
-             "optimizer_generator": trainer.optimizers["generator"].state_dict(),
+             "optimizers": {name: optimizer.state_dict() for name, optimizer in trainer.optimizers.items()},
              "steps": result.steps, "world_size": trainer.ctx.world_size, "indices": INDICES, "batches": STEPS}
     torch.save(state, out / f"rank{trainer.ctx.rank}.pt")
     distributed.shutdown()

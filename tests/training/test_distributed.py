@@ -114,7 +114,7 @@ def test_two_processes_train_as_one_on_the_global_batch(dataset_dir, tmp_path):
             torch.testing.assert_close(rank["model"][key], value, rtol=0, atol=ATOL, msg=key)
     for key, state in reference.optimizers["generator"].state_dict()["state"].items():
         for rank in ranks:
-            torch.testing.assert_close(rank["optimizer_generator"]["state"][key]["exp_avg_sq"], state["exp_avg_sq"],
+            torch.testing.assert_close(rank["optimizers"]["generator"]["state"][key]["exp_avg_sq"], state["exp_avg_sq"],
                                        rtol=1e-3, atol=1e-12)
     moved = max(float((ranks[0]["model"][k] - v).abs().max()) for k, v in ranks[0]["initial"].items()
                 if v.is_floating_point())

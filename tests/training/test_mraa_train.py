@@ -312,3 +312,62 @@ def test_published_configs_train_with_the_mraa_trainer(preset):
     config = read_config(preset)[1]
     assert trainer_class(config) is MRAATrainer
     check_mraa_train_params(config.train_params)
+
+
+@pytest.mark.slow
+def test_two_processes_train_as_one_on_the_global_batch(tmp_path, dataset_dir):
+    """``torchrun --nproc_per_node 2 ... fomm train`` (gloo, CPU): each rank trains on its half of the
+    global batch, and both end with the weights of one process that minimizes the mean of the two
+    halves' losses (what DDP's gradient averaging computes) from the ranks' random draws."""
+    import os
+    import subprocess
+    import sys
+
+    import yaml
+
+    from .test_distributed import REPO, _restore, _snapshot
+
+    steps, world = 4, 2
+    data = mraa_tiny_dict(SIZE, num_repeats=2)
+    config = tmp_path / "mraa.yaml"
+    config.write_text(yaml.safe_dump(data))
+    out = tmp_path / "out"
+    env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", str(world),
+               str(REPO / "tests" / "training" / "ddp_worker.py"), "--config", str(config), "--data",
+               str(dataset_dir), "--out", str(out), "--workers", "0", "--device", "cpu", "--vgg-random",
+               "--max-steps", str(steps)]
+    done = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=240)
+    assert done.returncode == 0, done.stderr[-3000:]
+    ranks = [torch.load(out / f"rank{r}.pt", weights_only=True) for r in range(world)]
+    assert [r["steps"] for r in ranks] == [steps] * world
+    assert not set(ranks[0]["indices"]) & set(ranks[1]["indices"])  # the halves are different samples
+
+    from fomm.families import get_family
+    from fomm.training.vgg import load_vgg19
+
+    reference = _trainer(tmp_path / "one", get_family("mraa").parse_config(data), RandomPairs(8, SIZE),
+                         vgg=load_vgg19(None, allow_random=True, download=False), seed=0)
+    model, optimizer = reference.model, reference.optimizers["reconstruction"]
+    for key, value in model.state_dict().items():
+        torch.testing.assert_close(value, ranks[0]["initial"][key], rtol=0, atol=0, msg=key)
+    for k in range(steps):
+        start = _snapshot(model)
+        optimizer.zero_grad(set_to_none=True)
+        for r, rank in enumerate(ranks):
+            batch = rank["batches"][k]
+            _restore(model, start)
+            torch.set_rng_state(batch["rng"])
+            losses, _ = reference.generator_loss(batch["source"], batch["driving"])
+            (sum(losses.values()) / world).backward()
+            if r == 0:
+                after = _snapshot(model)
+        _restore(model, after)  # rank 0's batch-norm statistics are the ones DDP broadcasts
+        optimizer.step()
+    for key, value in model.state_dict().items():
+        for rank in ranks:
+            torch.testing.assert_close(rank["model"][key], value, rtol=0, atol=1e-6, msg=key)
+    moved = max(float((ranks[0]["model"][k] - v).abs().max()) for k, v in ranks[0]["initial"].items()
+                if v.is_floating_point())
+    assert moved > 100 * 1e-6
+    assert [p.name for p in out.glob("*.pth.tar")] == ["00000000-checkpoint.pth.tar"]  # rank 0 only
