@@ -141,10 +141,11 @@ class Folder:
     """Checks a run folder after each kill, reading each checkpoint file once per version."""
 
     def __init__(self, out: Path, keys: dict[str, set[str]], original_keys: set[str] = ORIGINAL_KEYS,
-                 steps_per_epoch: int = STEPS_PER_EPOCH):
+                 steps_per_epoch: int = STEPS_PER_EPOCH, epoch_key: str = "epoch"):
         self.out = out
         self.keys = keys  # network -> its state dict's keys
         self.original_keys, self.steps_per_epoch = original_keys, steps_per_epoch  # the family's, the run's
+        self.epoch_key = epoch_key  # the family's key of the last finished epoch
         self.seen: dict[str, tuple] = {}
         self.positions: dict[str, int] = {}  # name -> global step
 
@@ -180,9 +181,9 @@ class Folder:
         state = raw[STATE_KEY]
         number, batch = int(match.group(1)), int(match.group(2) or 0)
         if batch:  # mid-epoch: the epoch in progress and its batches done; ``epoch`` = the last finished one
-            assert (state["epoch"], state["batch"], raw["epoch"]) == (number, batch, number - 1), path.name
+            assert (state["epoch"], state["batch"], raw[self.epoch_key]) == (number, batch, number - 1), path.name
         else:
-            assert (state["epoch"], state["batch"], raw["epoch"]) == (number + 1, 0, number), path.name
+            assert (state["epoch"], state["batch"], raw[self.epoch_key]) == (number + 1, 0, number), path.name
         assert state["global_step"] == state["epoch"] * self.steps_per_epoch + state["batch"], path.name
         return state["global_step"]
 

@@ -371,3 +371,20 @@ def test_two_processes_train_as_one_on_the_global_batch(tmp_path, dataset_dir):
                 if v.is_floating_point())
     assert moved > 100 * 1e-6
     assert [p.name for p in out.glob("*.pth.tar")] == ["00000000-checkpoint.pth.tar"]  # rank 0 only
+
+
+def _kill_config(path, data_dir) -> None:
+    """The tiny MRAA config at 32 px, 16 epochs (more than the kills get through), lr decayed after 8."""
+    import yaml
+
+    data = mraa_tiny_dict(SIZE, num_epochs=16, num_repeats=2, epoch_milestones=[8])
+    data["dataset_params"]["root_dir"] = str(data_dir)
+    path.write_text(yaml.safe_dump(data))
+
+
+@pytest.mark.slow
+def test_sigkill_of_mraa_training_never_corrupts_a_run(tmp_path, monkeypatch):
+    from .family_kill import kill_resume_and_finish
+
+    kill_resume_and_finish(tmp_path, monkeypatch, "mraa", _kill_config, AUTHORS_KEYS, size=SIZE,
+                           epoch_key="epoch_reconstruction", extra=("--vgg-random",))

@@ -6,25 +6,13 @@ is exactly N steps further); a last run finishes the epoch it is in, leaving one
 
 from __future__ import annotations
 
-import os
-import random
-import signal
-import time
-
 import pytest
-import tqdm
 import yaml
 
-from fomm.cli.main import main
-from fomm.families import get_family
-from fomm.io.outputs import MARKER
-
 from .family_helpers import tpsmm_tiny_dict
-from .test_kill import Folder, _run_child, _wait
+from .family_kill import kill_resume_and_finish
 
-STEPS_PER_EPOCH = 4  # 4 training videos x num_repeats 2 / batch_size 2
 TPSMM_KEYS = {"inpainting_network", "kp_detector", "dense_motion_network", "optimizer", "epoch"}
-KINDS = ("while-writing", "before-rename", "after-rename", "timed", "timed")
 
 
 def _config_file(path, data_dir) -> None:
@@ -39,58 +27,4 @@ def _config_file(path, data_dir) -> None:
 
 @pytest.mark.slow
 def test_sigkill_of_tpsmm_training_never_corrupts_a_run(tmp_path, monkeypatch):
-    monkeypatch.setattr(tqdm.tqdm, "monitor_interval", 0)  # no monitor thread across the forks
-    if tqdm.tqdm.monitor is not None:
-        tqdm.tqdm.monitor.exit()
-        tqdm.tqdm.monitor = None
-    data, out, logs, config = tmp_path / "data", tmp_path / "run", tmp_path / "logs", tmp_path / "tpsmm.yaml"
-    logs.mkdir()
-    assert main(["synth", str(data), "--videos", "5", "--frames", "6", "--size", "64", "--seed", "0"]) == 0
-    _config_file(config, data)
-    common = ["--out", str(out), "--workers", "0", "--device", "cpu", "--threads", "1"]
-    resume = ["train", "--checkpoint", str(out), *common]
-    family = get_family("tpsmm")
-    model = family.build_model(family.parse_config(yaml.safe_load(config.read_text())), family.required)
-    keys = {name: set(net.state_dict()) for name, net in model.networks().items()}
-    folder = Folder(out, keys, TPSMM_KEYS, STEPS_PER_EPOCH)
-
-    assert main(["train", "--config", str(config), *common, "--max-steps", "2"]) == 0  # imports done here
-    began = time.monotonic()
-    pid = _run_child([*resume, "--max-steps", "2"], logs / "second.txt")
-    assert _wait(pid, logs / "second.txt") == 0, (logs / "second.txt").read_text()
-    segment_seconds = time.monotonic() - began
-    folder.check()
-    assert folder.newest() == 4
-
-    rng = random.Random(20261203)
-    killed_kinds = set()
-    for run, kind in enumerate(KINDS):
-        before = folder.newest()
-        steps = rng.randint(1, 3) if kind == "timed" else 3
-        log = logs / f"{run:02d}-{kind}.txt"
-        if kind == "timed":
-            pid = _run_child([*resume, "--max-steps", str(steps)], log)
-            time.sleep(rng.uniform(0, 0.9 * segment_seconds))
-            os.kill(pid, signal.SIGKILL)
-        else:
-            pid = _run_child([*resume, "--max-steps", str(steps)], log, kind, 1, rng.randrange(2**31))
-        status = _wait(pid, log)
-        folder.check()
-        if os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGKILL:
-            killed_kinds.add(kind)
-            assert folder.newest() >= before
-        else:
-            assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0, log.read_text()[-3000:]
-            assert folder.newest() == before + steps, log.read_text()[-3000:]
-    assert {"while-writing", "before-rename", "after-rename"} <= killed_kinds
-
-    epochs = folder.newest() // STEPS_PER_EPOCH + 1
-    pid = _run_child([*resume, "--epochs", str(epochs)], logs / "last.txt")
-    assert _wait(pid, logs / "last.txt") == 0, (logs / "last.txt").read_text()[-3000:]
-    folder.check()
-    assert folder.newest() == epochs * STEPS_PER_EPOCH
-    names = sorted(p.name for p in out.iterdir() if not p.name.startswith("events.out.tfevents"))
-    assert names == sorted([MARKER, "config.yaml", "log.txt", "train-vis"]
-                           + [f"{e:08d}-checkpoint.pth.tar" for e in range(epochs)]), names
-    assert [line.split(")")[0] for line in (out / "log.txt").read_text().splitlines()] == \
-        [f"{e:08d}" for e in range(epochs)]
+    kill_resume_and_finish(tmp_path, monkeypatch, "tpsmm", _config_file, TPSMM_KEYS, size=64)
