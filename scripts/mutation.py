@@ -32,7 +32,7 @@ REPO = Path(__file__).resolve().parents[1]
 TESTS = {
     "fomm/io/outputs.py": ["tests/io/test_outputs.py", "tests/io/test_writer.py", "tests/io/test_truth_writes.py"],
     "fomm/io/paths.py": ["tests/io/test_outputs.py", "tests/io/test_writer.py", "tests/io/test_truth_writes.py"],
-    "fomm/io/writer.py": ["tests/io/test_writer.py", "tests/io/test_truth_writes.py"],
+    "fomm/io/writer.py": ["tests/io/test_writer.py", "tests/io/test_truth_writes.py", "tests/io/test_truth_writer.py"],
     "fomm/training/state.py": ["tests/training/test_resume.py", "tests/training/test_truth_state.py"],
     "fomm/precision.py": ["tests/test_precision.py", "tests/test_truth_precision.py"],
     "fomm/checkpoints.py": ["tests/test_checkpoints.py"],

@@ -209,9 +209,9 @@ class VideoWriter:
         return video_frame
 
     def _gif_frame(self, frame: np.ndarray) -> av.VideoFrame:
-        """A palette of this frame's own 256 colors (median cut) with Floyd-Steinberg dithering."""
-        quantized = Image.fromarray(frame).quantize(256, method=Image.Quantize.MEDIANCUT,
-                                                    dither=Image.Dither.FLOYDSTEINBERG)
+        """A palette of this frame's own 256 colors (median cut; Pillow dithers only onto a given palette,
+        so there is no dithering)."""
+        quantized = Image.fromarray(frame).quantize(256, method=Image.Quantize.MEDIANCUT)
         colors = np.asarray(quantized.getpalette(), np.uint8).reshape(-1, 3)[:256]
         palette = np.zeros((256, 4), np.uint8)  # ARGB rows, as PyAV's pal8 expects
         palette[:, 0] = 255
