@@ -7,10 +7,12 @@ imports its heavy modules inside ``run``: ``fomm info`` loads no video, training
 from __future__ import annotations
 
 import argparse
+import gc
 import importlib
 import logging
 import signal
 import sys
+import traceback
 from collections.abc import Sequence
 
 from .. import __version__
@@ -57,6 +59,19 @@ def _commands_needed(argv: Sequence[str]) -> Sequence[str]:
     return COMMANDS
 
 
+def _release_quietly(exc: BaseException) -> None:
+    """Free what the interrupted frames hold, with errors of ``__del__`` silenced: a signal can strike inside
+    a constructor (tqdm's, say), and the half-made object's ``__del__`` then fails ("Exception ignored in
+    ..." and a traceback on stderr) - noise after an interrupt, not the user's business."""
+    hook, sys.unraisablehook = sys.unraisablehook, lambda _unraisable: None
+    try:
+        traceback.clear_frames(exc.__traceback__)
+        exc.__traceback__ = None
+        gc.collect()
+    finally:
+        sys.unraisablehook = hook
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     parser = build_parser(_commands_needed(argv))
@@ -73,6 +88,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"fomm {args.command}: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM / SIGHUP (Stopped): exit 128 + the signal
+        _release_quietly(exc)
         signum = getattr(exc, "signum", signal.SIGINT)
         how = "" if signum == signal.SIGINT else f" by {signal.Signals(signum).name}"
         print(f"fomm {args.command}: interrupted{how}", file=sys.stderr)

@@ -184,6 +184,29 @@ def test_ctrl_c_signal_mid_run(media, checkpoint, tmp_path, signum):
     assert out.read_bytes() == PREVIOUS and os.listdir(tmp_path) == ["out.mp4"]
 
 
+class _HalfMade:
+    """An object whose constructor is interrupted before it sets what its ``__del__`` needs (as tqdm's)."""
+
+    def __init__(self):
+        raise KeyboardInterrupt
+
+    def __del__(self):
+        self.pos.close()  # AttributeError: never set
+
+
+def test_an_interrupt_inside_a_constructor_ends_with_the_one_line(monkeypatch, capsys):
+    """A signal that strikes inside a constructor leaves a half-made object: its failing ``__del__`` is not
+    shown after the "interrupted" line (it was, as "Exception ignored in tqdm.__del__" and a traceback)."""
+    import fomm.cli.info
+
+    unraisable = []
+    monkeypatch.setattr(sys, "unraisablehook", unraisable.append)
+    monkeypatch.setattr(fomm.cli.info, "run", lambda args: _HalfMade())
+    assert main(["info", "default"]) == 130
+    assert capsys.readouterr().err.strip().splitlines() == ["fomm info: interrupted"]
+    assert unraisable == [] and sys.unraisablehook == unraisable.append
+
+
 def test_sigterm_during_synth_leaves_nothing(tmp_path):
     """Every long command stops on SIGTERM as on Ctrl-C: here the dataset folder being written."""
     proc = _fomm("none", "synth", tmp_path / "data", "--videos", "400", "--frames", "8")
