@@ -5,6 +5,7 @@ manifest of short clips (the way people animate many pairs without a batch engin
     python benchmarks/batch.py --quick               # 4 pairs of 8 frames, a smoke run
     python benchmarks/batch.py --pairs 32 --frames 64 --workers 1,2,4 --checkpoint vox-cpk.pth.tar --size 256
     python benchmarks/batch.py --device cuda --workers 1,2,4   # on a GPU: workers per GPU
+    python benchmarks/batch.py --device cuda --codec-device cpu   # on a GPU without NVDEC/NVENC (auto: with)
 
 Every configuration writes the same outputs (the shell loop's and each batch run's are compared
 byte for byte on the CPU, where both run the same arithmetic); each runs from a fresh output folder,
@@ -108,11 +109,13 @@ def main() -> None:
     parser.add_argument("--workers", default="1,2,4", help="worker counts to run")
     parser.add_argument("--checkpoint", default="default")
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--codec-device", default="auto", choices=("auto", "cpu", "cuda"),
+                        help="video decoding/encoding: auto (NVDEC/NVENC where the GPU has them), cpu, cuda")
     parser.add_argument("--quick", action="store_true", help="4 pairs of 8 frames")
     args = parser.parse_args()
     if args.quick:
         args.pairs, args.frames, args.workers = 4, 8, "1,2"
-    extra = ["--checkpoint", args.checkpoint, "--device", args.device]
+    extra = ["--checkpoint", args.checkpoint, "--device", args.device, "--codec-device", args.codec_device]
     with tempfile.TemporaryDirectory(prefix="fomm-batch-bench-") as tmp:
         folder = Path(tmp)
         manifest = make_manifest(folder, args.pairs, args.frames, args.size)
@@ -125,13 +128,13 @@ def main() -> None:
             if args.device == "cpu" and _outputs(out) != reference:
                 sys.exit(f"fomm batch --workers {workers} wrote other bytes than fomm animate")
     base_fps = total_frames / results[0][1]
-    print(f"CPU: {cpu_description()}")
+    print(f"CPU: {cpu_description()}; load average {os.getloadavg()[0]:.1f} at the end")
     if args.device.startswith("cuda"):
         import torch
 
         print(f"GPU: {torch.cuda.get_device_name(args.device)}")
     print(f"{args.pairs} pairs x {args.frames} frames at {args.size} px, checkpoint {args.checkpoint}, "
-          f"device {args.device}")
+          f"device {args.device}, codec device {args.codec_device}")
     print(f"| {'run':<30} | {'wall s':>7} | {'pairs/min':>9} | {'frames/s':>8} | {'vs loop':>7} |")
     print(f"|{'-' * 32}|{'-' * 9}|{'-' * 11}|{'-' * 10}|{'-' * 9}|")
     for name, seconds in results:
