@@ -16,6 +16,7 @@ from __future__ import annotations
 import dataclasses
 import pickle
 import re
+import zipfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -74,6 +75,7 @@ def _torch_load(path: Path, mmap: bool = False) -> Any:
     (torch's zip format; the legacy format of the 2019 checkpoints is read whole)."""
     if path.is_file() and path.stat().st_size == 0:
         raise _damaged(path, "it is empty, 0 bytes")
+    _check_zip_crcs(path, whole=not mmap)
     try:
         if mmap:
             try:
@@ -93,6 +95,25 @@ def _torch_load(path: Path, mmap: bool = False) -> Any:
         raise _damaged(path, "not a pickle of tensors") from None
     except Exception as exc:  # torch raises many types for damaged files (RuntimeError, EOFError, KeyError...)
         raise _damaged(path, str(exc).splitlines()[0] if str(exc) else type(exc).__name__) from None
+
+
+def _check_zip_crcs(path: Path, whole: bool) -> None:
+    """Torch's zip format stores a CRC-32 of every entry, which torch.load does not check: a flipped bit
+    in the pickle would build networks of other shapes, one in the weights would animate silently wrong.
+    ``whole``: every entry (read anyway by a full load); else the pickles only (a memory-mapped peek)."""
+    if not path.is_file() or not zipfile.is_zipfile(path):
+        return  # the legacy format of the 2019 checkpoints has no checksums
+    try:
+        with zipfile.ZipFile(path) as archive:
+            for entry in archive.infolist():
+                if whole or entry.filename.endswith(".pkl"):
+                    with archive.open(entry) as data:
+                        while data.read(1 << 24):
+                            pass
+    except (zipfile.BadZipFile, EOFError, OSError, ValueError, NotImplementedError) as exc:
+        if isinstance(exc, OSError) and exc.errno is not None:
+            raise  # the disk's failure, not the file's
+        raise _damaged(path, f"{exc}" if str(exc) else type(exc).__name__) from None
 
 
 def _safetensors_load(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:

@@ -428,7 +428,7 @@ def apply_overrides(data: dict, overrides: list[str], name: str = "override") ->
         try:
             value = yaml.safe_load(text)
         except yaml.YAMLError as exc:
-            raise ConfigError(f"{name} {item}: the value is not valid YAML ({exc})") from None
+            raise ConfigError(f"{name} {item}: the value is not valid YAML ({yaml_problem(exc)})") from None
         node = data
         parts = key.split(".")
         for depth, part in enumerate(parts[:-1]):
@@ -463,9 +463,20 @@ def read_config_data(name_or_path: str | Path) -> tuple[Path, Any]:
             raise ConfigError(f"unknown config '{name}': give a YAML path or one of {', '.join(available_configs())}")
         text_path = preset_path(name)
     try:
-        return text_path, yaml.safe_load(text_path.read_text())
+        return text_path, yaml.safe_load(text_path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{text_path} is not a text file (byte {exc.start} is not UTF-8); give a YAML config "
+                          "or a preset name") from None
     except yaml.YAMLError as exc:
-        raise ConfigError(f"{text_path} is not valid YAML: {exc}") from exc
+        raise ConfigError(f"{text_path} is not valid YAML ({yaml_problem(exc)}); fix the file or give a preset "
+                          "name") from None
+
+
+def yaml_problem(exc: yaml.YAMLError) -> str:
+    """A YAML error in one line: the problem and where (PyYAML's own message spans several lines)."""
+    problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+    mark = getattr(exc, "problem_mark", None)
+    return f"{problem} at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else problem
 
 
 def load_config(name_or_path: str | Path) -> Any:

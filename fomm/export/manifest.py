@@ -109,7 +109,9 @@ def manifest_config(folder: str | Path, manifest: dict, parse: Callable[[dict], 
 
 
 def _is_onnxruntime_error(exc: BaseException) -> bool:
-    return type(exc).__module__.startswith("onnxruntime")
+    """onnxruntime's own exceptions, and the UnicodeDecodeError its Python side raises on a graph whose
+    names are not UTF-8 (a damaged file)."""
+    return type(exc).__module__.startswith("onnxruntime") or isinstance(exc, UnicodeDecodeError)
 
 
 def open_sessions(folder: str | Path, manifest: dict, make_session: Callable[[Path], object]) -> dict:

@@ -35,11 +35,27 @@ def read_image(path: str | Path) -> np.ndarray:
         with _open(path) as image:
             check_pixels(*image.size, str(path))  # from the header: before decoding costs any memory
             image.load()  # decode now, so a truncated file fails here and not later
+            if image.format == "PNG":  # its chunks' checksums, and its end: Pillow's decoder checks neither
+                _verify_png(path)
             unsigned32 = _tiff_uint32(image)  # the tags do not survive the transpose
             image = ImageOps.exif_transpose(image)
             return _to_rgb(image, unsigned32)
     except _READ_ERRORS as error:
         raise _unreadable(path, error) from error
+
+
+PNG_END = b"IEND\xaeB`\x82"  # the last chunk of every PNG: its type and its (fixed) checksum
+
+
+def _verify_png(path: Path) -> None:
+    """Raise SyntaxError for a PNG whose chunks fail their checksums or that stops before its end chunk
+    (bytes appended after the end, as some tools do, are allowed)."""
+    with _open(path) as image:
+        image.verify()
+    with path.open("rb") as file:
+        file.seek(max(0, path.stat().st_size - (64 << 10)))
+        if PNG_END not in file.read():
+            raise SyntaxError("truncated PNG file: no end chunk")
 
 
 def image_size(path: str | Path) -> tuple[int, int]:

@@ -217,6 +217,10 @@ class _ContainerSource:
             self._container.close()
             raise MediaError(f"{self.path} has no video stream; give a video file or a folder of frames")
         self._stream = self._container.streams.video[0]
+        if self._stream.codec_context is None:  # a codec id ffmpeg does not know: a damaged header
+            self._container.close()
+            raise MediaError(f"cannot decode {self.path}: its video codec is unknown; the file is damaged or its "
+                             "codec is not supported, re-encode it (e.g. to H.264 mp4)")
         try:
             check_pixels(self._stream.codec_context.width, self._stream.codec_context.height, f"{self.path}'s frame")
         except LimitError:
