@@ -166,9 +166,10 @@ class AVDTrainer(Trainer):
         if not 0 <= tp.random_scale < 1:
             raise TrainingError(f"train_avd_params.random_scale must be in [0, 1) (the scale factors are "
                                 f"1 +- random_scale), got {tp.random_scale}")
-        if tp.batch_size < 2:
-            raise TrainingError("train_avd_params.batch_size must be at least 2: the AVD network's batch norms "
-                                "need a batch to normalize")
+        if tp.batch_size // self.ctx.world_size < 2:
+            raise TrainingError(f"train_avd_params.batch_size {tp.batch_size} gives each of the {self.ctx.world_size} "
+                                "process(es) fewer than 2 samples: the AVD network's batch norms need at least 2; "
+                                "raise it (--batch-size)")
         self.gan, self.vgg_weights, self.discriminator_step = False, None, None
         self.model = self.family.build_model(self.config, self.family.networks)
         model = self.model

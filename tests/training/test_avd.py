@@ -166,3 +166,26 @@ def test_animate_avd_without_an_avd_network_names_the_fix(tmp_path, capsys):
     errors = [line for line in err.splitlines() if "error" in line]
     assert code == 2 and not (tmp_path / "out.mp4").exists() and len(errors) == 1 and "Traceback" not in err
     assert "--mode avd: this fomm model has no AVD network" in err and "fomm train --stage avd --checkpoint" in err
+
+
+@pytest.mark.slow
+def test_avd_stage_trains_under_torchrun(synth, tmp_path):
+    """Two gloo processes split the global batch (2 samples each) and only rank 0 writes the run."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "PYTHONPATH": str(repo), "OMP_NUM_THREADS": "1"}
+    out = tmp_path / "avd"
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", "-m", "fomm",
+               "train", "--stage", "avd", "--checkpoint", "default", "--data", str(synth), "--out", str(out),
+               "--workers", "0", "--device", "cpu", "--epochs", "1", "--set", "train_avd_params.num_repeats=2",
+               "--set", "train_avd_params.batch_size=4"]
+    done = subprocess.run(command, cwd=repo, env=env, capture_output=True, text=True, timeout=180)
+    assert done.returncode == 0, done.stderr[-3000:]
+    raw = torch.load(out / "00000000-checkpoint.pth.tar", map_location="cpu", weights_only=True)
+    assert raw[AVD_STATE_KEY]["global_step"] == 3 and raw[AVD_STATE_KEY]["data"]["world_size"] == 2
+    assert {"avd_network", "optimizer_avd", "epoch_avd"} <= set(raw) and raw["epoch_avd"] == 0
+    assert sorted(p.name for p in out.glob("*.pth.tar")) == ["00000000-checkpoint.pth.tar"]
