@@ -188,6 +188,37 @@ def test_bf16_step_is_finite_and_near_fp32(tmp_path, vgg):
         assert results["bf16"][name] == pytest.approx(value, rel=0.05), name
 
 
+@pytest.mark.parametrize("option", ["channels_last", "fused_adam"])
+def test_channels_last_and_fused_adam_steps_equal_the_default_ones(tmp_path, vgg, option):
+    """The same losses (1e-5) and gradients: within 1e-2 of each network's largest, since an untrained
+    predictor's near-round regions put nearly equal singular values under the SVD, whose backward
+    (1 / (s1^2 - s2^2)) magnifies channels-last's other summation order to 0.1-0.3% here (a wrong memory
+    layout would be off by the whole gradient). Later steps are not compared for channels-last: the
+    gradients of biases that a batch norm or the heatmaps' softmax cancel are rounding noise (~1e-9),
+    which Adam's normalization turns into whole steps. The fused Adam's update is compared instead."""
+    pairs = RandomPairs(2, SIZE)
+    runs = []
+    for enabled in (False, True):
+        torch.manual_seed(0)
+        trainer = _trainer(tmp_path, vgg=vgg, **{option: enabled})
+        torch.manual_seed(10)  # the same warp
+        losses = {k: float(v) for k, v in trainer.train_step(*_batch(pairs))[0].items()}
+        runs.append((losses, trainer.model))
+        if enabled and option == "channels_last":
+            weight = trainer.model.region_predictor.regions.weight
+            assert weight.is_contiguous(memory_format=torch.channels_last) and not weight.is_contiguous()
+    (losses, model), (other_losses, other) = runs
+    assert losses.keys() == other_losses.keys()
+    assert all(other_losses[k] == pytest.approx(v, rel=1e-5) for k, v in losses.items()), (losses, other_losses)
+    for name, net in model.networks().items():
+        grads = dict(net.named_parameters())
+        largest = max(float(p.grad.abs().max()) for p in grads.values())
+        for key, p in other.networks()[name].named_parameters():
+            torch.testing.assert_close(p.grad, grads[key].grad, rtol=0, atol=1e-2 * largest, msg=f"{name}.{key}")
+            if option == "fused_adam":
+                torch.testing.assert_close(p, grads[key], rtol=0, atol=1e-6, msg=f"{name}.{key}")
+
+
 # ------------------------------------------------------------------------------- runs and checkpoints
 def _assert_same(a: MRAATrainer, b: MRAATrainer) -> None:
     for key, value in a.model.state_dict().items():
