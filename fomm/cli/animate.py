@@ -53,7 +53,7 @@ def add_parser(sub) -> None:
     p.add_argument("--best-frame", type=_best_frame, metavar="auto|N",
                    help="start relative motion from driving frame N, or from the frame whose pose best matches "
                         "the source ('auto'; reads the driving video twice)")
-    p.add_argument("--audio", nargs="?", const="yes", choices=("yes", "driving", "source", "none"), default=None,
+    p.add_argument("--audio", nargs="?", const="driving", choices=("driving", "source", "none"), default=None,
                    metavar="driving|source|none",
                    help="the output's sound: the driving video's (default, when it has some and the output can carry "
                         "it), a source video's own (played once, also with --loop), or none")

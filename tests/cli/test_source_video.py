@@ -158,10 +158,16 @@ def test_what_a_source_video_cannot_take_is_refused_in_one_line(clips, checkpoin
              ([still, driving, "--audio", "source"], "--audio source is for a source video and the source is a still "
                                                      "image; give a video as the source or drop --audio"),
              ([still, driving, "--loop"], "--loop is for a source video"),
-             ([silent, driving, "--audio", "source"], f"--audio: {silent} has no audio track; drop --audio")]
+             ([silent, driving, "--audio", "source"], f"--audio: {silent} has no audio track; drop --audio"),
+             ([source, driving, "--audio", "both"], "--audio: invalid choice: 'both' (choose from 'driving', "
+                                                    "'source', 'none')")]
     for argv, message in cases:
         out = tmp_path / "o.mp4"
-        assert main(["animate", *map(str, argv), "-o", str(out), "--checkpoint", str(checkpoint)]) == 2
+        try:
+            code = main(["animate", *map(str, argv), "-o", str(out), "--checkpoint", str(checkpoint)])
+        except SystemExit as exit_:  # argparse's own refusals
+            code = exit_.code
+        assert code == 2
         err = capsys.readouterr().err
         assert message in err and len(err.strip().splitlines()) == 1, err
         assert not out.exists() and list(tmp_path.glob("o*")) == []
