@@ -189,3 +189,20 @@ def test_avd_stage_trains_under_torchrun(synth, tmp_path):
     assert raw[AVD_STATE_KEY]["global_step"] == 3 and raw[AVD_STATE_KEY]["data"]["world_size"] == 2
     assert {"avd_network", "optimizer_avd", "epoch_avd"} <= set(raw) and raw["epoch_avd"] == 0
     assert sorted(p.name for p in out.glob("*.pth.tar")) == ["00000000-checkpoint.pth.tar"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("family", "name"), [("tpsmm", "tpsmm-tiny.pth.tar"), ("mraa", "mraa-tiny.pth.tar")])
+def test_the_authors_checkpoints_start_the_stage_from_their_avd_network(family, name, synth, tmp_path, golden):
+    """Their files (trained through both stages, no config) start the stage at epoch 0 from their
+    avd_network, as their train_avd.py; what they held besides is written back under their keys."""
+    theirs = torch.load(golden / name, map_location="cpu", weights_only=True)
+    trainer = avd_trainer(family_config(family, synth), golden / name, tmp_path / "avd", visualize=False,
+                          max_steps=1)
+    assert (trainer.epoch, trainer.global_step) == (0, 0)
+    for key, value in trainer.model.avd_network.state_dict().items():
+        assert torch.equal(value, theirs["avd_network"][key]), key
+    written = torch.load(trainer.fit().checkpoint, map_location="cpu", weights_only=True)
+    kept = {"tpsmm": ["optimizer"], "mraa": ["optimizer_reconstruction", "epoch_reconstruction"]}[family]
+    assert all(_tensors_equal(written[key], theirs[key]) for key in kept)
+    assert set(theirs) - {"epoch_avd"} <= set(written)
