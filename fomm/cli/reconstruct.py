@@ -87,7 +87,8 @@ def run(args: argparse.Namespace) -> int:
                                       overwrite=args.overwrite, progress=progress, initializer=steady_memory)
     result, batch = run.result, run.batch
     if result is None:
-        print(f"{batch.done} videos scored, {batch.skipped} already, {batch.failed} failed; {run.scored} of "
+        earlier = f" ({batch.failed_before} in earlier runs)" if batch.failed_before else ""
+        print(f"{batch.done} videos scored, {batch.skipped} already, {batch.failed} failed{earlier}; {run.scored} of "
               f"{run.total} have scores: metrics.json is written once all do (rerun this command, with "
               "--retry-failed for the failed ones, or run the other shards)")
         return EXIT_SOME_FAILED if batch.failed else 0

@@ -116,3 +116,34 @@ def test_scores_of_other_settings_are_not_mixed_in(model, checkpoint, data, tmp_
     assert main(argv) == 2 and "other settings (batch_size 2 -> 16)" in capsys.readouterr().err
     assert main([*argv, "--overwrite"]) == 0
     assert json.loads((tmp_path / "metrics.json").read_text())["num_videos"] == 1
+
+
+def test_a_video_that_fails_is_recorded_the_others_scored_and_retry_finishes(checkpoint, data, single_process,
+                                                                             tmp_path, capsys, monkeypatch):
+    import importlib
+
+    from fomm.data.datasets import DatasetError
+
+    evaluation = importlib.import_module("fomm.evaluation.reconstruct")  # the module (fomm.evaluation.reconstruct
+    # is also the name of its function)
+
+    real = evaluation._reconstruct_video
+
+    def fails_on_vid2(model, video, *args):  # as a file damaged after the dataset was checked would
+        if video.name == "vid00002":
+            raise DatasetError(f"cannot read {video.path}/000003.png (image file is truncated)")
+        return real(model, video, *args)
+
+    monkeypatch.setattr(evaluation, "_reconstruct_video", fails_on_vid2)
+    out = tmp_path / "out"
+    argv = ["reconstruct", "--checkpoint", str(checkpoint), "--data", str(data), "--out", str(out),
+            "--batch-size", "2", "--device", "cpu", "--workers", "0", "--precision", "fp32"]
+    assert main(argv) == 3
+    captured = capsys.readouterr()
+    assert "vid00002: cannot read" in captured.err and "3 videos scored, 0 already, 1 failed; 3 of 4" in captured.out
+    assert not (out / "metrics.json").exists()
+    monkeypatch.setattr(evaluation, "_reconstruct_video", real)  # the file repaired
+    assert main(argv) == 3  # failed videos are left alone without --retry-failed
+    assert "0 videos scored, 3 already, 1 failed (1 in earlier runs); 3 of 4" in capsys.readouterr().out
+    assert main([*argv, "--retry-failed"]) == 0
+    assert _numbers(json.loads((out / "metrics.json").read_text())) == _numbers(single_process)
