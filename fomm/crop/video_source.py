@@ -12,7 +12,7 @@ It runs on the one animator: each source frame is prepared (:meth:`Animator.prep
 handed with its driving frame to :meth:`Animator.animate_batch` (``source=``). With ``crop="auto"``
 the source video is tracked like a driving video (one fixed crop per segment) and, with paste-back,
 each result goes back into its own source frame (frames where the source has no subject are kept
-as they are).
+as they are). ``smooth`` smooths the driving motion (and the tracked boxes) as for a still source.
 
     result = animate_video_file(model, "clip.mp4", "driving.mp4", "out.mp4",
                                 AnimationOptions(crop="auto", paste_back=True, audio_from="source"))
@@ -27,19 +27,20 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from ..animation import AnimatedFrame, AnimationError, Animator
 from ..animation.animator import prepare_input
 from ..animation.options import OptionsError
-from .animate import DrivingCrops, driving_crops, plan_driving
+from .animate import Animation, DrivingCrops, Face, driving_crops, plan_driving
 from .box import Box
 from .image import PasteBack, crop_square, user_box
 from .track import CropOptions
 
 UNSUPPORTED = {  # options a source video does not take (yet), and their neutral values
-    "best_frame": None, "faces": "largest", "layout": "result", "keypoints": False, "face": None, "smooth": None,
+    "best_frame": None, "faces": "largest", "layout": "result", "keypoints": False, "face": None,
 }
 
 
@@ -56,12 +57,21 @@ def check_options(options) -> None:
 @dataclass
 class SourceVideo:
     """The per-frame plan: the source video's crops (None: whole frames, the animator's center
-    square) and the driving video's (None: whole frames), and whether results are pasted back."""
+    square) and the driving video's (None: whole frames), whether results are pasted back, and the
+    driving motion smoothed beforehand (frame -> motion, batch 1; None: detected frame by frame)."""
 
     animator: Animator
     source_crops: DrivingCrops | None
     driving_crops: DrivingCrops | None
     paste_back: bool = False
+    motion: dict[int, Any] | None = None
+
+    def smooth_driving(self, frames: Iterable[np.ndarray], strength: float) -> None:
+        """One keypoints-only pass over the driving ``frames``: their motion smoothed over time without
+        delay within each driving segment, as for a still source (:meth:`Animation.smooth_driving`)."""
+        animation = Animation(self.animator.source_frame, [Face(self.animator)], self.driving_crops)
+        animation.smooth_driving(frames, strength)
+        self.motion = animation.motion
 
     def stream(self, sources: Iterable[tuple[int, np.ndarray]],
                driving: Iterable[np.ndarray]) -> Iterator[AnimatedFrame]:
@@ -91,7 +101,8 @@ class SourceVideo:
         prepared = animator.prepare_source(crop_square(source, box, size) if box is not None else source)
         driven = self.driving_crops.is_present(index) if self.driving_crops else True
         if driven:
-            animated = animator.animate_batch(batch, initial, source=prepared)
+            motion = self.motion.get(index) if self.motion is not None else None
+            animated = animator.animate_batch(batch, initial, source=prepared, motion=motion)
             initial, result = animated.initial, animated.frames[0]
             image, kp_driving, kp_used = result.image, result.kp_driving, result.kp_used
         else:  # no driving subject: the source frame at rest
@@ -148,8 +159,10 @@ def plan_source_video(model, source: str | os.PathLike, driving, options, *, siz
     words = words or API_WORDS
     box_fix = (f"pass {words.setting('crop', 'X,Y,W,H')} to give the source video's box by hand, or "
                f"{words.setting('crop', 'none')}")
+    strength = options.smooth_strength()
     crop_options = CropOptions(target=options.target, size=size, margin=options.crop_margin,
-                               backend=check_detector(options.detector))
+                               backend=check_detector(options.detector),
+                               **({} if strength is None else {"smooth": strength}))
     with VideoReader(source, decoder=decoder or CPU_DECODING) as reader:
         frames = iter(reader)
         first = next(frames, None)
@@ -168,7 +181,10 @@ def plan_source_video(model, source: str | os.PathLike, driving, options, *, siz
     start_box = source_crops.box(0) if source_crops else None
     animator = Animator(model, crop_square(first, start_box, size) if start_box is not None else first, options,
                         size=size)
-    return SourceVideo(animator, source_crops, driving_plan, options.paste_back and source_crops is not None)
+    plan = SourceVideo(animator, source_crops, driving_plan, options.paste_back and source_crops is not None)
+    if strength:  # as for a still source: the driving motion smoothed over time, without delay
+        plan.smooth_driving(_counted(driving, "smooth motion", driving.num_frames, progress), strength)
+    return plan
 
 
 def _length(source, driving, loop: bool) -> int | None:

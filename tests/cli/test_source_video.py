@@ -12,7 +12,7 @@ import pytest
 from fomm.animation import Animator
 from fomm.cli import main
 from fomm.crop import Box
-from fomm.crop.animate import DrivingCrops
+from fomm.crop.animate import Animation, DrivingCrops
 from fomm.crop.video_source import SourceVideo, source_frames
 from fomm.io import read_image
 from tests.animation.helpers import random_frames
@@ -61,6 +61,22 @@ def test_each_source_frame_is_animated_from_its_own_pose(model):
         assert i == 0 or np.abs(got[i].kp_used - first[i].kp_used).max() > 0.1
 
 
+def test_smoothing_smooths_the_driving_motion_as_for_a_still_source(model):
+    source, driving = random_frames(1, (64, 64), seed=4)[0], random_frames(12, (64, 64), seed=5)
+    still = Animation.plain(Animator(model, source, batch_size=4))
+    still.smooth_driving(driving, 2.0)
+    expected = list(still.stream(driving))
+    plan = SourceVideo(Animator(model, source, batch_size=1), None, None)
+    plan.smooth_driving(driving, 2.0)
+    got = list(plan.stream(((0, source) for _ in driving), driving))  # a source video that never moves
+    raw = list(SourceVideo(Animator(model, source, batch_size=1), None, None).stream(
+        ((0, source) for _ in driving), driving))
+    assert len(got) == len(expected) == 12
+    for frame, want in zip(got, expected, strict=True):
+        assert np.abs(frame.kp_used - want.kp_used).max() < 1e-5
+    assert max(np.abs(f.kp_used - r.kp_used).max() for f, r in zip(got, raw, strict=True)) > 1e-3
+
+
 def test_a_looped_source_frame_is_cropped_and_pasted_back_with_its_own_box(model):
     left, right = Box(0, 0, 40, 40), Box(56, 56, 40, 40)
     crops = DrivingCrops([left, right], [(0, 1 << 62, 0)], [True, True])  # source frame 0: left, frame 1: right
@@ -95,7 +111,7 @@ def test_the_source_frame_of_each_output_time_and_the_loop(tmp_path):
 def test_length_loop_and_audio(clips, checkpoint, tmp_path):
     folder, source, driving = clips
     runs = {"default": [source, driving], "source": [source, driving, "--audio", "source"],
-            "none": [source, driving, "--no-audio"], "loop": [source, driving, "--loop"],
+            "none": [source, driving, "--no-audio", "--smooth", "auto"], "loop": [source, driving, "--loop"],
             "loop-source": [source, driving, "--loop", "--audio", "source"],
             "longer-source": [driving, source]}  # the 8-frame clip as the source of the 5-frame one
     results = {}
@@ -155,6 +171,7 @@ def test_what_a_source_video_cannot_take_is_refused_in_one_line(clips, checkpoin
     cases = [([source, driving, "--best-frame", "auto"],
               "--best-frame auto is for a still source; with a source video drop --best-frame"),
              ([source, driving, "--keypoints"], "--keypoints is for a still source; with a source video drop"),
+             ([source, driving, "--smooth", "much"], "--smooth must be off, auto or a strength"),
              ([still, driving, "--audio", "source"], "--audio source is for a source video and the source is a still "
                                                      "image; give a video as the source or drop --audio"),
              ([still, driving, "--loop"], "--loop is for a source video"),
