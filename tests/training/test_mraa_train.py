@@ -219,6 +219,28 @@ def test_channels_last_and_fused_adam_steps_equal_the_default_ones(tmp_path, vgg
                 torch.testing.assert_close(p, grads[key], rtol=0, atol=1e-6, msg=f"{name}.{key}")
 
 
+def test_picture_shows_each_region_in_its_color(tmp_path, vgg):
+    from fomm.io.draw import keypoint_colors
+    from fomm.training.families.mraa import region_map
+    from fomm.training.visualize import training_grid
+
+    trainer = _trainer(tmp_path, vgg=vgg)
+    source, driving = _batch(RandomPairs(2, SIZE))
+    _, step = trainer.train_step(source, driving)
+    picture = trainer.picture(source, driving, step)
+    assert picture.shape == (2 * SIZE, training_grid(source, driving, step).shape[1] + 2 * SIZE, 3)
+    # Two regions far apart, centred on pixels (8, 8) and (23, 23) of [-1, 1]'s grid (pixel i at
+    # -1 + 2i / (SIZE - 1)): each of those pixels has its region's color; far from both, white.
+    pixels = [(8, 8), (23, 23)]
+    shift = torch.tensor([[[-1 + 2 * x / (SIZE - 1), -1 + 2 * y / (SIZE - 1)] for x, y in pixels]])
+    covar = torch.eye(2).expand(1, 2, 2, 2) * 0.01
+    image = region_map(Regions(shift, covar.sqrt(), covar), (SIZE, SIZE))[0]
+    colors = torch.from_numpy(keypoint_colors(2)).float() / 255
+    for (x, y), color in zip(pixels, colors, strict=True):
+        torch.testing.assert_close(image[:, y, x], color, atol=1e-5, rtol=0)
+    torch.testing.assert_close(image[:, 0, SIZE - 1], torch.ones(3), atol=1e-3, rtol=0)
+
+
 # ------------------------------------------------------------------------------- runs and checkpoints
 def _assert_same(a: MRAATrainer, b: MRAATrainer) -> None:
     for key, value in a.model.state_dict().items():

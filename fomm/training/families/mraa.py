@@ -28,10 +28,13 @@ import torch
 from torch import nn
 
 from ...config import ConfigError
+from ...io.draw import keypoint_colors
+from ...io.frames import to_uint8
 from ...models import GeneratorOutput, ImagePyramid
 from ...models.mraa import MRAA, Regions
 from ...models.mraa.config import MRAAConfig, MRAATrainParams
 from ...models.mraa.generator import deform
+from ...models.mraa.pixelwise_flow_predictor import covariance_heatmap
 from .. import distributed
 from ..errors import TrainingError
 from ..losses import GeneratorStep, equivariance_jacobian_loss, equivariance_value_loss, perceptual_loss
@@ -170,11 +173,27 @@ class MRAATrainer(Trainer):
         return {k: v.detach() for k, v in losses.items()}, step
 
     def picture(self, source: torch.Tensor, driving: torch.Tensor, step: GeneratorStep) -> np.ndarray:
+        """FOMM's grid (regions drawn at their shifts), then the source's and the driving frame's regions."""
         generated = step.generated
         if generated.deformed is None and generated.deformation is not None:  # skips off: not computed
             with torch.no_grad():
                 generated.deformed = deform(source, generated.deformation.detach())
-        return training_grid(source, driving, step)
+        grid = training_grid(source, driving, step)
+        n = grid.shape[0] // source.shape[2]
+        size = tuple(source.shape[2:])
+        maps = [to_uint8(region_map(regions[:n], size)) for regions in (step.kp_source, step.kp_driving)]
+        return np.concatenate([grid, *(np.concatenate(list(m), axis=0) for m in maps)], axis=1)
 
 
-__all__ = ["MRAALoss", "MRAATrainer", "check_mraa_train_params"]
+def region_map(regions: Regions, size: tuple[int, int]) -> torch.Tensor:
+    """(B, 3, h, w) in [0, 1]: each pixel in the color of its strongest region (gist_rainbow, as the
+    keypoints are drawn), by that region's Gaussian (its shift and covariance), over white."""
+    with torch.no_grad():
+        heat = covariance_heatmap(regions.detach().to(torch.float32), size)  # (B, K, h, w), 1 at the shifts
+        strength, index = heat.max(dim=1, keepdim=True)
+        colors = torch.from_numpy(keypoint_colors(heat.shape[1])).to(heat.device, torch.float32) / 255
+        colored = colors[index[:, 0]].permute(0, 3, 1, 2)  # (B, 3, h, w)
+        return colored * strength + (1 - strength)
+
+
+__all__ = ["MRAALoss", "MRAATrainer", "check_mraa_train_params", "region_map"]
