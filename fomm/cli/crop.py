@@ -19,7 +19,7 @@ from ..crop.smooth import parse_smooth
 from ..crop.subjects import NoSubjectError, image_subjects, no_subject_message
 from ..crop.track import CUTS, plan_crops
 from ..io import VideoReader, VideoWriter, atomic_path, is_image_path, read_image, write_image
-from ..io.outputs import check_file_output
+from ..io.outputs import check_file_output, check_output_name
 from ..io.writer import H264_SUFFIXES
 from .common import CLIError, frame_size, non_negative_float, non_negative_int, positive_int, summary, user_errors
 
@@ -64,6 +64,9 @@ def run(args: argparse.Namespace) -> int:
     with user_errors():
         options = CropOptions(target=args.target, size=args.size, margin=args.margin, min_frames=args.min_frames,
                               backend=check_detector(args.detector), smooth=parse_smooth(args.smooth).strength)
+        for option, name in (("-o", args.output), ("--json", args.json)):
+            if name is not None:
+                check_output_name(name, option)
         if is_image_path(source):
             return _crop_image(args, source, options)
         return _crop_video(args, source, options)

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..io.image import write_image
-from ..io.outputs import check_file_output
+from ..io.outputs import check_file_output, check_output_name
 from ..io.paths import IMAGE_EXTENSIONS, atomic_path, is_image_path
 from .common import CLIError, add_model_arguments, add_precision_argument, load_model_from_args, summary, user_errors
 
@@ -39,7 +39,7 @@ def add_parser(sub) -> None:
                     "INPUT (integer x = center of pixel column x): CSV rows 'frame,kp,x,y' or JSON.")
     p.add_argument("input", help="still image, video, or a folder of frames")
     p.add_argument("-o", "--output", metavar="OUT.csv|OUT.json",
-                   help="where to write the coordinates; default: CSV on standard output")
+                   help="where to write the coordinates; default (or -): CSV on standard output")
     p.add_argument("--overlay", metavar="PATH",
                    help="also draw the keypoints over the input: an image path for an image input, a video "
                         "(.mp4, .gif, or a folder) for a video")
@@ -98,8 +98,10 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _check_output(args: argparse.Namespace, inputs: tuple) -> None:
-    if args.output is None:
+    if args.output in (None, "-"):  # standard output: the CSV rows
+        args.output = None
         return
+    check_output_name(args.output, "-o")
     suffix = Path(args.output).suffix.lower()
     if suffix not in FORMATS:
         raise CLIError(f"cannot write keypoints to {args.output}: unsupported extension {suffix or '(none)'}; use "
@@ -132,6 +134,7 @@ class _ImageOverlay:
 def _open_overlay(args: argparse.Namespace, still: bool, fps: float | None, inputs: tuple):
     if args.overlay is None:
         return None
+    check_output_name(args.overlay, "--overlay")
     if still:
         return _ImageOverlay(args.overlay, args.overwrite, inputs)
     if is_image_path(args.overlay):

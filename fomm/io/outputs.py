@@ -132,11 +132,27 @@ def check_writable(path: str | Path, option: str = "") -> None:
     probe.unlink()
 
 
+def check_output_name(path: str | Path, option: str = "", kind: str = "file") -> None:
+    """Refuse an output spelling that is no name for a ``kind`` ("file" or "folder"): ``-`` (standard
+    output, which these outputs cannot go to), a name ending with a dot (Windows drops the dot, so a
+    typo would write another file than asked), a file name that is only an extension."""
+    text = os.fspath(path)
+    name = Path(text).name
+    label = f"{option} {shown(text)}".strip()
+    if text == "-":
+        raise OutputError(f"{label}: this output cannot go to standard output; give a {kind} name")
+    if name.endswith(".") and name.strip("."):
+        raise OutputError(f"{label} ends with a dot; did you mean {shown(text.rstrip('.'))}?")
+    if kind == "file" and name.startswith(".") and name.count(".") == 1:
+        raise OutputError(f"{label} is only an extension; give a name, e.g. out{name}")
+
+
 def check_file_output(path: str | Path, *, overwrite: bool, inputs: Iterable[str | Path | None] = (),
                       option: str = "") -> Path:
-    """Check that a file can be written at ``path`` (nothing there, or ``overwrite`` and a file that is
-    no input, in a folder that takes it: :func:`check_writable`); raises :class:`OutputError` naming
-    the fix otherwise."""
+    """Check that a file can be written at ``path`` (a name: :func:`check_output_name`; nothing there,
+    or ``overwrite`` and a file that is no input, in a folder that takes it: :func:`check_writable`);
+    raises :class:`OutputError` naming the fix otherwise."""
+    check_output_name(path, option)
     path = Path(path)
     check_writable(path, option)
     check_not_input(path, inputs, option=option)
@@ -162,6 +178,7 @@ def check_folder_output(path: str | Path, *, overwrite: bool, inputs: Iterable[s
     """Check that the folder ``path`` may be created, or replaced as a whole: absent, empty, or made by
     fomm (see :func:`foreign_entries`) with ``overwrite``, holding no input, in a folder that takes
     it (:func:`check_writable`)."""
+    check_output_name(path, option, kind="folder")
     path = Path(path)
     check_writable(path, option)
     name = f"{option} {path}".strip()
