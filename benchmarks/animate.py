@@ -7,6 +7,7 @@ each precision and backend.
     python benchmarks/animate.py --frames 60 --variants fp32,bf16,onnxruntime
     python benchmarks/animate.py --device cuda --frames 60 --variants fp32,fp16,bf16 --batch-size 16
     python benchmarks/animate.py --config tpsmm-vox-256 --frames 8,24 --naive-frames 8   # the TPSMM row
+    python benchmarks/animate.py --config mraa-vox-256 --frames 8,24 --naive-frames 8    # the MRAA row (avd)
 
 Variants of ``ours`` (``--variants``): ``fp32`` (the reference of the differences), ``bf16``/``fp16``
 (``--precision``; on a CPU without native support they run emulated, slower than fp32, on the
@@ -163,6 +164,27 @@ def _naive_tpsmm(model, source, driving, device: str) -> list[np.ndarray]:
     return predictions
 
 
+def _naive_mraa(model, source, driving, device: str) -> list[np.ndarray]:
+    """MRAA's demo loop as its paper and README describe it (its code carries no licence and is not read):
+    the whole video in memory, per frame (batch 1) the driving regions, the demo's default mode (avd: the
+    AVD network's regions of the source's shape in the driving pose) and the generator on the source,
+    which encodes it again every frame."""
+    import torch
+
+    predictions = []
+    with torch.no_grad():
+        regions_source = model.region_predictor(source)
+        for frame_idx in range(driving.shape[2]):
+            regions_driving = model.region_predictor(driving[:, :, frame_idx].to(device))
+            regions = model.avd_network(regions_source, regions_driving)
+            out = model.generator(source, regions, regions_source)
+            predictions.append(np.transpose(out.prediction.cpu().numpy(), [0, 2, 3, 1])[0])
+    return predictions
+
+
+NAIVE = {"fomm": _naive_fomm, "tpsmm": _naive_tpsmm, "mraa": _naive_mraa}  # each family's own demo loop
+
+
 def worker_naive(args) -> dict:
     """The original demo.py's make_animation, with our readers so both paths see identical inputs."""
     import torch
@@ -176,8 +198,7 @@ def worker_naive(args) -> dict:
     with VideoReader(args.driving) as reader:
         fps = reader.fps
         driving = torch.stack([to_tensor(prepare_frame(f, SIZE))[0] for f in reader], dim=1)[None]  # (1, 3, T, H, W)
-    naive = _naive_tpsmm if getattr(model, "family", "fomm") == "tpsmm" else _naive_fomm
-    predictions = naive(model, source, driving, args.device)
+    predictions = NAIVE[getattr(model, "family", "fomm")](model, source, driving, args.device)
     with VideoWriter(args.output, fps=fps, overwrite=True) as writer:
         for prediction in predictions:
             writer.write(to_uint8(torch.from_numpy(prediction).permute(2, 0, 1)))
