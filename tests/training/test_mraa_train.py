@@ -275,7 +275,7 @@ def test_stopped_and_resumed_run_equals_an_uninterrupted_one(tmp_path, vgg):
     assert (ckpt.family, ckpt.epoch_key, ckpt.epoch) == ("mraa", "epoch_reconstruction", 1)
 
 
-def test_the_authors_checkpoint_resumes_and_fine_tunes(tmp_path, vgg):
+def test_the_authors_checkpoint_resumes_and_fine_tunes(tmp_path, vgg, caplog):
     """mraa-tiny.pth.tar is in the authors' format (their keys, epoch_reconstruction 99, no config): a run
     resumes it at epoch 100 with its weights and the learning rate decayed past both milestones, and
     writes a file with their keys back; --finetune takes every weight and starts at epoch 0."""
@@ -287,7 +287,9 @@ def test_the_authors_checkpoint_resumes_and_fine_tunes(tmp_path, vgg):
 
     config = get_family("mraa").parse_config(data)
     trainer = _trainer(tmp_path / "resumed", config, RandomPairs(2, SIZE), vgg=vgg)
-    trainer.resume(golden)
+    with caplog.at_level("WARNING", logger="fomm.training.families.mraa"):
+        trainer.resume(golden)
+    assert any("avd_network is left out" in r.message and "--stage avd" in r.message for r in caplog.records)
     assert (trainer.epoch, trainer.batch_in_epoch) == (100, 0)
     for name, net in trainer.model.networks().items():
         for key, value in net.state_dict().items():
@@ -298,6 +300,7 @@ def test_the_authors_checkpoint_resumes_and_fine_tunes(tmp_path, vgg):
     assert result.steps == 1
     written = torch.load(result.checkpoint, map_location="cpu", weights_only=True)
     assert AUTHORS_KEYS <= set(written) and written["epoch_reconstruction"] == 100
+    assert "avd_network" not in written and "optimizer_avd" not in written  # stale once the regions change
     ours, their_group = written["optimizer_reconstruction"], theirs["optimizer_reconstruction"]["param_groups"][0]
     assert set(ours["param_groups"][0]) == set(their_group) | {"initial_lr"}
     assert len(ours["param_groups"][0]["params"]) == len(their_group["params"]) == 106

@@ -21,12 +21,15 @@ optimizer moments, so that order could not be checked against theirs (the group'
 
 from __future__ import annotations
 
+import logging
 from itertools import chain
+from pathlib import Path
 
 import numpy as np
 import torch
 from torch import nn
 
+from ...checkpoints import Checkpoint, read_checkpoint
 from ...config import ConfigError
 from ...io.draw import keypoint_colors
 from ...io.frames import to_uint8
@@ -42,6 +45,8 @@ from ..trainer import Trainer
 from ..transforms import Transform
 from ..vgg import SLICE_ENDS, Vgg19, load_vgg19
 from ..visualize import training_grid
+
+logger = logging.getLogger(__name__)
 
 RECONSTRUCTION_NETWORKS = ("generator", "region_predictor", "bg_predictor")
 BETAS = (0.5, 0.999)  # optimizer_reconstruction's in the authors' files
@@ -128,6 +133,17 @@ class MRAATrainer(Trainer):
             raise TypeError(f"MRAATrainer trains MRAA configs, not {type(config).__name__}")
         super().__init__(config, *args, **kwargs)
 
+    def resume(self, checkpoint: str | Path | Checkpoint) -> Checkpoint:
+        ckpt = super().resume(checkpoint)
+        _warn_stale_avd(ckpt)
+        return ckpt
+
+    def finetune(self, path: str | Path | Checkpoint) -> list[str]:
+        ckpt = path if isinstance(path, Checkpoint) else read_checkpoint(path)
+        skipped = super().finetune(ckpt)
+        _warn_stale_avd(ckpt)
+        return skipped
+
     def _build(self, vgg: Vgg19 | None, batched_vgg: bool) -> None:
         tp, device = self.train_params, self.device
         check_mraa_train_params(tp)
@@ -183,6 +199,12 @@ class MRAATrainer(Trainer):
         size = tuple(source.shape[2:])
         maps = [to_uint8(region_map(regions[:n], size)) for regions in (step.kp_source, step.kp_driving)]
         return np.concatenate([grid, *(np.concatenate(list(m), axis=0) for m in maps)], axis=1)
+
+
+def _warn_stale_avd(ckpt: Checkpoint) -> None:
+    if "avd_network" in ckpt.state_dicts:
+        logger.warning("the checkpoint's avd_network is left out of this run's checkpoints: it was trained on "
+                       "the regions of the weights training now changes; train it again with --stage avd")
 
 
 def region_map(regions: Regions, size: tuple[int, int]) -> torch.Tensor:
