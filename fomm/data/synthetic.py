@@ -21,7 +21,7 @@ import logging
 import math
 import os
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -214,6 +214,14 @@ def _background(rng: np.random.Generator, size: int) -> np.ndarray:
     return image.astype(np.float32)
 
 
+def _joint(torso_axes: tuple[float, float], phi: float) -> tuple[tuple[float, float], float]:
+    """A limb's joint and rest angle on a torso of semi-axes ``torso_axes``, at direction ``phi``: the
+    joint sits just inside the torso's edge, so the limb grows out of it; at rest the limb points along
+    the edge's outward normal."""
+    a, b = torso_axes
+    return (0.85 * a * math.cos(phi), 0.85 * b * math.sin(phi)), math.atan2(a * math.sin(phi), b * math.cos(phi))
+
+
 def _sample_figure(rng: np.random.Generator, config: SyntheticConfig) -> _Figure:
     s, m = float(config.size), config.motion_scale
     order = rng.permutation(len(PALETTE))[: config.num_parts]
@@ -225,12 +233,11 @@ def _sample_figure(rng: np.random.Generator, config: SyntheticConfig) -> _Figure
     limbs = []
     for i in range(config.num_parts - 1):
         phi = math.radians(_LIMB_DIRECTIONS[i] + rng.uniform(-15.0, 15.0))
+        attach, rest_angle = _joint((a, b), phi)
         limbs.append(
             _Limb(
-                # the joint sits just inside the torso's edge, so the limb grows out of it; at rest the
-                # limb points along the edge's outward normal
-                attach=(0.85 * a * math.cos(phi), 0.85 * b * math.sin(phi)),
-                rest_angle=math.atan2(a * math.sin(phi), b * math.cos(phi)),
+                attach=attach,
+                rest_angle=rest_angle,
                 length=rng.uniform(0.2, 0.25) * s,
                 half_width=rng.uniform(0.045, 0.06) * s,
                 swing=_sinusoid(rng, m * config.limb_swing * math.radians(rng.uniform(20.0, 40.0)), (12.0, 32.0)),
@@ -350,8 +357,31 @@ def _video_stream(
 def generate_video(seed: int | Sequence[int] = 0, config: SyntheticConfig | None = None) -> SyntheticVideo:
     """One synthetic video and its part tracks. The same seed and config give byte-identical frames."""
     config = config or SyntheticConfig()
-    figure, stream = _video_stream(seed, config)
-    frames, positions, visible = zip(*stream, strict=True)
+    return _video(_sample_figure(np.random.default_rng(seed), config), config)
+
+
+def shape_in_motion_video(shape_seed: int | Sequence[int], motion_seed: int | Sequence[int],
+                          config: SyntheticConfig | None = None) -> SyntheticVideo:
+    """The figure of ``shape_seed``'s video (its colors, background, torso and limb sizes) moving as the
+    figure of ``motion_seed``'s does (its place, turns, scaling, limb directions and swings): what
+    animating a frame of the first video by the second should give when the body shapes differ, the
+    ground truth of animation via disentanglement (``--mode avd``)."""
+    config = config or SyntheticConfig()
+    shape = _sample_figure(np.random.default_rng(shape_seed), config)
+    motion = _sample_figure(np.random.default_rng(motion_seed), config)
+    (ma, mb), limbs = motion.torso_axes, []
+    for own, moving in zip(shape.limbs, motion.limbs, strict=True):
+        phi = math.atan2(moving.attach[1] / (0.85 * mb), moving.attach[0] / (0.85 * ma))  # motion's direction
+        attach, rest_angle = _joint(shape.torso_axes, phi)
+        limbs.append(replace(moving, attach=attach, rest_angle=rest_angle, length=own.length,
+                                         half_width=own.half_width))
+    figure = replace(motion, colors=shape.colors, names=shape.names, background=shape.background,
+                                 torso_axes=shape.torso_axes, limbs=tuple(limbs))
+    return _video(figure, config)
+
+
+def _video(figure: _Figure, config: SyntheticConfig) -> SyntheticVideo:
+    frames, positions, visible = zip(*_render(figure, config), strict=True)
     tracks = Tracks(
         positions=np.stack(positions),
         visible=np.stack(visible),
