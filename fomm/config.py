@@ -341,6 +341,7 @@ def parse_config(data: dict) -> Config:
         raise ConfigError("a config must be a YAML mapping with sections such as model_params")
     config = from_dict(Config, data)
     validate_values(config)
+    validate_ranges(config)
     validate_frame_size(config, config.frame_size)
     return config
 
@@ -362,6 +363,61 @@ def _number(key: str, value: float, *, positive: bool = False, at_most: float | 
     ok = math.isfinite(value) and (value > 0 if positive else value >= 0) and (at_most is None or value <= at_most)
     what = f"a finite number {'>' if positive else '>='} 0" + (f" and <= {at_most:g}" if at_most is not None else "")
     _check(key, value, ok, what)
+
+
+# The range of every numeric key of the sections below, by its name, for every family's config (a name
+# means the same in each): positive (> 0), fraction (0, 1], probability [0, 1], counts of transforms and
+# integers >= 0 by name; every other integer >= 1, every other number finite (>= 0 when it is a rate, a
+# standard deviation or a weight of the AVD loss).
+RANGED_SECTIONS = ("dataset_params", "model_params", "train_params", "train_avd_params")
+POSITIVE = {"temperature", "kp_variance", "region_var"}
+FRACTIONS = {"scale_factor", "scales"}
+PROBABILITIES = {"dropout_maxp", "dropout_startp"}
+TRANSFORM_COUNTS = {"num_kp", "num_regions", "num_tps"}
+FROM_ZERO = {"num_epochs", "epoch_milestones", "dropout_epoch", "dropout_inc_epoch", "bg_start", "dataloader_workers",
+             "pad", "num_bottleneck_blocks"}
+NON_NEGATIVE_PREFIXES = ("lr", "sigma_", "lambda_", "max_rotation", "random_scale")
+SKIPPED = {"augmentation_params"}  # the data loader's own checks
+
+
+def validate_ranges(config: Any) -> None:
+    """Refuse a numeric key of any family's config out of its range (see :data:`POSITIVE` and its
+    siblings), naming the key and the range: a zero temperature (all-black frames), a zero count of
+    blocks or a zero batch (a traceback deep in a network), a NaN rate, a probability over 1."""
+    for section in RANGED_SECTIONS:
+        value = getattr(config, section, None)
+        if value is not None:
+            _check_ranges(section, value)
+
+
+def _check_ranges(key: str, value: Any, integral: bool = False) -> None:
+    """``integral``: the field is declared an integer (YAML gives a float field's 0 as an int too)."""
+    name = key.rsplit(".", 1)[-1].split("[")[0]
+    if dataclasses.is_dataclass(value):
+        for field_ in dataclasses.fields(value):
+            if field_.name not in SKIPPED:
+                declared = str(field_.type)
+                _check_ranges(f"{key}.{field_.name}", getattr(value, field_.name),
+                              "int" in declared and "float" not in declared)
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            _check_ranges(f"{key}[{i}]", item, integral)
+    elif isinstance(value, bool) or value is None or not isinstance(value, int | float):
+        return
+    elif name in POSITIVE:
+        _number(key, value, positive=True)
+    elif name in FRACTIONS:
+        _check(key, value, math.isfinite(value) and 0 < value <= 1, "a number in (0, 1]")
+    elif name in PROBABILITIES:
+        _check(key, value, math.isfinite(value) and 0 <= value <= 1, "a number from 0 to 1")
+    elif name in TRANSFORM_COUNTS:
+        _count(key, value, 1, MAX_KEYPOINTS)
+    elif integral:
+        _count(key, value, 0 if name in FROM_ZERO else 1)
+    elif name.startswith(NON_NEGATIVE_PREFIXES):
+        _number(key, value)
+    else:
+        _check(key, value, math.isfinite(value), "a finite number")
 
 
 def validate_values(config: Config) -> None:

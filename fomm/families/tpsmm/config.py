@@ -10,7 +10,7 @@ from typing import Any
 
 import yaml
 
-from ...config import AugmentationParams, ConfigError, VisualizerParams, from_dict
+from ...config import AugmentationParams, ConfigError, VisualizerParams, from_dict, validate_ranges
 
 DEFAULT_FRAME_SIZE = 256  # the authors' dataset default when frame_shape is null (as published)
 
@@ -144,6 +144,7 @@ def parse_tpsmm_config(data: dict) -> TPSMMConfig:
     if not isinstance(data, dict):
         raise ConfigError("a config must be a YAML mapping with sections such as model_params")
     config = from_dict(TPSMMConfig, data)
+    validate_ranges(config)
     validate_frame_size(config, config.frame_size)
     return config
 

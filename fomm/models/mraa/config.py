@@ -13,7 +13,7 @@ from typing import Any
 
 import yaml
 
-from ...config import ConfigError, DatasetParams, ReconstructionParams, TransformParams, from_dict
+from ...config import ConfigError, DatasetParams, ReconstructionParams, TransformParams, from_dict, validate_ranges
 
 MODES = ("standard", "relative", "avd")  # the published demo's names; "standard" is our "absolute"
 
@@ -209,5 +209,6 @@ def parse_mraa_config(data: dict) -> MRAAConfig:
     if not isinstance(data, dict):
         raise ConfigError("a config must be a YAML mapping with sections such as model_params")
     config = from_dict(MRAAConfig, data)
+    validate_ranges(config)
     validate_mraa_config(config)
     return config
