@@ -45,6 +45,11 @@ def run(args: argparse.Namespace) -> int:
         if isinstance(state, dict) and state.get("batch"):
             print(f"training: stopped after batch {state['batch']} of epoch {state['epoch']} "
                   f"(step {state['global_step']}); 'epoch' is the last finished one")
+        avd = ckpt.extra.get("fomm_avd_training_state")  # fomm.training.avd.AVD_STATE_KEY
+        if isinstance(avd, dict):
+            where = (f"stopped after batch {avd['batch']} of epoch {avd['epoch']}" if avd.get("batch")
+                     else f"{avd['epoch']} epochs done")
+            print(f"AVD stage: {where} (step {avd['global_step']})")
         origin = "stored in the checkpoint" if stored else "inferred from tensor shapes"
     print(f"config: {origin}")
     note = None if stored else frame_size_note(config)

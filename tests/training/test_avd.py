@@ -43,7 +43,8 @@ def _tensors_equal(a, b) -> bool:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("family", FAMILIES)
-def test_avd_stage_trains_beside_the_frozen_networks_under_the_family_keys(family, synth, tmp_path, vgg):
+def test_avd_stage_trains_beside_the_frozen_networks_under_the_family_keys(family, synth, tmp_path, vgg,
+                                                                           capsys):
     config = family_config(family, synth)
     start = reconstruction_checkpoint(family, config, tmp_path / "run", vgg, trained=True)
     before = torch.load(start, map_location="cpu", weights_only=True)
@@ -63,6 +64,8 @@ def test_avd_stage_trains_beside_the_frozen_networks_under_the_family_keys(famil
                                                                          for k in after["avd_network"])
     assert state["param_groups"][0]["lr"] == pytest.approx(1e-4)  # x0.1 after epoch_milestones [1]
 
+    assert main(["info", str(result.checkpoint)]) == 0
+    assert "AVD stage: 2 epochs done (step 6)" in capsys.readouterr().out
     model = fomm.load_model(result.checkpoint, device="cpu")
     assert model.avd_network is not None
     assert "avd" in get_family(family).make_backend(model, channels_last=False).modes
