@@ -233,22 +233,43 @@ def _exchange(a: Path, b: Path) -> bool:
     raise OSError(code, os.strerror(code), str(b))
 
 
+def fsync_path(path: Path) -> None:
+    """Flush ``path`` (a file's data, or a folder's entries) to the disk."""
+    if path.is_dir() and os.name == "nt":
+        return  # Windows cannot open a folder to flush it
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def fsync_tree(folder: Path) -> None:
+    """Flush every file under ``folder``, then each folder after its contents: before a rename publishes
+    it, so a power cut never leaves the new name on empty or half-written files."""
+    for root, _, files in os.walk(folder, topdown=False):
+        for name in files:
+            fsync_path(Path(root) / name)
+        fsync_path(Path(root))
+
+
 def publish_folder(new: Path, target: Path, what: str) -> None:
     """Move the complete folder ``new`` onto ``target``, marked as fomm's (``what`` made it).
 
     An existing ``target`` (already checked with :func:`check_folder_output`) is swapped out in one
     atomic exchange where the system has one (Linux), so a reader or a kill -9 sees the old folder or
     the new one, never neither; elsewhere it is moved aside to ``.<name>.old`` first. The old folder is
-    then deleted."""
+    then deleted. Everything in ``new`` is flushed to the disk before, the rename after (:func:`fsync_tree`)."""
     mark_folder(new, what)
+    fsync_tree(new)
     if not target.exists():
         os.replace(new, target)
-        return
-    if _exchange(new, target):
+    elif _exchange(new, target):
         remove_path(new)  # now the old folder
-        return
-    old = target.parent / f".{target.name}.old"
-    remove_path(old)
-    os.replace(target, old)
-    os.replace(new, target)
-    remove_path(old)
+    else:
+        old = target.parent / f".{target.name}.old"
+        remove_path(old)
+        os.replace(target, old)
+        os.replace(new, target)
+        remove_path(old)
+    fsync_path(target.parent)

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from .errors import MediaError
-from .outputs import partial_path
+from .outputs import fsync_path, partial_path
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".bmp")
 # GIF counts as video: an animated GIF is a common driving clip, and a single-frame GIF is rare as a source.
@@ -61,9 +61,9 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
         yield tmp
         if tmp.is_file():  # some writers (safetensors) create private 0600 files: give it the usual mode
             tmp.chmod(0o666 & ~_UMASK)
-        _fsync(tmp)  # the data on disk before the name points at it: a crash leaves the old file or the new
+        fsync_path(tmp)  # the data on disk before the name points at it: a crash leaves the old file or the new
         os.replace(tmp, path)
-        _fsync(path.parent)  # the rename itself
+        fsync_path(path.parent)  # the rename itself
     finally:
         tmp.unlink(missing_ok=True)
 
@@ -76,13 +76,3 @@ def _read_umask() -> int:
 
 
 _UMASK = _read_umask()  # read once, at import: setting it later could race with threads creating files
-
-
-def _fsync(path: Path) -> None:
-    if path.is_dir() and os.name == "nt":
-        return  # Windows cannot open a folder to flush it
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

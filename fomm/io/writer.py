@@ -19,7 +19,7 @@ from .audio import AudioCopy, open_audio
 from .codecs import CPU_ENCODING, LIBX264, NVENC, CodecChoice, CodecUnavailable, nvenc_options
 from .errors import MediaError
 from .frames import check_frame
-from .outputs import check_file_output, check_folder_output, partial_path, publish_folder, remove_path
+from .outputs import check_file_output, check_folder_output, fsync_path, partial_path, publish_folder, remove_path
 from .paths import ffmpeg_path, require_exists
 
 logger = logging.getLogger(__name__)
@@ -253,8 +253,10 @@ class VideoWriter:
     def _publish(self) -> None:
         if self.kind == "folder":
             publish_folder(self._partial, self.path, "VideoWriter: PNG frames")
-        else:
+        else:  # the data on the disk before the name points at it, the name after
+            fsync_path(self._partial)
             os.replace(self._partial, self.path)
+            fsync_path(self.path.parent)
 
     def __enter__(self) -> VideoWriter:
         return self

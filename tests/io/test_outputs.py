@@ -147,3 +147,58 @@ def test_publish_folder_swaps_in_the_new_folder(tmp_path):
     (new / "new.png").write_bytes(b"new")
     publish_folder(new, target, "test")
     assert sorted(os.listdir(target)) == [MARKER, "new.png"] and os.listdir(tmp_path) == ["out"]
+
+
+class _Disk:
+    """Records, in order, the fsyncs (by path) and the renames, as the writers make them."""
+
+    def __init__(self, monkeypatch):
+        self.events: list[tuple[str, str]] = []
+        fsync, replace = os.fsync, os.replace
+
+        def recorded_fsync(fd):
+            self.events.append(("fsync", os.readlink(f"/proc/self/fd/{fd}")))
+            fsync(fd)
+
+        def recorded_replace(src, dst, **kwargs):
+            self.events.append(("rename", os.fspath(dst)))
+            replace(src, dst, **kwargs)
+
+        monkeypatch.setattr(os, "fsync", recorded_fsync)
+        monkeypatch.setattr(os, "replace", recorded_replace)
+
+    def synced_before(self, path, event) -> bool:
+        """``path`` was flushed (under any name) before ``event`` happened."""
+        index = self.events.index(event)
+        return any(kind == "fsync" and os.path.basename(p) == os.path.basename(path)
+                   for kind, p in self.events[:index])
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="needs /proc to name a flushed descriptor")
+@pytest.mark.parametrize("kind", ["out.mp4", "frames"])
+def test_a_video_is_on_disk_before_its_name_and_the_name_after(tmp_path, monkeypatch, kind):
+    """"Never half-written" holds through a power cut too: the data is flushed before the rename that
+    publishes it, the folder holding the new name after."""
+    disk = _Disk(monkeypatch)
+    with VideoWriter(tmp_path / kind, fps=10) as writer:
+        writer.write(FRAME)
+    rename = ("rename", str(tmp_path / kind))
+    assert rename in disk.events
+    if kind == "frames":  # every frame file, and the folder holding them
+        assert disk.synced_before("000000.png", rename) and disk.synced_before(MARKER, rename)
+    assert disk.synced_before(partial_path(tmp_path / kind), rename)
+    after = disk.events[disk.events.index(rename) + 1:]
+    assert ("fsync", str(tmp_path)) in after
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="needs /proc to name a flushed descriptor")
+def test_a_published_folder_replacing_another_is_flushed_first(tmp_path, monkeypatch):
+    target, new = tmp_path / "out", tmp_path / ".out.partial"
+    target.mkdir()
+    (new / "sub").mkdir(parents=True)
+    (new / "sub" / "a.bin").write_bytes(b"new")
+    disk = _Disk(monkeypatch)
+    publish_folder(new, target, "test")
+    flushed = [p for kind, p in disk.events if kind == "fsync"]
+    assert any(p.endswith("/sub/a.bin") for p in flushed) and any(p.endswith("/sub") for p in flushed)
+    assert flushed[-1] == str(tmp_path)  # the exchange (or the renames) made durable

@@ -178,6 +178,7 @@ def test_atomic_path_skips_only_the_folder_flush_on_windows(tmp_path, disk_event
             return getattr(os, attribute)
 
     monkeypatch.setattr(paths_module, "os", Windows())
+    monkeypatch.setattr(outputs_module, "os", Windows())  # fsync_path, which atomic_path calls
     with atomic_path(tmp_path / "a.txt") as tmp:
         tmp.write_text("x")
     assert [e[0] for e in disk_events] == ["fsync", "replace"]  # the file flushed, the folder cannot be
