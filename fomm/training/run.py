@@ -106,9 +106,13 @@ def prepare_training(config: Config, out_dir: str | Path, *, dataset: Dataset | 
     resuming = checkpoint is not None and (stage != "avd" or _holds(out_dir, checkpoint_path or checkpoint))
     check_run_folder(out_dir, resuming=resuming, overwrite=overwrite, inputs=folder_inputs)
     resumed = resume_checkpoint(checkpoint) if checkpoint is not None else None
-    if stage == "avd" and resuming and not isinstance(resumed.extra.get(AVD_STATE_KEY), dict):
+    avd_run = resumed is not None and isinstance(resumed.extra.get(AVD_STATE_KEY), dict)
+    if stage == "avd" and resuming and not avd_run:
         raise TrainingError(f"--out {out_dir} holds the reconstruction run of --checkpoint: write the AVD stage "
                             f"to a new folder (--out {Path(out_dir).name}-avd)")
+    if stage != "avd" and avd_run and _holds(out_dir, checkpoint_path or checkpoint):
+        raise TrainingError(f"--out {out_dir} is an AVD stage run: resume it with --stage avd, or train the "
+                            "reconstruction on from its checkpoint into a new folder (--out)")
     # Both read before anything is written: a damaged or NaN checkpoint leaves no run folder behind.
     start_from = read_checkpoint(_weights_path(finetune, "--finetune")) if finetune is not None else None
     if dataset is None:

@@ -20,6 +20,7 @@ from fomm.data.datasets import FramesDataset
 from fomm.data.synthetic import SyntheticConfig, generate_video, load_tracks, shape_in_motion_video
 from fomm.evaluation.parts import part_position_error
 from fomm.families import get_family
+from fomm.training import TrainingError, prepare_training
 from fomm.training.avd import AVD_STATE_KEY, RULES, random_scale, with_avd_sections
 
 from .avd_helpers import FAMILIES, SIZE, avd_trainer, family_config, reconstruction_checkpoint, synth_data
@@ -148,6 +149,8 @@ def test_avd_stage_resumes_exactly(synth, tmp_path):
     second = avd_trainer(config, tmp_path / "stopped", tmp_path / "stopped")
     assert (second.epoch, second.batch_in_epoch, second.global_step) == (1, 1, 4)
     second.fit()
+    with pytest.raises(TrainingError, match="is an AVD stage run: resume it with --stage avd"):
+        prepare_training(config, tmp_path / "stopped", checkpoint=tmp_path / "stopped", device="cpu")
     for key, value in straight.model.state_dict().items():
         torch.testing.assert_close(second.model.state_dict()[key], value, rtol=0, atol=0, msg=key)
     assert _tensors_equal(second.optimizers["avd"].state_dict(), straight.optimizers["avd"].state_dict())
