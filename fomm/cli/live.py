@@ -7,6 +7,7 @@ import argparse
 import sys
 import threading
 
+from ..animation.options import DETECTORS
 from ..live.commands import COMMANDS, parse_schedule
 from .common import (
     CLIError,
@@ -42,6 +43,12 @@ def add_parser(sub) -> None:
     p.add_argument("--smooth", default="auto", metavar="off|auto|FRAMES",
                    help="steady the camera's motion (keypoints, jacobians) with a One Euro filter: a still head stops "
                         "shaking, a moving one is followed with little lag (default auto: 2 frames)")
+    p.add_argument("--crop", choices=("none", "auto"), default="none",
+                   help="auto: crop each source and the camera around the face, framed like the face checkpoints' "
+                        "training data; the camera's crop is found in the first frame with a face and again at "
+                        "each x (recalibrate), and stays fixed in between. Default none: whole frames")
+    p.add_argument("--detector", choices=DETECTORS, default="auto",
+                   help="face detector of --crop auto (default auto: the CNN, yunet, when installed, else haar)")
     p.add_argument("--every-frame", action="store_true",
                    help="with a video file as camera: animate every frame as fast as possible instead of playing "
                         "it in real time (nothing dropped)")
@@ -83,7 +90,8 @@ def run(args: argparse.Namespace) -> int:
         raise CLIError("--every-frame is for a video file as camera; a webcam delivers frames at its own pace")
     try:
         options = AnimationOptions(mode=args.mode, adapt_scale=args.adapt_scale or None, size=args.size, fit=args.fit,
-                                   precision=args.precision, smooth=args.smooth)
+                                   precision=args.precision, smooth=args.smooth, crop=args.crop,
+                                   detector=args.detector)
     except OptionsError as exc:
         raise CLIError(exc.worded(CLI_WORDS)) from None
     if args.threads is not None:

@@ -47,6 +47,11 @@ class LiveAnimator:
     started per frame. ``options``: as for every animation (the batch size is one frame); keyword
     arguments override single options. The camera's motion is steadied by a causal One Euro filter
     when ``options.smooth`` asks for it (``fomm live`` does by default; :class:`fomm.crop.smooth.MotionFilter`).
+
+    ``options.crop="auto"``: each source is cropped around its face, and the camera frames around the
+    face found at calibration (the first frame with a face, and each :meth:`recalibrate`), framed as a
+    still is (:mod:`fomm.crop`). That crop stays fixed until the next calibration, as one segment of a
+    file keeps one crop, so head motion inside it stays motion; until a face shows, whole frames go in.
     """
 
     def __init__(self, model, sources: Sequence[np.ndarray | str | os.PathLike],
@@ -62,22 +67,66 @@ class LiveAnimator:
         self._calibrate = True
         strength = self.options.smooth_strength()
         self._steady = MotionFilter(strength) if strength else None  # One Euro on the camera's motion
+        self._crop_options = self._cropping() if self.options.crop == "auto" else None
+        self._box = None  # the camera frames' crop, found at calibration (crop="auto")
+        self._find = self._crop_options is not None  # look for the face in the next frame
         self.animator  # noqa: B018 (encode the first source now, so bad options fail before the camera starts)
+
+    def _cropping(self):
+        from ..crop import CropOptions
+        from ..crop.detect import check_detector
+
+        return CropOptions(target=self.options.target, size=self._frame_size(), margin=self.options.crop_margin,
+                           backend=check_detector(self.options.detector))
+
+    def _frame_size(self) -> int:
+        return int(self.options.size or self.model.config.frame_size)
 
     @property
     def animator(self) -> Animator:
         """The animator of the current source (each source is encoded once, when first shown)."""
         if self.source_index not in self._animators:
-            self._animators[self.source_index] = Animator(self.model, self.sources[self.source_index], self.options)
+            source = self.sources[self.source_index]
+            if self._crop_options is not None:
+                source = self._source_crop(source)
+            self._animators[self.source_index] = Animator(self.model, source, self.options)
         return self._animators[self.source_index]
+
+    def _source_crop(self, source) -> np.ndarray:
+        """A source image cut around its face (crop="auto")."""
+        from ..crop import crop_square
+        from ..crop.animate import source_boxes
+        from ..io import read_image
+
+        photo = source if isinstance(source, np.ndarray) else read_image(source)
+        (box,) = source_boxes(photo, "auto", self._crop_options, fit=self.options.fit, face=self.options.face,
+                              fix="give a photo where the face is larger, or leave the crop off (--crop none)")
+        return crop_square(photo, box, self._frame_size())
+
+    def _camera_crop(self, image: np.ndarray) -> np.ndarray:
+        """The camera frame cut by the crop found at calibration (crop="auto"); a calibration that finds a
+        face fixes a new crop and makes this frame the neutral pose."""
+        from ..crop import NoSubjectError, crop_square
+        from ..crop.subjects import image_subjects
+
+        if self._find:
+            try:
+                self._box = image_subjects(image, self._crop_options, "the camera frame")[0].crop
+                self._find, self._calibrate = False, True
+                logger.info("live crop: %s", self._box.describe())
+            except NoSubjectError:
+                pass  # look again in the next frame; meanwhile the last crop (or the whole frame)
+        return image if self._box is None else crop_square(image, self._box, self._frame_size())
 
     @property
     def size(self) -> int:
         return self.animator.size
 
     def recalibrate(self) -> None:
-        """The next frame becomes the neutral pose (relative mode; no effect in absolute mode)."""
+        """The next frame becomes the neutral pose (relative mode; no effect in absolute mode); with
+        crop="auto", the camera's crop is found again in it."""
         self._calibrate = True
+        self._find = self._crop_options is not None
 
     def next_source(self) -> None:
         self.source_index = (self.source_index + 1) % len(self.sources)
@@ -90,6 +139,8 @@ class LiveAnimator:
     def animate(self, image: np.ndarray) -> tuple[np.ndarray, AnimatedFrame]:
         """One camera frame -> (the output image, the animator's frame)."""
         animator = self.animator
+        if self._crop_options is not None:
+            image = self._camera_crop(image)
         (batch,) = animator.frame_batches([image])
         motion = None if self._steady is None else self._steady(animator.driving_motion(batch))
         animated = animator.animate_batch(batch, None if self._calibrate else self.reference, motion=motion)
