@@ -95,11 +95,18 @@ class KPDetectorParams:
 
 
 @dataclass
-class DenseMotionParams:
+class HourglassParams:
+    """An hourglass network run at ``scale_factor`` of the frame: FOMM's dense motion network, TPSMM's,
+    MRAA's pixelwise flow predictor (each family's section adds its own keys after these)."""
+
     block_expansion: int = 64
     max_features: int = 1024
     num_blocks: int = 5
     scale_factor: float = 0.25
+
+
+@dataclass
+class DenseMotionParams(HourglassParams):
     kp_variance: float = 0.01
 
 
@@ -229,8 +236,40 @@ class VisualizerParams:
     colormap: str = "gist_rainbow"
 
 
+DEFAULT_FRAME_SIZE = 256  # the size of every published model but TED's, and TPSMM's when frame_shape is null
+
+
+class ConfigFile:
+    """What the config of every family (FOMM's :class:`Config`, TPSMM's, MRAA's) shares: its frame size,
+    and plain data in the family's published schema, where keys of our extensions left at their unset
+    value (``UNSET``: dotted path -> value) are omitted."""
+
+    UNSET: typing.ClassVar[dict[str, Any]] = {}
+
+    def to_dict(self) -> dict[str, Any]:
+        """The configuration as plain data, in the published schema (YAML-ready)."""
+        data = dataclasses.asdict(self)
+        for path, unset in self.UNSET.items():
+            *parents, key = path.split(".")
+            node = data
+            for parent in parents:
+                node = node.get(parent) if isinstance(node, dict) else None
+            if isinstance(node, dict) and key in node and node[key] == unset:
+                del node[key]
+        return data
+
+    def to_yaml(self) -> str:
+        return yaml.safe_dump(self.to_dict(), sort_keys=False)
+
+    @property
+    def frame_size(self) -> int:
+        """The training frame size (``dataset_params.frame_shape``; 256 when it is null)."""
+        shape = self.dataset_params.frame_shape
+        return int(shape[0]) if shape else DEFAULT_FRAME_SIZE
+
+
 @dataclass
-class Config:
+class Config(ConfigFile):
     """A whole configuration file."""
 
     dataset_params: DatasetParams = field(default_factory=DatasetParams)
@@ -244,23 +283,9 @@ class Config:
     # fomm synth"); it travels with the weights and is what the CLI tells the user about the model.
     description: str | None = None
 
-    def to_dict(self) -> dict[str, Any]:
-        """The configuration as plain data, in the original schema (YAML-ready)."""
-        data = dataclasses.asdict(self)
-        transform = data["train_params"]["transform_params"]
-        if transform is not None and not transform["max_rotation"]:
-            del transform["max_rotation"]  # the authors' Transform(**transform_params) takes no such key
-        for section, key in ((data["model_params"], "avd_network_params"), (data, "train_avd_params")):
-            if section[key] is None:
-                del section[key]  # our AVD extension, unset: the published schema
-        return data
-
-    def to_yaml(self) -> str:
-        return yaml.safe_dump(self.to_dict(), sort_keys=False)
-
-    @property
-    def frame_size(self) -> int:
-        return int(self.dataset_params.frame_shape[0])
+    # Omitted when unset: the authors' Transform(**transform_params) takes no max_rotation; our AVD extension.
+    UNSET: typing.ClassVar[dict[str, Any]] = {"train_params.transform_params.max_rotation": 0,
+                                              "model_params.avd_network_params": None, "train_avd_params": None}
 
 
 # --------------------------------------------------------------------------------------- parsing

@@ -19,26 +19,19 @@ not use it; reconstruction runs in PyTorch).
 
 from __future__ import annotations
 
-import copy
-import json
-import shutil
-import tempfile
-import warnings
 from pathlib import Path
 
 import numpy as np
 import torch
 from torch import nn
 
-from .. import __version__
 from ..families.mraa.backend import MRAAMotion
-from ..io.outputs import check_folder_output, publish_folder
 from ..models.mraa import MRAA, Regions, parse_mraa_config
 from ..models.mraa.config import validate_mraa_frame_size
-from .manifest import manifest_config, run_graph
-from .onnx import METADATA, OPSET, ExportError, _add_metadata, missing_extra
+from .onnx import FAMILY_GRAPHS, OPSET, prepare_export, write_family_export
+from .runtime import SessionBackend
 
-GRAPHS = {"keypoints": "keypoints.onnx", "source": "source.onnx", "decode": "decode.onnx", "avd": "avd.onnx"}
+GRAPHS = FAMILY_GRAPHS
 FORMAT_VERSION = 1
 FIELDS = ("shift", "affine", "covar")
 
@@ -101,16 +94,8 @@ class _AVD(nn.Module):
 def export_mraa_onnx(model: MRAA, out_dir: str | Path, *, size: int | None = None, opset: int = OPSET,
                      overwrite: bool = False) -> Path:
     """Write the graphs and ``fomm-onnx.json`` to ``out_dir`` (see the module docstring), atomically."""
-    try:
-        import onnx  # noqa: F401
-    except ModuleNotFoundError:
-        raise missing_extra("onnx") from None
-    if opset < 16:
-        raise ExportError(f"opset {opset} has no GridSample (needed by the flow predictor); use opset >= 16")
-    out = check_folder_output(out_dir, overwrite=overwrite, legacy=(*GRAPHS.values(), METADATA))
-    size = int(size or model.config.frame_size)
-    validate_mraa_frame_size(model.config, size)
-    net = copy.deepcopy(model).to("cpu", torch.float32, memory_format=torch.contiguous_format).eval()
+    out, size, net = prepare_export(model, out_dir, size=size, opset=opset, overwrite=overwrite,
+                                    check_size=validate_mraa_frame_size, needs="the flow predictor")
     images = torch.rand(2, 3, size, size, generator=torch.Generator().manual_seed(0))
     with torch.no_grad():
         regions = net.region_predictor(images)
@@ -130,61 +115,19 @@ def export_mraa_onnx(model: MRAA, out_dir: str | Path, *, size: int | None = Non
         graphs["avd"] = (_AVD(net), (source_regions.shift, source_regions.affine, regions.shift, regions.affine),
                          ["source_shift", "source_affine", "driving_shift", "driving_affine"],
                          ["shift", "affine", "covar"])
-    config = copy.deepcopy(model.config)
-    config.dataset_params.frame_shape = [size, size, config.model_params.num_channels]
-    metadata = {
-        "format": "fomm-onnx", "family": "mraa", "format_version": FORMAT_VERSION, "fomm_version": __version__,
-        "opset": opset, "size": size, "num_kp": int(regions.shift.shape[1]), "config": config.to_yaml(),
-        "graphs": {name: {"file": GRAPHS[name], "inputs": g[2], "outputs": g[3]} for name, g in graphs.items()},
-    }
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".partial", dir=out.parent))
-    tmp.chmod(0o755)
-    try:
-        for name, (module, args, names_in, names_out) in graphs.items():
-            with warnings.catch_warnings():  # the tracer's notes on shapes read as Python values
-                warnings.simplefilter("ignore")
-                torch.onnx.export(module.eval(), args, str(tmp / GRAPHS[name]), input_names=names_in,
-                                  output_names=names_out,
-                                  dynamic_axes={n: {0: "batch"} for n in (*names_in, *names_out)},
-                                  opset_version=opset, dynamo=False, do_constant_folding=True)
-            _add_metadata(tmp / GRAPHS[name], {k: metadata[k] for k in ("format", "family", "size", "config")})
-        (tmp / METADATA).write_text(json.dumps(metadata, indent=2) + "\n")
-        publish_folder(tmp, out, "fomm export")
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp)
-    return out
+    every_name_batched = {name: (*g, [*g[2], *g[3]]) for name, g in graphs.items()}
+    return write_family_export(out, "mraa", model.config, model.config.model_params.num_channels, size,
+                               int(regions.shift.shape[1]), every_name_batched, opset)
 
 
-class MRAAOnnxBackend(MRAAMotion):
+class MRAAOnnxBackend(MRAAMotion, SessionBackend):
     """An MRAA export in onnxruntime sessions (float32); implements :class:`fomm.animation.Backend`."""
 
-    precision = "fp32"
-
     def __init__(self, folder: str | Path, metadata: dict, sessions: dict):
-        self.folder, self.metadata, self.sessions = Path(folder), metadata, sessions
-        self.config = manifest_config(self.folder, metadata, parse_mraa_config)
-        self.size = metadata["size"]
-        self.device = torch.device("cpu")
-        if "avd" not in sessions:
-            self.modes = ("relative", "absolute")
-
-    def _run(self, graph: str, **inputs: np.ndarray) -> list[np.ndarray]:
-        return run_graph(self.folder, self.sessions, graph, inputs)
-
-    @staticmethod
-    def _array(tensor: torch.Tensor) -> np.ndarray:
-        return np.ascontiguousarray(tensor.detach().to("cpu", torch.float32).numpy())
+        self.open(folder, metadata, sessions, parse_mraa_config)
 
     def _inputs(self, prefix: str, regions: Regions, fields=FIELDS) -> dict[str, np.ndarray]:
         return {f"{prefix}_{field}": self._array(getattr(regions, field)) for field in fields}
-
-    def to_input(self, images: torch.Tensor) -> torch.Tensor:
-        if tuple(images.shape[-2:]) != (self.size, self.size):
-            raise ExportError(f"this model was exported at {self.size} px, got frames of {tuple(images.shape[-2:])}; "
-                              f"run it at --size {self.size} or export it again with --size")
-        return images.detach().to("cpu", torch.float32).contiguous()
 
     def keypoints(self, images: torch.Tensor) -> Regions:
         return Regions(*(torch.from_numpy(a) for a in self._run("keypoints", image=self._array(images))))

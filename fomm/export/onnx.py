@@ -15,12 +15,15 @@ graphs without PyTorch (see :class:`fomm.export.OnnxBackend` for the reference u
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 import shutil
 import tempfile
 import warnings
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import nn
@@ -37,6 +40,7 @@ logger = logging.getLogger(__name__)
 OPSET = 17  # >= 16 for GridSample; 17 has LayerNormalization etc. and runs on onnxruntime >= 1.13
 METADATA = "fomm-onnx.json"
 GRAPHS = {"keypoints": "keypoints.onnx", "source": "source.onnx", "decode": "decode.onnx"}
+FAMILY_GRAPHS = {**GRAPHS, "avd": "avd.onnx"}  # TPSMM's and MRAA's: the AVD network too
 FORMAT_VERSION = 1
 
 
@@ -126,6 +130,60 @@ def _add_metadata(path: Path, metadata: dict) -> None:
     onnx.save(proto, str(path))
 
 
+def prepare_export(model: nn.Module, out_dir: str | Path, *, size: int | None, opset: int, overwrite: bool,
+                   check_size: Callable[[Any, int], None], needs: str) -> tuple[Path, int, nn.Module]:
+    """What every family's export checks before any work (the onnx package, the opset ``needs``'
+    GridSample, the output folder, the frame size by ``check_size(config, size)``), and the float32,
+    contiguous, eval-mode copy on the CPU it traces (the caller's model keeps its placement and mode).
+    Returns the output folder, the size and the copy."""
+    try:
+        import onnx  # noqa: F401 (metadata; checked before any work)
+    except ModuleNotFoundError:
+        raise missing_extra("onnx") from None
+    if opset < 16:
+        raise ExportError(f"opset {opset} has no GridSample (needed by {needs}); use opset >= 16")
+    # Replaced only if fomm made it (its marker, or nothing but an export's files), never a user's folder.
+    out = check_folder_output(out_dir, overwrite=overwrite, legacy=(*FAMILY_GRAPHS.values(), METADATA))
+    size = int(size or model.config.frame_size)
+    check_size(model.config, size)
+    return out, size, copy.deepcopy(model).to("cpu", torch.float32, memory_format=torch.contiguous_format).eval()
+
+
+# name -> (module, example inputs, input names, output names, the names whose axis 0 is the batch)
+Graphs = dict[str, tuple[nn.Module, tuple, list[str], list[str], list[str]]]
+
+
+def write_family_export(out: Path, family: str, config: Any, num_channels: int, size: int, num_kp: int,
+                        graphs: Graphs, opset: int) -> Path:
+    """A successor family's export (TPSMM, MRAA): each graph traced into a temporary folder beside
+    ``out`` with the embedded metadata, the manifest written (its ``config``: ``config`` at ``size``),
+    then the folder published in one rename; a failure leaves nothing."""
+    config = copy.deepcopy(config)
+    config.dataset_params.frame_shape = [size, size, num_channels]
+    metadata = {
+        "format": "fomm-onnx", "family": family, "format_version": FORMAT_VERSION, "fomm_version": __version__,
+        "opset": opset, "size": size, "num_kp": num_kp, "config": config.to_yaml(),
+        "graphs": {name: {"file": FAMILY_GRAPHS[name], "inputs": g[2], "outputs": g[3]} for name, g in graphs.items()},
+    }
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".partial", dir=out.parent))
+    tmp.chmod(0o755)  # mkdtemp makes it private; the export is an ordinary folder
+    try:
+        for name, (module, args, names_in, names_out, dynamic) in graphs.items():
+            with warnings.catch_warnings():  # the tracer's notes on shapes read as Python values
+                warnings.simplefilter("ignore")
+                torch.onnx.export(module.eval(), args, str(tmp / FAMILY_GRAPHS[name]), input_names=names_in,
+                                  output_names=names_out, dynamic_axes={n: {0: "batch"} for n in dynamic},
+                                  opset_version=opset, dynamo=False, do_constant_folding=True)
+            _add_metadata(tmp / FAMILY_GRAPHS[name], {k: metadata[k] for k in ("format", "family", "size", "config")})
+        (tmp / METADATA).write_text(json.dumps(metadata, indent=2) + "\n")
+        publish_folder(tmp, out, "fomm export")
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp)
+    return out
+
+
 def export_onnx(model: FOMM, out_dir: str | Path, *, size: int | None = None, opset: int = OPSET,
                 overwrite: bool = False) -> Path:
     """Write the three graphs and ``fomm-onnx.json`` to ``out_dir`` (created; replaced only with
@@ -142,22 +200,10 @@ def export_onnx(model: FOMM, out_dir: str | Path, *, size: int | None = None, op
         from .mraa import export_mraa_onnx
 
         return export_mraa_onnx(model, out_dir, size=size, opset=opset, overwrite=overwrite)
-    try:
-        import onnx  # noqa: F401 (metadata; checked before any work)
-    except ModuleNotFoundError:
-        raise missing_extra("onnx") from None
-    if opset < 16:
-        raise ExportError(f"opset {opset} has no GridSample (needed by the dense motion); use opset >= 16")
-    # Replaced only if fomm made it (its marker, or nothing but an export's files), never a user's folder.
-    out = check_folder_output(out_dir, overwrite=overwrite, legacy=(*GRAPHS.values(), METADATA))
+    out, size, copied = prepare_export(model, out_dir, size=size, opset=opset, overwrite=overwrite,
+                                       check_size=validate_frame_size, needs="the dense motion")
     config = model.config
-    size = int(size or config.frame_size)
-    validate_frame_size(config, size)
     jacobian = model.kp_detector.jacobian is not None
-    # A float32, contiguous, eval-mode copy on the CPU: the caller's model keeps its placement and mode.
-    import copy
-
-    copied = copy.deepcopy(model).to("cpu", torch.float32, memory_format=torch.contiguous_format).eval()
     kp_graph = _KeypointGraph(copied.kp_detector).eval()
     source_graph = _SourceGraph(copied.generator).eval()
     decode_graph = _DecodeGraph(copied.generator, jacobian).eval()

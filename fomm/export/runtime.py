@@ -59,15 +59,44 @@ def _maker(providers: list[str] | None, threads: int | None):
     return lambda path: _session(path, providers or ["CPUExecutionProvider"], threads or torch.get_num_threads())
 
 
-class OnnxBackend(FommMotion):
+class SessionBackend:
+    """What every onnxruntime backend shares: its graphs run by :func:`fomm.export.manifest.run_graph`,
+    frames checked against the export's size, tensors exchanged as float32 CPU arrays. A family's backend
+    (TPSMM, MRAA) is also built here from the opened ``sessions`` (:meth:`open`), its config parsed
+    by ``parse`` and ``avd`` dropped from its modes when the export has no AVD graph."""
+
+    precision = "fp32"
+    modes: tuple[str, ...] = ()
+
+    def open(self, folder: str | os.PathLike, metadata: dict, sessions: dict, parse) -> None:
+        self.folder, self.metadata, self.sessions = Path(folder), metadata, sessions
+        self.config = manifest_config(self.folder, metadata, parse)
+        self.size = metadata["size"]
+        self.device = torch.device("cpu")  # inputs and outputs are exchanged as CPU arrays
+        if "avd" not in sessions:
+            self.modes = tuple(m for m in self.modes if m != "avd")
+
+    def _run(self, graph: str, **inputs: np.ndarray) -> list[np.ndarray]:
+        return run_graph(self.folder, self.sessions, graph, inputs)
+
+    def to_input(self, images: torch.Tensor) -> torch.Tensor:
+        if tuple(images.shape[-2:]) != (self.size, self.size):
+            raise ExportError(f"this model was exported at {self.size} px, got frames of {tuple(images.shape[-2:])}; "
+                              f"run it at --size {self.size} or export it again with --size")
+        return images.detach().to("cpu", torch.float32).contiguous()
+
+    @staticmethod
+    def _array(tensor: torch.Tensor) -> np.ndarray:
+        return np.ascontiguousarray(tensor.detach().to("cpu", torch.float32).numpy())
+
+
+class OnnxBackend(FommMotion, SessionBackend):
     """The three exported graphs in onnxruntime sessions; implements :class:`fomm.animation.Backend`.
 
     ``threads``: intra-op threads per session (default: ``torch.get_num_threads()``, as PyTorch would
     use). ``providers``: onnxruntime execution providers (default CPU; e.g.
     ``["CUDAExecutionProvider", "CPUExecutionProvider"]`` with onnxruntime-gpu).
     """
-
-    precision = "fp32"
 
     def __init__(self, folder: str | os.PathLike, *, threads: int | None = None, providers: list[str] | None = None):
         try:
@@ -91,19 +120,6 @@ class OnnxBackend(FommMotion):
                 raise ExportError(f"{self.folder / METADATA}: the {name} graph's inputs do not match its jacobian "
                                   f"setting; the export is damaged: {AGAIN}")
         self.sessions = open_sessions(self.folder, self.metadata, _maker(providers, threads))
-
-    def _run(self, graph: str, **inputs: np.ndarray) -> list[np.ndarray]:
-        return run_graph(self.folder, self.sessions, graph, inputs)
-
-    def to_input(self, images: torch.Tensor) -> torch.Tensor:
-        if tuple(images.shape[-2:]) != (self.size, self.size):
-            raise ExportError(f"this model was exported at {self.size} px, got frames of {tuple(images.shape[-2:])}; "
-                              f"run it at --size {self.size} or export it again with --size")
-        return images.detach().to("cpu", torch.float32).contiguous()
-
-    @staticmethod
-    def _array(tensor: torch.Tensor) -> np.ndarray:
-        return np.ascontiguousarray(tensor.detach().to("cpu", torch.float32).numpy())
 
     def keypoints(self, images: torch.Tensor) -> Keypoints:
         outputs = self._run("keypoints", image=self._array(images))

@@ -18,29 +18,22 @@ not use it; reconstruction runs in PyTorch).
 
 from __future__ import annotations
 
-import copy
-import json
-import shutil
-import tempfile
-import warnings
 from pathlib import Path
 
 import numpy as np
 import torch
 from torch import nn
 
-from .. import __version__
 from ..families.tpsmm.backend import TPSMMMotion
 from ..families.tpsmm.config import parse_tpsmm_config, validate_frame_size
 from ..families.tpsmm.model import TPSMM
-from ..io.outputs import check_folder_output, publish_folder
 from ..models import Keypoints
 from ..models.tps import KeypointTPS
 from ..models.tpsmm import POINTS_PER_TPS
-from .manifest import manifest_config, run_graph
-from .onnx import METADATA, OPSET, ExportError, _add_metadata, missing_extra
+from .onnx import FAMILY_GRAPHS, OPSET, prepare_export, write_family_export
+from .runtime import SessionBackend
 
-GRAPHS = {"keypoints": "keypoints.onnx", "source": "source.onnx", "decode": "decode.onnx", "avd": "avd.onnx"}
+GRAPHS = FAMILY_GRAPHS
 FORMAT_VERSION = 1
 
 
@@ -91,16 +84,8 @@ class _AVD(nn.Module):
 def export_tpsmm_onnx(model: TPSMM, out_dir: str | Path, *, size: int | None = None, opset: int = OPSET,
                       overwrite: bool = False) -> Path:
     """Write the graphs and ``fomm-onnx.json`` to ``out_dir`` (see the module docstring), atomically."""
-    try:
-        import onnx  # noqa: F401
-    except ModuleNotFoundError:
-        raise missing_extra("onnx") from None
-    if opset < 16:
-        raise ExportError(f"opset {opset} has no GridSample (needed by the dense motion); use opset >= 16")
-    out = check_folder_output(out_dir, overwrite=overwrite, legacy=(*GRAPHS.values(), METADATA))
-    size = int(size or model.config.frame_size)
-    validate_frame_size(model.config, size)
-    net = copy.deepcopy(model).to("cpu", torch.float32, memory_format=torch.contiguous_format).eval()
+    out, size, net = prepare_export(model, out_dir, size=size, opset=opset, overwrite=overwrite,
+                                    check_size=validate_frame_size, needs="the dense motion")
     images = torch.rand(2, 3, size, size, generator=torch.Generator().manual_seed(0))
     with torch.no_grad():
         kp = net.kp_detector(images).value
@@ -119,59 +104,17 @@ def export_tpsmm_onnx(model: TPSMM, out_dir: str | Path, *, size: int | None = N
     if net.avd_network is not None:
         graphs["avd"] = (_AVD(net), (kp[:1].expand_as(kp), kp), ["kp_source", "kp_driving"], ["kp"],
                          ["kp_source", "kp_driving", "kp"])
-    config = copy.deepcopy(model.config)
-    config.dataset_params.frame_shape = [size, size, config.model_params.common_params.num_channels]
-    metadata = {
-        "format": "fomm-onnx", "family": "tpsmm", "format_version": FORMAT_VERSION, "fomm_version": __version__,
-        "opset": opset, "size": size, "num_kp": int(kp.shape[1]), "config": config.to_yaml(),
-        "graphs": {name: {"file": GRAPHS[name], "inputs": g[2], "outputs": g[3]} for name, g in graphs.items()},
-    }
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".partial", dir=out.parent))
-    tmp.chmod(0o755)
-    try:
-        for name, (module, args, names_in, names_out, dynamic) in graphs.items():
-            with warnings.catch_warnings():  # the tracer's notes on shapes read as Python values
-                warnings.simplefilter("ignore")
-                torch.onnx.export(module.eval(), args, str(tmp / GRAPHS[name]), input_names=names_in,
-                                  output_names=names_out, dynamic_axes={n: {0: "batch"} for n in dynamic},
-                                  opset_version=opset, dynamo=False, do_constant_folding=True)
-            _add_metadata(tmp / GRAPHS[name], {k: metadata[k] for k in ("format", "family", "size", "config")})
-        (tmp / METADATA).write_text(json.dumps(metadata, indent=2) + "\n")
-        publish_folder(tmp, out, "fomm export")
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp)
-    return out
+    return write_family_export(out, "tpsmm", model.config, model.config.model_params.common_params.num_channels,
+                               size, int(kp.shape[1]), graphs, opset)
 
 
-class TPSMMOnnxBackend(TPSMMMotion):
+class TPSMMOnnxBackend(TPSMMMotion, SessionBackend):
     """A TPSMM export in onnxruntime sessions (float32); implements :class:`fomm.animation.Backend`. The
     TPS fit runs on the host (see the module docstring)."""
 
-    precision = "fp32"
-
     def __init__(self, folder: str | Path, metadata: dict, sessions: dict):
-        self.folder, self.metadata, self.sessions = Path(folder), metadata, sessions
-        self.config = manifest_config(self.folder, metadata, parse_tpsmm_config)
-        self.size = metadata["size"]
+        self.open(folder, metadata, sessions, parse_tpsmm_config)
         self.num_tps = self.config.model_params.common_params.num_tps
-        self.device = torch.device("cpu")
-        if "avd" not in sessions:
-            self.modes = ("relative", "absolute")
-
-    def _run(self, graph: str, **inputs: np.ndarray) -> list[np.ndarray]:
-        return run_graph(self.folder, self.sessions, graph, inputs)
-
-    @staticmethod
-    def _array(tensor: torch.Tensor) -> np.ndarray:
-        return np.ascontiguousarray(tensor.detach().to("cpu", torch.float32).numpy())
-
-    def to_input(self, images: torch.Tensor) -> torch.Tensor:
-        if tuple(images.shape[-2:]) != (self.size, self.size):
-            raise ExportError(f"this model was exported at {self.size} px, got frames of {tuple(images.shape[-2:])}; "
-                              f"run it at --size {self.size} or export it again with --size")
-        return images.detach().to("cpu", torch.float32).contiguous()
 
     def keypoints(self, images: torch.Tensor) -> Keypoints:
         return Keypoints(torch.from_numpy(self._run("keypoints", image=self._array(images))[0]))

@@ -89,6 +89,20 @@ def warp(image: torch.Tensor, grid: torch.Tensor, align_corners: bool, padding_m
                          align_corners=align_corners)
 
 
+def resize(tensor: torch.Tensor, size) -> torch.Tensor:
+    """``tensor`` (B, C, h, w) resized bilinearly to ``size`` (no-op when it has it)."""
+    if tuple(tensor.shape[2:]) == tuple(size):
+        return tensor
+    return F.interpolate(tensor, size=size, mode="bilinear", align_corners=False)
+
+
+def deform(inp: torch.Tensor, flow: torch.Tensor, align_corners: bool) -> torch.Tensor:
+    """Warp ``inp`` (B, C, H, W) by a backward flow (B, h, w, 2), resized bilinearly to its size when
+    they differ (how a generator warps its feature maps of every scale by one flow)."""
+    flow = resize(flow.permute(0, 3, 1, 2), inp.shape[2:]).permute(0, 2, 3, 1)
+    return warp(inp, flow, align_corners)
+
+
 class ResBlock2d(nn.Module):
     """Pre-activation residual block: norm -> ReLU -> conv -> norm -> ReLU -> conv, plus the input."""
 

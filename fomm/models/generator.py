@@ -6,10 +6,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
-from .blocks import DownBlock2d, ResBlock2d, SameBlock2d, UpBlock2d, warp
+from .blocks import DownBlock2d, ResBlock2d, SameBlock2d, UpBlock2d, deform, resize
 from .dense_motion import DenseMotionNetwork
 from .keypoint_detector import Keypoints
 
@@ -24,18 +23,14 @@ class GeneratorOutput:
     deformation: torch.Tensor | None = None
 
 
-class OcclusionAwareGenerator(nn.Module):
-    def __init__(self, num_channels: int, num_kp: int, block_expansion: int, max_features: int,
-                 num_down_blocks: int, num_bottleneck_blocks: int, estimate_occlusion_map: bool = False,
-                 dense_motion_params: dict | None = None, estimate_jacobian: bool = False,
-                 align_corners: bool = True):
-        super().__init__()
-        if dense_motion_params is not None:
-            self.dense_motion_network = DenseMotionNetwork(
-                num_kp=num_kp, num_channels=num_channels, estimate_occlusion_map=estimate_occlusion_map,
-                align_corners=align_corners, **dense_motion_params)
-        else:
-            self.dense_motion_network = None
+class EncoderDecoder(nn.Module):
+    """FOMM's generator layers, which MRAA's generator has too: a 7x7 first block, down blocks, res
+    blocks in the bottleneck, up blocks and a 7x7 final convolution, widths doubling per level up to
+    ``max_features``. Built by :meth:`add_encoder_decoder` after the subclass's motion network, so the
+    state dicts keep the published key order."""
+
+    def add_encoder_decoder(self, num_channels: int, block_expansion: int, max_features: int,
+                            num_down_blocks: int, num_bottleneck_blocks: int) -> None:
         self.first = SameBlock2d(num_channels, block_expansion, kernel_size=7, padding=3)
 
         def width(level: int) -> int:
@@ -48,19 +43,28 @@ class OcclusionAwareGenerator(nn.Module):
         for i in range(num_bottleneck_blocks):
             self.bottleneck.add_module(f"r{i}", ResBlock2d(width(num_down_blocks)))
         self.final = nn.Conv2d(block_expansion, num_channels, kernel_size=(7, 7), padding=(3, 3))
+
+
+class OcclusionAwareGenerator(EncoderDecoder):
+    def __init__(self, num_channels: int, num_kp: int, block_expansion: int, max_features: int,
+                 num_down_blocks: int, num_bottleneck_blocks: int, estimate_occlusion_map: bool = False,
+                 dense_motion_params: dict | None = None, estimate_jacobian: bool = False,
+                 align_corners: bool = True):
+        super().__init__()
+        if dense_motion_params is not None:
+            self.dense_motion_network = DenseMotionNetwork(
+                num_kp=num_kp, num_channels=num_channels, estimate_occlusion_map=estimate_occlusion_map,
+                align_corners=align_corners, **dense_motion_params)
+        else:
+            self.dense_motion_network = None
+        self.add_encoder_decoder(num_channels, block_expansion, max_features, num_down_blocks, num_bottleneck_blocks)
         self.estimate_occlusion_map = estimate_occlusion_map
         self.num_channels = num_channels
         self.align_corners = align_corners
 
     def deform_input(self, inp: torch.Tensor, deformation: torch.Tensor) -> torch.Tensor:
         """Warp ``inp`` by the deformation, resized bilinearly to its size when they differ."""
-        _, h_old, w_old, _ = deformation.shape
-        _, _, h, w = inp.shape
-        if (h_old, w_old) != (h, w):
-            deformation = F.interpolate(deformation.permute(0, 3, 1, 2), size=(h, w), mode="bilinear",
-                                        align_corners=False)
-            deformation = deformation.permute(0, 2, 3, 1)
-        return warp(inp, deformation, self.align_corners)
+        return deform(inp, deformation, self.align_corners)
 
     def encode_source(self, source_image: torch.Tensor) -> torch.Tensor:
         """The source's feature map; it depends on the source only, so animation computes it once."""
@@ -90,10 +94,7 @@ class OcclusionAwareGenerator(nn.Module):
             out = self.deform_input(out, motion.deformation)
             occlusion_map = motion.occlusion_map
             if occlusion_map is not None:
-                if out.shape[2:] != occlusion_map.shape[2:]:
-                    occlusion_map = F.interpolate(occlusion_map, size=out.shape[2:], mode="bilinear",
-                                                  align_corners=False)
-                out = out * occlusion_map
+                out = out * resize(occlusion_map, out.shape[2:])
             result.mask = motion.mask
             result.sparse_deformed = motion.sparse_deformed
             result.occlusion_map = motion.occlusion_map

@@ -4,15 +4,18 @@ are refused with the dotted key path."""
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
-import yaml
-
-from ...config import AugmentationParams, ConfigError, VisualizerParams, from_dict, validate_ranges
-
-DEFAULT_FRAME_SIZE = 256  # the authors' dataset default when frame_shape is null (as published)
+from ...config import (
+    AugmentationParams,
+    ConfigError,
+    ConfigFile,
+    HourglassParams,
+    VisualizerParams,
+    from_dict,
+    validate_ranges,
+)
 
 
 @dataclass
@@ -40,11 +43,8 @@ class InpaintingParams:  # ``generator_params`` in the YAML
 
 
 @dataclass
-class TPSDenseMotionParams:
-    block_expansion: int = 64
-    max_features: int = 1024
-    num_blocks: int = 5
-    scale_factor: float = 0.25
+class TPSDenseMotionParams(HourglassParams):
+    """TPSMM's dense motion network: the hourglass keys alone (its heatmap variance is fixed, 0.01)."""
 
 
 @dataclass
@@ -110,7 +110,7 @@ class TrainAVDParams:
 
 
 @dataclass
-class TPSMMConfig:
+class TPSMMConfig(ConfigFile):
     """A whole TPSMM configuration file."""
 
     dataset_params: TPSDatasetParams = field(default_factory=TPSDatasetParams)
@@ -120,23 +120,8 @@ class TPSMMConfig:
     visualizer_params: VisualizerParams = field(default_factory=VisualizerParams)
     description: str | None = None  # our extension: what the model was trained on, in a few words
 
-    @property
-    def frame_size(self) -> int:
-        """The training frame size (the published configs leave frame_shape null: 256)."""
-        shape = self.dataset_params.frame_shape
-        return int(shape[0]) if shape else DEFAULT_FRAME_SIZE
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain data in the published schema (keys our extensions leave unset are omitted)."""
-        data = dataclasses.asdict(self)
-        if data["train_avd_params"]["lambda_affine"] is None:
-            del data["train_avd_params"]["lambda_affine"]
-        if data["description"] is None:
-            del data["description"]
-        return data
-
-    def to_yaml(self) -> str:
-        return yaml.safe_dump(self.to_dict(), sort_keys=False)
+    # Omitted when unset, as in the published schema.
+    UNSET: ClassVar[dict[str, Any]] = {"train_avd_params.lambda_affine": None, "description": None}
 
 
 def parse_tpsmm_config(data: dict) -> TPSMMConfig:

@@ -7,13 +7,19 @@ reconstruction, transform) reuse FOMM's dataclasses.
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
-import yaml
-
-from ...config import ConfigError, DatasetParams, ReconstructionParams, TransformParams, from_dict, validate_ranges
+from ...config import (
+    ConfigError,
+    ConfigFile,
+    DatasetParams,
+    HourglassParams,
+    ReconstructionParams,
+    TransformParams,
+    from_dict,
+    validate_ranges,
+)
 
 MODES = ("standard", "relative", "avd")  # the published demo's names; "standard" is our "absolute"
 
@@ -38,11 +44,7 @@ class RegionPredictorParams:
 
 
 @dataclass
-class PixelwiseFlowPredictorParams:
-    block_expansion: int = 64
-    max_features: int = 1024
-    num_blocks: int = 5
-    scale_factor: float = 0.25
+class PixelwiseFlowPredictorParams(HourglassParams):
     use_deformed_source: bool = True
     use_covar_heatmap: bool = True
     estimate_occlusion_map: bool = True
@@ -130,7 +132,7 @@ class MRAAVisualizerParams:
 
 
 @dataclass
-class MRAAConfig:
+class MRAAConfig(ConfigFile):
     """A whole MRAA configuration file."""
 
     dataset_params: DatasetParams = field(default_factory=DatasetParams)
@@ -142,22 +144,8 @@ class MRAAConfig:
     visualizer_params: MRAAVisualizerParams = field(default_factory=MRAAVisualizerParams)
     description: str | None = None  # our extension, as in FOMM's Config
 
-    @property
-    def frame_size(self) -> int:
-        return int(self.dataset_params.frame_shape[0])
-
-    def to_dict(self) -> dict[str, Any]:
-        """The configuration as plain data, in the published schema (YAML-ready)."""
-        data = dataclasses.asdict(self)
-        transform = data["train_params"]["transform_params"]
-        if transform is not None and not transform["max_rotation"]:
-            del transform["max_rotation"]  # FOMM's extension; MRAA's schema has no such key
-        if data["description"] is None:
-            del data["description"]
-        return data
-
-    def to_yaml(self) -> str:
-        return yaml.safe_dump(self.to_dict(), sort_keys=False)
+    UNSET: ClassVar[dict[str, Any]] = {"train_params.transform_params.max_rotation": 0,  # FOMM's extension
+                                       "description": None}
 
 
 def validate_mraa_config(config: MRAAConfig) -> None:

@@ -7,10 +7,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as F
-from torch import nn
 
-from ..blocks import DownBlock2d, ResBlock2d, SameBlock2d, UpBlock2d, warp
+from .. import blocks
+from ..blocks import resize
+from ..generator import EncoderDecoder
 from .pixelwise_flow_predictor import PixelwiseFlowPredictor
 from .regions import Regions
 
@@ -25,19 +25,13 @@ class GeneratorOutput:
     sparse_deformed: torch.Tensor | None = None
 
 
-def _resize(tensor: torch.Tensor, size) -> torch.Tensor:
-    if tuple(tensor.shape[2:]) == tuple(size):
-        return tensor
-    return F.interpolate(tensor, size=size, mode="bilinear", align_corners=False)
-
-
 def deform(inp: torch.Tensor, optical_flow: torch.Tensor) -> torch.Tensor:
-    """Warp ``inp`` by the flow, resized bilinearly to its size when they differ."""
-    flow = _resize(optical_flow.permute(0, 3, 1, 2), inp.shape[2:]).permute(0, 2, 3, 1)
-    return warp(inp, flow, align_corners=False)
+    """Warp ``inp`` by the flow, resized to its size when they differ, with PyTorch's default
+    ``align_corners=False``, as MRAA was trained."""
+    return blocks.deform(inp, optical_flow, align_corners=False)
 
 
-class Generator(nn.Module):
+class Generator(EncoderDecoder):
     def __init__(self, num_channels: int, num_regions: int, block_expansion: int, max_features: int,
                  num_down_blocks: int, num_bottleneck_blocks: int, pixelwise_flow_predictor_params: dict | None = None,
                  skips: bool = False, revert_axis_swap: bool = False):
@@ -48,18 +42,7 @@ class Generator(nn.Module):
                 **pixelwise_flow_predictor_params)
         else:
             self.pixelwise_flow_predictor = None
-        self.first = SameBlock2d(num_channels, block_expansion, kernel_size=7, padding=3)
-
-        def width(level: int) -> int:
-            return min(max_features, block_expansion * (2**level))
-
-        self.down_blocks = nn.ModuleList(DownBlock2d(width(i), width(i + 1)) for i in range(num_down_blocks))
-        self.up_blocks = nn.ModuleList(
-            UpBlock2d(width(num_down_blocks - i), width(num_down_blocks - i - 1)) for i in range(num_down_blocks))
-        self.bottleneck = nn.Sequential()
-        for i in range(num_bottleneck_blocks):
-            self.bottleneck.add_module(f"r{i}", ResBlock2d(width(num_down_blocks)))
-        self.final = nn.Conv2d(block_expansion, num_channels, kernel_size=(7, 7), padding=(3, 3))
+        self.add_encoder_decoder(num_channels, block_expansion, max_features, num_down_blocks, num_bottleneck_blocks)
         self.skips = skips
 
     def encode_source(self, source_image: torch.Tensor) -> list[torch.Tensor]:
@@ -88,20 +71,20 @@ class Generator(nn.Module):
         motion = self.pixelwise_flow_predictor(source_image, driving, source, bg_params)
         flow, occlusion = motion.optical_flow, motion.occlusion_map
         warped = deform(features[-1], flow)
-        out = warped if occlusion is None else warped * _resize(occlusion, warped.shape[2:])
+        out = warped if occlusion is None else warped * resize(occlusion, warped.shape[2:])
         out = self.bottleneck(out)
         skip_features = list(reversed(features[:-1]))
         for i in range(len(self.up_blocks) + 1):
             if self.skips and occlusion is not None:
                 skip = warped if i == 0 else deform(skip_features[i - 1], flow)
-                occ = _resize(occlusion, out.shape[2:])
+                occ = resize(occlusion, out.shape[2:])
                 out = out * (1 - occ) + skip * occ
             if i < len(self.up_blocks):
                 out = self.up_blocks[i](out)
         prediction = torch.sigmoid(self.final(out))
         deformed = deform(source_image, flow) if (visualize or self.skips) else None
         if self.skips and occlusion is not None:
-            occ = _resize(occlusion, prediction.shape[2:])
+            occ = resize(occlusion, prediction.shape[2:])
             prediction = prediction * (1 - occ) + deformed.to(prediction.dtype) * occ
         return GeneratorOutput(prediction, deformed, occlusion, flow, motion.mask, motion.sparse_deformed)
 

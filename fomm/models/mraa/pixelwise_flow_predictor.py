@@ -6,19 +6,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as F
-from torch import nn
 
 from ..blocks import (
-    AntiAliasInterpolation2d,
-    Hourglass,
     float32_math,
-    full_precision,
     inverse_2x2,
     kp2gaussian,
     make_coordinate_grid,
-    warp,
 )
+from ..dense_motion import MotionCombiner
 from .regions import Regions
 
 
@@ -46,26 +41,20 @@ def apply_homography(matrix: torch.Tensor, grid: torch.Tensor) -> torch.Tensor:
     return out[..., :2] / out[..., 2:]
 
 
-class PixelwiseFlowPredictor(nn.Module):
+class PixelwiseFlowPredictor(MotionCombiner):
     def __init__(self, block_expansion: int, num_blocks: int, max_features: int, num_regions: int,
                  num_channels: int, estimate_occlusion_map: bool = False, scale_factor: float = 1,
                  region_var: float = 0.01, use_covar_heatmap: bool = False, use_deformed_source: bool = True,
                  revert_axis_swap: bool = False):
         super().__init__()
-        in_features = (num_regions + 1) * (num_channels * use_deformed_source + 1)
-        self.hourglass = Hourglass(block_expansion, in_features=in_features, max_features=max_features,
-                                   num_blocks=num_blocks)
-        self.mask = nn.Conv2d(self.hourglass.out_filters, num_regions + 1, kernel_size=(7, 7), padding=(3, 3))
-        self.occlusion = (nn.Conv2d(self.hourglass.out_filters, 1, kernel_size=(7, 7), padding=(3, 3))
-                          if estimate_occlusion_map else None)
+        self.add_head(block_expansion, num_blocks, max_features,
+                      (num_regions + 1) * (num_channels * use_deformed_source + 1), num_regions + 1, num_channels,
+                      estimate_occlusion_map, scale_factor)
         self.num_regions = num_regions
-        self.scale_factor = scale_factor
         self.region_var = region_var
         self.use_covar_heatmap = use_covar_heatmap
         self.use_deformed_source = use_deformed_source
         self.revert_axis_swap = revert_axis_swap
-        if scale_factor != 1:
-            self.down = AntiAliasInterpolation2d(num_channels, scale_factor)
 
     def heatmap_representation(self, spatial_size, driving: Regions, source: Regions) -> torch.Tensor:
         """Driving minus source region heatmaps, a zero map for the background first: (B, K+1, 1, h, w)."""
@@ -105,21 +94,14 @@ class PixelwiseFlowPredictor(nn.Module):
                 bg_params: torch.Tensor | None = None) -> FlowOutput:
         if self.scale_factor != 1:
             source_image = self.down(source_image)
-        bs, c, h, w = source_image.shape
+        bs, _, h, w = source_image.shape
         with float32_math(driving.shift):  # sampling coordinates and their heatmaps
             driving, source = driving.to(torch.float32), source.to(torch.float32)
             heatmap = self.heatmap_representation((h, w), driving, source)
             sparse_motion = self.sparse_motions((h, w), driving, source, bg_params)
-        n = self.num_regions + 1
         sparse_deformed = None
         features = heatmap
         if self.use_deformed_source:
-            repeated = source_image.unsqueeze(1).expand(bs, n, c, h, w).reshape(bs * n, c, h, w)
-            sparse_deformed = warp(repeated, sparse_motion.reshape(bs * n, h, w, 2), align_corners=False)
-            sparse_deformed = sparse_deformed.view(bs, n, c, h, w)
+            sparse_deformed = self.deform_each(source_image, sparse_motion, align_corners=False)
             features = torch.cat([heatmap.to(sparse_deformed.dtype), sparse_deformed], dim=2)
-        prediction = self.hourglass(features.view(bs, -1, h, w))
-        mask = F.softmax(full_precision(self.mask(prediction)), dim=1)  # (B, K+1, h, w)
-        optical_flow = (sparse_motion * mask.unsqueeze(-1)).sum(dim=1)  # (B, h, w, 2)
-        occlusion_map = torch.sigmoid(self.occlusion(prediction)) if self.occlusion is not None else None
-        return FlowOutput(sparse_deformed, mask, optical_flow, occlusion_map)
+        return FlowOutput(sparse_deformed, *self.combine(features.view(bs, -1, h, w), sparse_motion))
