@@ -204,11 +204,14 @@ def animate_video_file(model, source: str | os.PathLike, driving: str | os.PathL
     ``words``: the caller's names of the options, in messages (:class:`fomm.animation.options.Vocabulary`).
     ``codecs``: where the videos are decoded and encoded (:func:`fomm.io.codecs.select_codecs`; default:
     the CPU)."""
-    from ..io import BackgroundWriter, VideoReader
+    from ..io import BackgroundWriter, VideoReader, is_image_path
     from ..io.codecs import CPU_CODECS
     from ..pipeline import AnimationResult, Output, Progress, _writer
 
     check_options(options)
+    if is_image_path(driving):
+        raise AnimationError(f"{driving} is a still image and {source} a video: were they swapped? The source (a "
+                             "photo or a video) comes first, then the driving video or folder of frames")
     codecs = codecs or CPU_CODECS
     with contextlib.ExitStack() as stack:
         reader = stack.enter_context(VideoReader(driving, decoder=codecs.decoder))

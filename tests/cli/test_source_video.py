@@ -176,6 +176,7 @@ def test_what_a_source_video_cannot_take_is_refused_in_one_line(clips, checkpoin
                                                      "image; give a video as the source or drop --audio"),
              ([still, driving, "--loop"], "--loop is for a source video"),
              ([silent, driving, "--audio", "source"], f"--audio: {silent} has no audio track; drop --audio"),
+             ([source, still], f"{still} is a still image and {source} a video: were they swapped?"),
              ([source, driving, "--audio", "both"], "--audio: invalid choice: 'both' (choose from 'driving', "
                                                     "'source', 'none')")]
     for argv, message in cases:
