@@ -62,12 +62,13 @@ def copy_repo(target: Path) -> None:
             shutil.copy2(source, target / name)
 
 
-def configure(folder: Path, module: str, tests: list[str], ignore: list[str]) -> None:
+def configure(folder: Path, module: str, tests: list[str], ignore: list[str], deselect: list[str] = ()) -> None:
     """Append mutmut's settings for one module to the copy's pyproject.toml (``ignore``: test files
-    left out, e.g. to measure how the suite did before they were written)."""
+    left out, e.g. to measure how the suite did before they were written; ``deselect``: test ids left
+    out, e.g. a slow end-to-end test that every mutant of a module would run)."""
     pattern = module + "*" if module.endswith("/") else module
     selection = ", ".join(f'"{t}"' for t in tests)
-    ignored = "".join(f', "--ignore={t}"' for t in ignore)
+    ignored = "".join(f', "--ignore={t}"' for t in ignore) + "".join(f', "--deselect={t}"' for t in deselect)
     with open(folder / "pyproject.toml", "a") as config:
         config.write(f'\n[tool.mutmut]\nsource_paths = ["fomm"]\nonly_mutate = ["{pattern}"]\n'
                      f"pytest_add_cli_args_test_selection = [{selection}]\n"
@@ -75,13 +76,14 @@ def configure(folder: Path, module: str, tests: list[str], ignore: list[str]) ->
                      'process_isolation = "forkserver"\n')
 
 
-def run_module(module: str, work: Path, children: int, show: bool, ignore: list[str]) -> Counter:
+def run_module(module: str, work: Path, children: int, show: bool, ignore: list[str],
+               deselect: list[str] = ()) -> Counter:
     folder = work / module.strip("/").replace("/", "_")
     if folder.exists():
         shutil.rmtree(folder)
     folder.mkdir(parents=True)
     copy_repo(folder)
-    configure(folder, module, [t for t in tests_for(module) if t not in ignore], ignore)
+    configure(folder, module, [t for t in tests_for(module) if t not in ignore], ignore, deselect)
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}  # the mutated copy, not the checkout
     env.setdefault("FOMM_GOLDEN_DIR", str(REPO.parent / "shared" / "golden"))
     mutmut = [sys.executable, "-m", "mutmut"]
@@ -111,13 +113,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--show", action="store_true", help="print the diff of every surviving mutant")
     parser.add_argument("--ignore", action="append", default=[], metavar="TEST_FILE",
                         help="leave this test file out (repeatable): the table without it")
+    parser.add_argument("--deselect", action="append", default=[], metavar="TEST_ID",
+                        help="leave this test out (repeatable; pytest's node id, e.g. a slow end-to-end test)")
     args = parser.parse_args(argv)
     work = args.work or Path(tempfile.mkdtemp(prefix="fomm-mutation-"))
     rows = []
     try:
         for module in args.modules:
             start = time.time()
-            counts = run_module(module, work, args.max_children, args.show, args.ignore)
+            counts = run_module(module, work, args.max_children, args.show, args.ignore, args.deselect)
             rows.append((module, counts, time.time() - start))
     finally:
         if args.work is None:

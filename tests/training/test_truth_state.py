@@ -85,6 +85,8 @@ def test_seed_everything_seeds_every_generator_and_big_seeds_wrap():
     assert _draws() == first
     seed_everything(10)
     assert _draws() != first
+    seed_everything(2**32 + 5)  # numpy takes 32-bit seeds: the low word
+    assert float(np.random.rand()) == float(np.random.RandomState(5).rand())
 
 
 def test_derived_seeds_are_reproducible_distinct_and_in_range():
@@ -99,7 +101,8 @@ def test_derived_seeds_are_reproducible_distinct_and_in_range():
 
 def _full_state() -> TrainingState:
     scheduler = torch.optim.lr_scheduler.MultiStepLR(torch.optim.Adam([torch.zeros(1, requires_grad=True)]), [3, 5])
-    return TrainingState(epoch=4, batch=2, global_step=42, seed=9, precision="bf16", fused_adam=True,
+    return TrainingState(epoch=4, batch=2, global_step=42, seed=9, precision="bf16", vgg="random (seed 9)",
+                         fused_adam=True,
                          optimizers={"generator": {"state": {}, "param_groups": []}},
                          schedulers={"generator": scheduler.state_dict()}, scalers={"generator": {"scale": 8.0}},
                          rng=capture_rng(), data={"items": 8, "batch_size": 2, "world_size": 1},
@@ -118,7 +121,7 @@ def test_every_field_survives_a_weights_only_file(tmp_path):
     assert back.optimizers == state.optimizers and back.scalers == state.scalers
     assert back.schedulers["generator"]["milestones"] == Counter({3: 1, 5: 1})
     assert back.schedulers == state.schedulers
-    for name in ("epoch", "batch", "global_step", "seed", "precision", "fused_adam", "data", "epoch_losses",
+    for name in ("epoch", "batch", "global_step", "seed", "precision", "vgg", "fused_adam", "data", "epoch_losses",
                  "epoch_batches"):
         assert getattr(back, name) == getattr(state, name), name
     assert back.completed_epoch == 3
@@ -128,7 +131,7 @@ def test_every_field_survives_a_weights_only_file(tmp_path):
 
 def test_an_older_entry_gets_the_defaults_and_a_newer_one_is_refused():
     old = TrainingState.from_checkpoint({"epoch": 1, "batch": 3, "global_step": 7})
-    assert (old.seed, old.precision, old.fused_adam, old.epoch_batches) == (0, "fp32", False, 3)
+    assert (old.seed, old.precision, old.fused_adam, old.epoch_batches, old.vgg) == (0, "fp32", False, 3, None)
     assert old.rng == {} and old.schedulers == {}
     assert old.completed_epoch == 0 and old.optimizers == {}
     assert TrainingState().completed_epoch == -1
@@ -138,3 +141,36 @@ def test_an_older_entry_gets_the_defaults_and_a_newer_one_is_refused():
                                  f"({STATE_VERSION}); update fomm to resume this run")
     same = TrainingState.from_checkpoint({"version": STATE_VERSION, "epoch": 0, "batch": 0, "global_step": 0})
     assert same.epoch == 0
+
+
+class FakeCuda:
+    """torch.cuda on a machine with ``count`` GPUs whose generator states are ``states``."""
+
+    def __init__(self, count: int, states: list[torch.Tensor]):
+        self.count, self.states, self.set = count, states, []
+
+    def install(self, monkeypatch, initialized: bool = True) -> None:
+        monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+        monkeypatch.setattr(torch.cuda, "is_initialized", lambda: initialized)
+        monkeypatch.setattr(torch.cuda, "device_count", lambda: self.count)
+        monkeypatch.setattr(torch.cuda, "get_rng_state_all", lambda: list(self.states))
+        monkeypatch.setattr(torch.cuda, "set_rng_state_all", self.set.append)
+
+
+def test_the_gpu_generators_are_saved_once_cuda_is_in_use_and_put_back_on_as_many_gpus(monkeypatch):
+    states = [torch.tensor([1, 2, 3], dtype=torch.uint8), torch.tensor([4, 5, 6], dtype=torch.uint8)]
+    cuda = FakeCuda(2, states)
+    cuda.install(monkeypatch, initialized=False)
+    assert "cuda" not in capture_rng()  # CUDA not started: asking would start it
+    cuda.install(monkeypatch)
+    saved = capture_rng()
+    assert [t.tolist() for t in saved["cuda"]] == [[1, 2, 3], [4, 5, 6]]
+    restore_rng(saved)
+    assert [[t.tolist() for t in call] for call in cuda.set] == [[[1, 2, 3], [4, 5, 6]]]
+    other = FakeCuda(1, states)  # resumed on a machine with another number of GPUs: left as they are
+    other.install(monkeypatch)
+    restore_rng(saved)
+    assert other.set == []
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)  # resumed without a GPU
+    restore_rng(saved)
+    assert other.set == []
