@@ -17,6 +17,7 @@ from typing import Any, Protocol, runtime_checkable
 import torch
 
 from ..config import Config, validate_frame_size
+from ..errors import FommError
 from ..model import FOMM
 from ..models import Keypoints
 from ..precision import NAMES, autocast, resolve_precision
@@ -73,35 +74,65 @@ class Backend(Protocol):
     def decode(self, features: Any, source: torch.Tensor, kp_driving: Motion, kp_source: Motion) -> torch.Tensor: ...
 
 
-class FommMotion:
-    """FOMM's rules for the animator, shared by every backend that runs FOMM networks (PyTorch, compiled,
-    ONNX): relative and absolute modes (paper Sec. 3.5), ``avd`` when the model has an AVD network (our
-    AVD stage, ``fomm train --stage avd``), its config's frame-size check. A backend with ``avd`` in its
-    ``modes`` provides :meth:`avd`."""
+class ModeError(FommError, ValueError):
+    """The model cannot animate in the requested mode; the message says which it can."""
+
+
+class MotionRules:
+    """The animator's modes, which every family's motion follows (:class:`FommMotion`, TPSMM's and MRAA's),
+    shared by each family's backends (PyTorch, compiled, ONNX): ``absolute`` animates with the driving
+    motion itself, ``avd`` with the AVD network's (the source's shape in the driving pose; a backend with
+    ``avd`` in its ``modes`` provides :meth:`avd`), ``relative`` by the family's :meth:`relative` rule
+    from the initial driving frame, scaled by the ratio of the hulls with ``adapt_scale``. A family
+    gives ``family``, ``modes``, ``no_avd`` (the message of ``avd`` without an AVD network),
+    :meth:`check_size` and :meth:`relative`."""
+
+    family: str
+    modes: tuple[str, ...]
+    default_adapt_scale = False
+    no_avd = "this model has no avd_network: use --mode relative or absolute"
+    motion_name = "keypoints"  # what the messages call the motion
+
+    def check_size(self, size: int) -> None:
+        raise NotImplementedError
+
+    def avd(self, kp_source: Motion, kp_driving: Motion) -> Motion:
+        raise NotImplementedError
+
+    def relative(self, kp_source: Motion, kp_driving: Motion, kp_initial: Motion, scale: float) -> Motion:
+        raise NotImplementedError
+
+    def normalize(self, kp_source: Motion, kp_driving: Motion, kp_initial: Motion | None, *, mode: str,
+                  adapt_scale: bool) -> Motion:
+        """The motion to generate each driving frame with, in ``mode`` (see the class)."""
+        if mode == "absolute":
+            return kp_driving
+        if mode == "avd":
+            if "avd" not in self.modes:
+                raise ModeError(self.no_avd)
+            return self.avd(kp_source, kp_driving)
+        if mode != "relative":
+            raise ModeError(f"{self.family.upper()} animates in modes {', '.join(self.modes)}, not {mode!r}")
+        if kp_initial is None:
+            raise ModeError(f"relative mode needs the initial driving frame's {self.motion_name}")
+        scale = movement_scale(kp_source, kp_initial) if adapt_scale else 1.0
+        return self.relative(kp_source, kp_driving, kp_initial, scale)
+
+
+class FommMotion(MotionRules):
+    """FOMM's rules for the animator: relative and absolute modes (paper Sec. 3.5), ``avd`` when the model
+    has an AVD network (our AVD stage, ``fomm train --stage avd``), its config's frame-size check."""
 
     family = "fomm"
     modes: tuple[str, ...] = ("relative", "absolute")
-    default_adapt_scale = False
+    no_avd = f"this FOMM model has no avd_network: {NO_AVD_FIX}"
     config: Config
 
     def check_size(self, size: int) -> None:
         validate_frame_size(self.config, size)
 
-    def avd(self, kp_source: Keypoints, kp_driving: Keypoints) -> Keypoints:
-        raise NotImplementedError
-
-    def normalize(self, kp_source: Keypoints, kp_driving: Keypoints, kp_initial: Keypoints | None, *,
-                  mode: str, adapt_scale: bool) -> Keypoints:
-        """``absolute``: the driving keypoints; ``relative``: their motion since ``kp_initial`` (value and
-        jacobian) carried onto the source's, scaled by the keypoint hulls' ratio with ``adapt_scale``;
-        ``avd``: the AVD network's keypoints of the source's shape in the driving pose."""
-        if mode == "absolute":
-            return kp_driving
-        if mode == "avd":
-            if "avd" not in self.modes:
-                raise ValueError(f"this FOMM model has no avd_network: {NO_AVD_FIX}")
-            return self.avd(kp_source, kp_driving)
-        scale = movement_scale(kp_source, kp_initial) if adapt_scale else 1.0
+    def relative(self, kp_source: Keypoints, kp_driving: Keypoints, kp_initial: Keypoints, scale: float) -> Keypoints:
+        """The keypoints' motion since ``kp_initial`` (value and jacobian) carried onto the source's."""
         return normalize_kp(kp_source, kp_driving, kp_initial, use_relative_movement=True,
                             use_relative_jacobian=True, scale=scale)
 
@@ -130,7 +161,9 @@ class TorchBackend(FommMotion):
         self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
         if channels_last:
             model.to(memory_format=self.memory_format)
-        if getattr(model, "avd_network", None) is not None and "avd" not in self.modes:
+        if getattr(model, "avd_network", None) is None:  # a checkpoint saved before its AVD stage
+            self.modes = tuple(m for m in self.modes if m != "avd")
+        elif "avd" not in self.modes:
             self.modes = (*self.modes, "avd")  # FOMM after its AVD stage
         logger.debug("torch backend: %s, %s, %s", self.device, self.precision, self.memory_format)
 

@@ -6,53 +6,30 @@ from __future__ import annotations
 
 import torch
 
-from ...animation.backend import TorchBackend
-from ...errors import FommError
+from ...animation.backend import ModeError, MotionRules, TorchBackend
 from ...models import Keypoints
 from ...precision import autocast
 from .config import validate_frame_size
-from .model import TPSMM
+
+TPSMMModeError = ModeError  # the name this module gave it first
 
 
-class TPSMMModeError(FommError, ValueError):
-    """The model cannot animate in the requested mode."""
-
-
-class TPSMMMotion:
+class TPSMMMotion(MotionRules):
     """TPSMM's rules for the animator, shared by the backends that run TPSMM networks (PyTorch, ONNX):
-    its modes, its frame-size check and the normalization of the control points (:meth:`normalize`).
-    A backend provides ``config``, ``modes`` and :meth:`avd`."""
+    its modes, its frame-size check and its relative rule (:meth:`relative`)."""
 
     family = "tpsmm"
     modes: tuple[str, ...] = ("relative", "absolute", "avd")
     default_adapt_scale = True  # the demo's relative mode always scales by the keypoint hulls
+    no_avd = ("this TPSMM model has no avd_network (the checkpoint was saved before the AVD training stage): "
+              "use --mode relative or absolute")
 
     def check_size(self, size: int) -> None:
         validate_frame_size(self.config, size)
 
-    def avd(self, kp_source: Keypoints, kp_driving: Keypoints) -> Keypoints:
-        raise NotImplementedError
-
-    def normalize(self, kp_source: Keypoints, kp_driving: Keypoints, kp_initial: Keypoints | None, *,
-                  mode: str, adapt_scale: bool) -> Keypoints:
-        """``absolute`` (the demo's ``standard``): the driving points; ``relative``: their motion since
-        ``kp_initial`` carried onto the source's, times sqrt(hull area of the source / of the initial
-        frame) when ``adapt_scale`` (the demo always scales); ``avd``: the AVD network's points with the
-        source's identity in the driving pose."""
-        from ...animation.normalize import movement_scale
-
-        if mode == "absolute":
-            return kp_driving
-        if mode == "avd":
-            if "avd" not in self.modes:
-                raise TPSMMModeError("this TPSMM model has no avd_network (the checkpoint was saved before the "
-                                     "AVD training stage): use --mode relative or absolute")
-            return self.avd(kp_source, kp_driving)
-        if mode != "relative":
-            raise TPSMMModeError(f"TPSMM animates in modes {', '.join(self.modes)}, not {mode!r}")
-        if kp_initial is None:
-            raise TPSMMModeError("relative mode needs the initial driving frame's keypoints")
-        scale = movement_scale(kp_source, kp_initial) if adapt_scale else 1.0
+    def relative(self, kp_source: Keypoints, kp_driving: Keypoints, kp_initial: Keypoints, scale: float) -> Keypoints:
+        """The control points' motion since ``kp_initial`` carried onto the source's, times ``scale``
+        (sqrt of the hull area of the source over that of the initial frame: the demo always scales)."""
         return Keypoints((kp_driving.value - kp_initial.value) * scale + kp_source.value)
 
 
@@ -60,14 +37,6 @@ class TPSMMBackend(TPSMMMotion, TorchBackend):
     """Precision, channels-last and input placement as :class:`~fomm.animation.backend.TorchBackend`;
     the motion, its normalization and the decoding are TPSMM's. The source's inpainting encoder
     features are computed once per source (:meth:`encode_source`) and broadcast over each batch."""
-
-    def __init__(self, model: TPSMM, **options):
-        super().__init__(model, **options)
-        if model.avd_network is None:
-            self.modes = ("relative", "absolute")
-
-    def avd(self, kp_source: Keypoints, kp_driving: Keypoints) -> Keypoints:
-        return self.model.avd_network(kp_source, kp_driving)
 
     def keypoints(self, images: torch.Tensor) -> Keypoints:
         """The control points, always in float32 (:meth:`TPSMM.detect_motion`): the ResNet regresses
