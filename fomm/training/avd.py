@@ -24,6 +24,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -81,11 +82,13 @@ class PoseRules:
     shift_name: str
     affine_name: str | None
     epoch_key: str
+    float32_detector: bool = False  # detect in float32 under any --precision, as the family's backend does
 
 
 RULES = {
     "fomm": PoseRules("kp_detector", _scale_keypoints, "rec_kp", "rec_jacobian", "epoch_avd"),
-    "tpsmm": PoseRules("kp_detector", _scale_keypoints, "rec_kp", None, "epoch"),
+    # TPSMM's ResNet regresses coordinates, which bf16 would round by pixels (TPSMMBackend.keypoints)
+    "tpsmm": PoseRules("kp_detector", _scale_keypoints, "rec_kp", None, "epoch", float32_detector=True),
     "mraa": PoseRules("region_predictor", _scale_regions, "rec_shift", "rec_affine", "epoch_avd"),
 }
 
@@ -120,7 +123,8 @@ class AVDLoss(nn.Module):
 
     def forward(self, source: torch.Tensor, driving: torch.Tensor) -> tuple[dict[str, torch.Tensor], AVDStep]:
         tp, rules = self.train_params, self.rules
-        with torch.no_grad():
+        as_run = torch.autocast(driving.device.type, enabled=False) if rules.float32_detector else nullcontext()
+        with torch.no_grad(), as_run:
             kp_source = self.detector(source).to(torch.float32)
             kp_driving = self.detector(driving).to(torch.float32)
         theta = random_scale(driving.shape[0], tp.random_scale).to(driving.device)
