@@ -30,7 +30,9 @@ def run(args: argparse.Namespace) -> int:
             config, stored = checkpoint_config(ckpt)
     family = config_family(config)
     print(f"model: {describe_model(config, source, config_stored=stored)}")
-    print(f"family: {family.name}: {family.title}; modes: {', '.join(family.modes)} (default {family.default_mode})")
+    modes = family.modes if ckpt is None else family.available_modes(ckpt.state_dicts)  # avd: with its network
+    default = family.default_mode if family.default_mode in modes else modes[0]
+    print(f"family: {family.name}: {family.title}; modes: {', '.join(modes)} (default {default})")
     if ckpt is None:
         print("weights: none (a preset gives the architecture with untrained weights)")
         origin = "the preset"

@@ -66,7 +66,8 @@ def test_avd_stage_trains_beside_the_frozen_networks_under_the_family_keys(famil
     assert state["param_groups"][0]["lr"] == pytest.approx(1e-4)  # x0.1 after epoch_milestones [1]
 
     assert main(["info", str(result.checkpoint)]) == 0
-    assert "AVD stage: 2 epochs done (step 6)" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "AVD stage: 2 epochs done (step 6)" in printed and "modes: relative, absolute, avd" in printed
     model = fomm.load_model(result.checkpoint, device="cpu")
     assert model.avd_network is not None
     assert "avd" in get_family(family).make_backend(model, channels_last=False).modes
@@ -190,6 +191,8 @@ def test_animate_avd_without_an_avd_network_names_the_fix(tmp_path, capsys):
     source = driving / "0000.png"
     code = main(["animate", str(source), str(driving), "-o", str(tmp_path / "out.mp4"), "--mode", "avd"])
     err = capsys.readouterr().err
+    assert main(["info", "default"]) == 0  # the file's modes, not the family's
+    assert "modes: relative, absolute (default relative)" in capsys.readouterr().out
     errors = [line for line in err.splitlines() if "error" in line]
     assert code == 2 and not (tmp_path / "out.mp4").exists() and len(errors) == 1 and "Traceback" not in err
     assert "--mode avd: this fomm model has no AVD network" in err and "fomm train --stage avd --checkpoint" in err
