@@ -106,6 +106,7 @@ def app_peak(folder: Path, port: int = 7877) -> tuple[float, float, str]:
     """(server peak RSS before the upload, after it, what the job answered) for the largest admitted photo."""
     from gradio_client import Client, handle_file
 
+    from fomm.app import DEFAULT_LABEL
     from fomm.limits import IMAGE_PIXELS
 
     side = int(IMAGE_PIXELS.value ** 0.5)
@@ -116,15 +117,18 @@ def app_peak(folder: Path, port: int = 7877) -> tuple[float, float, str]:
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                               env={**os.environ, "PYTHONPATH": str(REPO)})
     try:
-        line = server.stdout.readline()
-        if "serving on" not in line:
-            raise SystemExit(f"the app did not start: {line}{server.stdout.read()[-2000:]}")
+        log = []
+        while not any("serving on" in line for line in log):  # after any note (stale folders removed)
+            line = server.stdout.readline()
+            if not line:
+                raise SystemExit(f"the app did not start: {''.join(log)[-2000:]}")
+            log.append(line)
         idle = _vm_hwm_mb(server.pid)
         client = Client(f"http://127.0.0.1:{port}/", verbose=False)
         try:
-            result = client.predict(handle_file(str(photo)), {"video": handle_file(str(driving))}, "default",
+            result = client.predict(handle_file(str(photo)), handle_file(str(driving)), DEFAULT_LABEL,
                                     "relative", False, False, "none", False, "face", api_name="/animate")
-            answer = f"animated: {Path(result[0]['video'] if isinstance(result[0], dict) else result[0]).name}"
+            answer = f"animated ({result[2]})"
         except Exception as exc:  # the app's one-line refusal comes back as an error
             answer = f"refused: {str(exc).splitlines()[0][:120]}"
         return idle, _vm_hwm_mb(server.pid), answer
