@@ -140,13 +140,15 @@ def test_animating_in_avd_mode_moves_the_parts_better_once_trained(synth, tmp_pa
 
 
 @pytest.mark.slow
-def test_avd_stage_resumes_exactly(synth, tmp_path):
-    config = family_config("fomm", synth)
-    start = reconstruction_checkpoint("fomm", config, tmp_path / "run")
+@pytest.mark.parametrize("family", ["fomm", "tpsmm"])  # TPSMM: the stage's epoch under the first stage's key
+def test_avd_stage_resumes_exactly(family, synth, tmp_path):
+    config = family_config(family, synth)
+    start = reconstruction_checkpoint(family, config, tmp_path / "run")
     straight = avd_trainer(config, start, tmp_path / "straight")
     straight.fit()
     first = avd_trainer(config, start, tmp_path / "stopped", max_steps=4).fit()  # stops in epoch 1
     assert (first.epoch, first.batch) == (1, 1)
+    assert torch.load(first.checkpoint, map_location="cpu", weights_only=True)[RULES[family].epoch_key] == 0
     second = avd_trainer(config, tmp_path / "stopped", tmp_path / "stopped")
     assert (second.epoch, second.batch_in_epoch, second.global_step) == (1, 1, 4)
     second.fit()
