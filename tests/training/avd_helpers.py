@@ -7,17 +7,17 @@ import copy
 from pathlib import Path
 
 import torch
-import yaml
 
 from fomm.checkpoints import save_checkpoint
 from fomm.config import parse_config
 from fomm.data.synthetic import make_synthetic_dataset
 from fomm.families import get_family
 from fomm.training import prepare_training
+from fomm.training.families.mraa import MRAATrainer
 from fomm.training.families.tpsmm import TPSMMTrainer
 from fomm.training.trainer import Trainer
 
-from .family_helpers import golden_dir, tpsmm_tiny_dict
+from .family_helpers import mraa_tiny_dict, tpsmm_tiny_dict
 from .helpers import RandomPairs, tiny_config_dict
 
 SIZE = 64
@@ -42,18 +42,18 @@ def family_config(family: str, root: Path, **avd):
     elif family == "tpsmm":
         data = copy.deepcopy(tpsmm_tiny_dict(SIZE))
     else:
-        data = yaml.safe_load((golden_dir() / "mraa-tiny.yaml").read_text())
+        data = mraa_tiny_dict(SIZE)
     data["dataset_params"].update(root_dir=str(root), frame_shape=[SIZE, SIZE, 3], id_sampling=False)
     data.setdefault("train_avd_params", {}).update(avd_params(**avd))
     return parse_config(data) if family == "fomm" else get_family(family).parse_config(data)
 
 
 def reconstruction_checkpoint(family: str, config, folder: Path, vgg=None, trained: bool = False) -> Path:
-    """A checkpoint of the reconstruction stage: with ``trained``, one step of our trainer (FOMM, TPSMM:
-    their optimizers, epoch and training state); else random networks under the family's keys."""
+    """A checkpoint of the reconstruction stage: with ``trained``, one step of the family's trainer (its
+    optimizers, epoch and training state); else random networks under the family's keys."""
     torch.manual_seed(0)
-    if trained and family in ("fomm", "tpsmm"):
-        cls = Trainer if family == "fomm" else TPSMMTrainer
+    if trained:
+        cls = {"fomm": Trainer, "tpsmm": TPSMMTrainer, "mraa": MRAATrainer}[family]
         trainer = cls(config, RandomPairs(4, SIZE), folder, vgg=vgg, device="cpu", tensorboard=False,
                       visualize=False, max_steps=1)
         return trainer.fit().checkpoint
