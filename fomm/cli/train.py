@@ -40,7 +40,8 @@ def add_parser(sub) -> None:
     p.add_argument("--stage", choices=("reconstruction", "avd"), default="reconstruction",
                    help="reconstruction (default): the motion and generation networks; avd: the animation-via-"
                         "disentanglement network on the frozen networks of --checkpoint (train_avd_params), saved "
-                        "with them as avd_network / optimizer_avd; --checkpoint of an AVD run resumes it")
+                        "with them as avd_network / optimizer_avd in a new --out folder; --checkpoint of an AVD run "
+                        "resumes it (in its own folder)")
     p.add_argument("--data", metavar="DIR", help="dataset root (sets dataset_params.root_dir)")
     p.add_argument("--out", "-o", required=True, metavar="DIR", help="output folder for the run")
     start = p.add_mutually_exclusive_group()
