@@ -16,6 +16,7 @@ from ...config import (
     DatasetParams,
     HourglassParams,
     ReconstructionParams,
+    TrainAVDParams,  # MRAA's train_avd_params schema, which FOMM's AVD stage adopted
     TransformParams,
     from_dict,
     validate_ranges,
@@ -100,20 +101,6 @@ class MRAATrainParams:
     scales: list[float] = field(default_factory=lambda: [1, 0.5, 0.25, 0.125])
     transform_params: TransformParams | None = field(default_factory=TransformParams)
     loss_weights: MRAALossWeights = field(default_factory=MRAALossWeights)
-
-
-@dataclass
-class TrainAVDParams:
-    num_epochs: int = 30
-    num_repeats: int = 500
-    batch_size: int = 256
-    dataloader_workers: int = 24
-    checkpoint_freq: int = 10
-    epoch_milestones: list[int] = field(default_factory=lambda: [20, 25])
-    lr: float = 1.0e-3
-    random_scale: float = 0.25
-    lambda_shift: float = 1.0
-    lambda_affine: float = 1.0
 
 
 @dataclass
