@@ -285,6 +285,13 @@ def _infer_scale(sd: Mapping[str, torch.Tensor], key: str) -> float:
     return 1 / ((size + 3) // 4)
 
 
+def avd_bottlenecks(sd: Mapping[str, torch.Tensor]) -> dict[str, int]:
+    """An AVD network's bottleneck sizes from its weights (every family's: the same three MLPs), as
+    ``avd_network_params`` keys."""
+    return {"id_bottle_size": int(sd["id_encoder.9.weight"].shape[0]),
+            "pose_bottle_size": int(sd["pose_encoder.9.weight"].shape[0])}
+
+
 def _hourglass(sd: Mapping[str, torch.Tensor], prefix: str) -> tuple[int, list[int]]:
     n = _count(sd, rf"{re.escape(prefix)}encoder\.down_blocks\.(\d+)\.conv\.weight")
     widths = [sd[f"{prefix}encoder.down_blocks.{i}.conv.weight"].shape[0] for i in range(n)]

@@ -12,14 +12,13 @@ from . import Family
 
 
 def _infer_config(state_dicts: Mapping[str, Mapping[str, Any]]) -> Config:
-    from ..checkpoints import infer_model_params
+    from ..checkpoints import avd_bottlenecks, infer_model_params
     from ..config import AVDNetworkParams
 
     params = infer_model_params(state_dicts)
     avd = state_dicts.get("avd_network")
     if avd is not None and "id_encoder.9.weight" in avd:  # our AVD stage's network (fomm.models.avd)
-        params.avd_network_params = AVDNetworkParams(int(avd["id_encoder.9.weight"].shape[0]),
-                                                     int(avd["pose_encoder.9.weight"].shape[0]))
+        params.avd_network_params = AVDNetworkParams(**avd_bottlenecks(avd))
     return Config(model_params=params)
 
 

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 
 import torch
 
-from ...checkpoints import CheckpointError, _count, _hourglass, _infer_scale, _max_features
+from ...checkpoints import CheckpointError, _count, _hourglass, _infer_scale, _max_features, avd_bottlenecks
 from ...config import DatasetParams
 from ...models.mraa.bg_motion_predictor import BG_PARAMETERS
 from ...models.mraa.config import (
@@ -78,8 +78,7 @@ def _bg_predictor(bg: Mapping[str, torch.Tensor] | None) -> BGPredictorParams:
 def _avd_network(avd: Mapping[str, torch.Tensor] | None) -> AVDNetworkParams:
     if avd is None:
         return AVDNetworkParams()
-    return AVDNetworkParams(id_bottle_size=int(avd["id_encoder.9.weight"].shape[0]),
-                            pose_bottle_size=int(avd["pose_encoder.9.weight"].shape[0]))
+    return AVDNetworkParams(**avd_bottlenecks(avd))
 
 
 def infer_mraa_config(state_dicts: Mapping[str, Mapping[str, torch.Tensor]]) -> MRAAConfig:

@@ -7,7 +7,7 @@ from collections.abc import Collection, Mapping
 
 import torch
 
-from ...checkpoints import CheckpointError, _count, _infer_scale, _max_features
+from ...checkpoints import CheckpointError, _count, _infer_scale, _max_features, avd_bottlenecks
 from .. import Family
 from .config import (
     AVDNetworkParams,
@@ -48,11 +48,8 @@ def infer_config(state_dicts: Mapping[str, Mapping[str, torch.Tensor]]) -> TPSMM
             max_features=_max_features(_widths(dm, "hourglass.encoder.down_blocks.{}.conv.weight", dm_blocks),
                                        dm_be * 2**dm_blocks, TPSDenseMotionParams.max_features),
             scale_factor=_infer_scale(dm, "down.weight"))
-        avd = AVDNetworkParams()
-        if "avd_network" in state_dicts:
-            sd = state_dicts["avd_network"]
-            avd = AVDNetworkParams(id_bottle_size=int(sd["id_encoder.9.weight"].shape[0]),
-                                   pose_bottle_size=int(sd["pose_encoder.9.weight"].shape[0]))
+        avd = AVDNetworkParams(**avd_bottlenecks(state_dicts["avd_network"])) if "avd_network" in state_dicts \
+            else AVDNetworkParams()
     except KeyError as exc:
         raise CheckpointError(f"the weights lack {exc}: not TPSMM networks") from None
     common = TPSCommonParams(num_tps=int(num_tps), num_channels=int(num_channels), bg="bg_predictor" in state_dicts,

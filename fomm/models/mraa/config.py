@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from ...config import (
+    AVDNetworkParams,  # MRAA's sizes, which FOMM's AVD stage adopted
     ConfigError,
     ConfigFile,
     DatasetParams,
@@ -61,12 +62,6 @@ class MRAAGeneratorParams:
     skips: bool = True
     pixelwise_flow_predictor_params: PixelwiseFlowPredictorParams | None = field(
         default_factory=PixelwiseFlowPredictorParams)
-
-
-@dataclass
-class AVDNetworkParams:
-    id_bottle_size: int = 64
-    pose_bottle_size: int = 64
 
 
 @dataclass
