@@ -44,13 +44,15 @@ def run(args: argparse.Namespace) -> int:
         print(f"epoch: {ckpt.epoch if ckpt.epoch is not None else 'unknown'}"
               + (f" ({ckpt.epoch_key})" if ckpt.epoch_key != "epoch" and ckpt.epoch is not None else ""))
         state = ckpt.extra.get("fomm_training_state")  # fomm.training.state.STATE_KEY (not imported: too heavy)
-        if isinstance(state, dict) and state.get("batch"):
-            print(f"training: stopped after batch {state['batch']} of epoch {state['epoch']} "
-                  f"(step {state['global_step']}); 'epoch' is the last finished one")
         avd = ckpt.extra.get("fomm_avd_training_state")  # fomm.training.avd.AVD_STATE_KEY
+        if isinstance(state, dict) and state.get("batch"):
+            print(f"{'reconstruction stage' if isinstance(avd, dict) else 'training'}: stopped after batch "
+                  f"{state['batch']} of epoch {state['epoch']} (step {state['global_step']})"
+                  + ("" if isinstance(avd, dict) else "; 'epoch' is the last finished one"))
         if isinstance(avd, dict):
-            where = (f"stopped after batch {avd['batch']} of epoch {avd['epoch']}" if avd.get("batch")
-                     else f"{avd['epoch']} epochs done")
+            done = avd["epoch"]
+            where = (f"stopped after batch {avd['batch']} of epoch {done}" if avd.get("batch")
+                     else f"{done} epoch{'' if done == 1 else 's'} done")
             print(f"AVD stage: {where} (step {avd['global_step']})")
         origin = "stored in the checkpoint" if stored else "inferred from tensor shapes"
     print(f"config: {origin}")
