@@ -94,7 +94,10 @@ def _torch_load(path: Path, mmap: bool = False) -> Any:
             ) from None
         raise _damaged(path, "not a pickle of tensors") from None
     except Exception as exc:  # torch raises many types for damaged files (RuntimeError, EOFError, KeyError...)
-        raise _damaged(path, str(exc).splitlines()[0] if str(exc) else type(exc).__name__) from None
+        detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        if "weights_only" in detail:  # torch's advice to load without it (running the file's code): not ours
+            detail = "neither a zip nor a pickle of tensors"
+        raise _damaged(path, detail) from None
 
 
 def _check_zip_crcs(path: Path, whole: bool) -> None:

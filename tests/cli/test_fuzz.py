@@ -102,10 +102,11 @@ def test_damaged_input_is_one_line_or_a_video(inputs, kind, damage, i, tmp_path,
     assert list(out_dir.iterdir()) == []
 
 
-def _refused_in_one_line(argv: list[str], capsys, *words: str) -> None:
+def _refused_in_one_line(argv: list[str], capsys, *words: str) -> str:
     assert main(argv) == 2
     err = capsys.readouterr().err.strip()
     assert "\n" not in err and all(word in err for word in words), err
+    return err
 
 
 def test_a_flip_in_a_checkpoints_pickle_fails_its_zip_checksum(inputs, tmp_path, capsys):
@@ -141,3 +142,11 @@ def test_a_damaged_config_is_one_line(inputs, tmp_path, capsys, text, words):
     config.write_bytes(text)
     _refused_in_one_line(_argv(inputs, "config", config, tmp_path / "out.mp4"), capsys, "bad.yaml", *words)
     assert not (tmp_path / "out.mp4").exists()
+
+
+@pytest.mark.parametrize("size", [1, 4096])
+def test_a_file_of_zeros_is_a_damaged_checkpoint_not_advice_to_run_code(tmp_path, capsys, size):
+    zeros = tmp_path / "zeros.pth"
+    zeros.write_bytes(bytes(size))  # what head -c N /dev/zero gives
+    err = _refused_in_one_line(["info", str(zeros)], capsys, "zeros.pth", "truncated or not a PyTorch checkpoint")
+    assert "weights_only" not in err
