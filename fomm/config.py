@@ -574,6 +574,19 @@ def load_config(name_or_path: str | Path) -> Any:
         raise ConfigError(f"{path}: {exc}") from exc
 
 
+def check_divisible(size: int, checks: list[tuple[str, float, int]]) -> None:
+    """For each network (``key``, ``scale_factor``, ``num_blocks``): a ``size`` frame at that scale must be
+    a whole number of pixels divisible by 2**num_blocks, or the error names the key and a size that fits
+    (every family's encoders halve the frame that many times)."""
+    for key, scale, blocks in checks:
+        scaled = size * scale
+        if scaled != int(scaled) or int(scaled) % (2**blocks):
+            raise ConfigError(
+                f"frame size {size} does not fit '{key}': size x scale_factor ({scaled:g}) must be a "
+                f"multiple of 2**num_blocks ({2**blocks}); use a frame size that is a multiple of "
+                f"{int(2**blocks / scale)}")
+
+
 def validate_frame_size(config: Config, size: int) -> None:
     """Check that every network can divide a ``size`` x ``size`` frame; name the key that cannot."""
     mp = config.model_params
@@ -584,13 +597,7 @@ def validate_frame_size(config: Config, size: int) -> None:
     if gen.dense_motion_params is not None:
         dm = gen.dense_motion_params
         checks.append(("model_params.generator_params.dense_motion_params", dm.scale_factor, dm.num_blocks))
-    for key, scale, blocks in checks:
-        scaled = size * scale
-        if scaled != int(scaled) or int(scaled) % (2**blocks):
-            raise ConfigError(
-                f"frame size {size} does not fit '{key}': size x scale_factor ({scaled:g}) must be a "
-                f"multiple of 2**num_blocks ({2**blocks}); use a frame size that is a multiple of "
-                f"{int(2**blocks / scale)}")
+    check_divisible(size, checks)
     heat = size * kp.scale_factor + 2 * kp.pad - 6
     if heat < 1:
         raise ConfigError(f"frame size {size} is too small for 'model_params.kp_detector_params' "

@@ -13,6 +13,7 @@ from ...config import (
     ConfigFile,
     HourglassParams,
     VisualizerParams,
+    check_divisible,
     from_dict,
     validate_ranges,
 )
@@ -138,11 +139,7 @@ def validate_frame_size(config: TPSMMConfig, size: int) -> None:
     """Check that the networks can run on ``size`` x ``size`` frames; name the key that cannot."""
     mp = config.model_params
     dm, gen = mp.dense_motion_params, mp.generator_params
-    scaled = size * dm.scale_factor
-    if scaled != int(scaled) or int(scaled) % 2**dm.num_blocks:
-        raise ConfigError(f"frame size {size} does not fit 'model_params.dense_motion_params': size x "
-                          f"scale_factor ({scaled:g}) must be a multiple of 2**num_blocks ({2**dm.num_blocks}); "
-                          f"use a frame size that is a multiple of {int(2**dm.num_blocks / dm.scale_factor)}")
+    check_divisible(size, [("model_params.dense_motion_params", dm.scale_factor, dm.num_blocks)])
     if size % 2**gen.num_down_blocks:
         raise ConfigError(f"frame size {size} does not fit 'model_params.generator_params': it must be a "
                           f"multiple of 2**num_down_blocks ({2**gen.num_down_blocks})")

@@ -19,6 +19,7 @@ from ...config import (
     ReconstructionParams,
     TrainAVDParams,  # MRAA's train_avd_params schema, which FOMM's AVD stage adopted
     TransformParams,
+    check_divisible,
     from_dict,
     validate_ranges,
 )
@@ -165,13 +166,7 @@ def validate_mraa_frame_size(config: MRAAConfig, size: int) -> None:
     if flow is not None:
         checks.append(("model_params.generator_params.pixelwise_flow_predictor_params", flow.scale_factor,
                        flow.num_blocks))
-    for key, scale, blocks in checks:
-        scaled = size * scale
-        if scaled != int(scaled) or int(scaled) % (2**blocks):
-            raise ConfigError(
-                f"frame size {size} does not fit '{key}': size x scale_factor ({scaled:g}) must be a "
-                f"multiple of 2**num_blocks ({2**blocks}); use a frame size that is a multiple of "
-                f"{int(2**blocks / scale)}")
+    check_divisible(size, checks)
 
 
 def parse_mraa_config(data: dict) -> MRAAConfig:
