@@ -232,18 +232,7 @@ class AVDTrainer(Trainer):
 
     # ------------------------------------------------------------------------------ one step
     def train_step(self, source: torch.Tensor, driving: torch.Tensor) -> tuple[dict[str, torch.Tensor], AVDStep]:
-        if self.channels_last:
-            source = source.contiguous(memory_format=torch.channels_last)
-            driving = driving.contiguous(memory_format=torch.channels_last)
-        with self.precision.autocast():
-            losses, step = self.generator_step(source, driving)
-        self._check_finite(losses, applied=False)
-        optimizer, scaler = self.optimizers["avd"], self.scalers["avd"]
-        optimizer.zero_grad(set_to_none=True)
-        scaler.scale(sum(losses.values())).backward()
-        scaler.step(optimizer)
-        scaler.update()
-        return {k: v.detach() for k, v in losses.items()}, step
+        return self._single_optimizer_step(source, driving, "avd")
 
     def picture(self, source: torch.Tensor, driving: torch.Tensor, step: AVDStep) -> np.ndarray:
         """Each source animated by the next sample's driving frame (another pose, usually another shape)

@@ -452,11 +452,29 @@ class Trainer:
         return skipped
 
     # ------------------------------------------------------------------------------ one step
+    def _as_inputs(self, *frames: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """The batch in the networks' memory format (channels-last with ``--channels-last``)."""
+        if not self.channels_last:
+            return frames
+        return tuple(frame.contiguous(memory_format=torch.channels_last) for frame in frames)
+
+    def _single_optimizer_step(self, source: torch.Tensor, driving: torch.Tensor, name: str):
+        """One step of a family whose networks share one optimizer and scaler, ``name`` (MRAA's
+        reconstruction, every family's AVD stage): the losses, backward, the optimizer's step."""
+        source, driving = self._as_inputs(source, driving)
+        with self.precision.autocast():
+            losses, step = self.generator_step(source, driving)
+        self._check_finite(losses, applied=False)
+        optimizer, scaler = self.optimizers[name], self.scalers[name]
+        optimizer.zero_grad(set_to_none=True)
+        scaler.scale(sum(losses.values())).backward()
+        scaler.step(optimizer)
+        scaler.update()
+        return {k: v.detach() for k, v in losses.items()}, step
+
     def train_step(self, source: torch.Tensor, driving: torch.Tensor) -> tuple[dict[str, torch.Tensor], GeneratorStep]:
         """One generator + keypoint detector step, then one discriminator step when the GAN is on."""
-        if self.channels_last:
-            source = source.contiguous(memory_format=torch.channels_last)
-            driving = driving.contiguous(memory_format=torch.channels_last)
+        source, driving = self._as_inputs(source, driving)
         discriminator = self.model.discriminator if self.gan else None
         _set_requires_grad(discriminator, False)  # its gradients from this step are discarded anyway
         with self.precision.autocast():

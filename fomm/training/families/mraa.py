@@ -175,18 +175,7 @@ class MRAATrainer(Trainer):
         return self.train_params.lr
 
     def train_step(self, source: torch.Tensor, driving: torch.Tensor) -> tuple[dict[str, torch.Tensor], GeneratorStep]:
-        if self.channels_last:
-            source = source.contiguous(memory_format=torch.channels_last)
-            driving = driving.contiguous(memory_format=torch.channels_last)
-        with self.precision.autocast():
-            losses, step = self.generator_step(source, driving)
-        self._check_finite(losses, applied=False)
-        optimizer, scaler = self.optimizers["reconstruction"], self.scalers["reconstruction"]
-        optimizer.zero_grad(set_to_none=True)
-        scaler.scale(sum(losses.values())).backward()
-        scaler.step(optimizer)
-        scaler.update()
-        return {k: v.detach() for k, v in losses.items()}, step
+        return self._single_optimizer_step(source, driving, "reconstruction")
 
     def picture(self, source: torch.Tensor, driving: torch.Tensor, step: GeneratorStep) -> np.ndarray:
         """FOMM's grid (regions drawn at their shifts), then the source's and the driving frame's regions."""

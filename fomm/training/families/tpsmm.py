@@ -203,9 +203,7 @@ class TPSMMTrainer(Trainer):
         return self.train_params.lr_generator
 
     def train_step(self, source: torch.Tensor, driving: torch.Tensor) -> tuple[dict[str, torch.Tensor], TPSMMStep]:
-        if self.channels_last:
-            source = source.contiguous(memory_format=torch.channels_last)
-            driving = driving.contiguous(memory_format=torch.channels_last)
+        source, driving = self._as_inputs(source, driving)
         with self.precision.autocast():
             losses, step = self.generator_step(source, driving, self.epoch)
         for optimizer in self.optimizers.values():
