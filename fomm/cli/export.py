@@ -13,11 +13,11 @@ FORMATS = ("onnx",)
 def add_parser(sub) -> None:
     p = sub.add_parser(
         "export", help="export a model as ONNX graphs (keypoints, source encoder, per-frame decoder)",
-        description="Export CHECKPOINT as three ONNX graphs in DIR: keypoints.onnx, source.onnx (the source "
-                    "features, computed once per source) and decode.onnx (one batch of driving frames from the "
-                    "cached source features), with dynamic batch, and fomm-onnx.json (config, size, "
-                    "align_corners). `fomm animate --backend onnxruntime --model DIR` runs them. Needs the extra "
-                    "fomm[onnx].")
+        description="Export CHECKPOINT as ONNX graphs in DIR: keypoints.onnx, source.onnx (the source features, "
+                    "computed once per source), decode.onnx (one batch of driving frames from the cached source "
+                    "features) and, for a model with an AVD network, avd.onnx (--mode avd), with dynamic batch, and "
+                    "fomm-onnx.json (config, size, align_corners). `fomm animate --backend onnxruntime --model DIR` "
+                    "runs them. Needs the extra fomm[onnx].")
     p.add_argument("checkpoint", help="checkpoint file (.pth.tar, .pth, .safetensors), 'default' or a preset name")
     p.add_argument("--format", choices=FORMATS, default="onnx", help="export format (default: onnx)")
     p.add_argument("-o", "--output", required=True, metavar="DIR", help="folder to write the graphs to")

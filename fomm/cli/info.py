@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
-from ..api import describe_model, resolve_model
+from ..api import ModelSource, describe_model, resolve_model
 from ..checkpoints import checkpoint_config, read_checkpoint
-from ..families import config_family, frame_size_note, read_config
+from ..families import config_family, frame_size_note, get_family, read_config
 from .common import user_errors
 
 
@@ -14,13 +15,19 @@ def add_parser(sub) -> None:
     p = sub.add_parser("info", help="describe a checkpoint or model name (networks, epoch, config)",
                        description="Show what a model is (what it was trained on, its frame size), the networks "
                                    "and epoch of its checkpoint, and its config. MODEL: a .pth.tar / .pth / "
-                                   ".safetensors checkpoint, 'default' (the bundled model) or a preset name.")
-    p.add_argument("checkpoint", metavar="MODEL", help="checkpoint file, 'default' or a preset name (vox-256, ...)")
+                                   ".safetensors checkpoint, an exported model folder (fomm export), 'default' "
+                                   "(the bundled model) or a preset name.")
+    p.add_argument("checkpoint", metavar="MODEL",
+                   help="checkpoint file, export folder, 'default' or a preset name (vox-256, ...)")
     p.add_argument("--yaml", action="store_true", help="print the full config as YAML")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..export.onnx import METADATA
+
+    if (Path(args.checkpoint) / METADATA).is_file():
+        return _describe_export(Path(args.checkpoint), args.yaml)
     with user_errors():
         source = resolve_model(args.checkpoint)
         ckpt = read_checkpoint(source.path) if source.path is not None else None
@@ -59,12 +66,37 @@ def run(args: argparse.Namespace) -> int:
     note = None if stored else frame_size_note(config)
     if note:
         print(f"frame size: {note}")
+    _describe_motion(family, config, args.yaml)
+    return 0
+
+
+def _describe_export(folder: Path, yaml: bool) -> int:
+    """An export of ``fomm export`` (its manifest, checked): the family, the modes its graphs give
+    (``avd`` with avd.onnx), the size and graphs."""
+    from ..export.manifest import manifest_config, read_manifest
+
+    with user_errors():
+        manifest = read_manifest(folder)
+        family = get_family(manifest["family"])
+        config = manifest_config(folder, manifest, family.parse_config)
+    print(f"model: {describe_model(config, ModelSource(str(folder), folder))}")
+    modes = family.available_modes(["avd_network"] if "avd" in manifest["graphs"] else [])
+    default = family.default_mode if family.default_mode in modes else modes[0]
+    print(f"family: {family.name}: {family.title}; modes: {', '.join(modes)} (default {default})")
+    print(f"export: ONNX at {manifest['size']} px (format {manifest.get('format_version', 1)}, opset "
+          f"{manifest.get('opset', '?')}); graphs: {', '.join(g['file'] for g in manifest['graphs'].values())}")
+    print(f"folder: {folder}")
+    print("config: stored in the export")
+    _describe_motion(family, config, yaml)
+    return 0
+
+
+def _describe_motion(family, config, yaml: bool) -> None:
     if family.name == "fomm":
         mp = config.model_params
         print(f"keypoints: {mp.common_params.num_kp}, jacobian: {mp.common_params.estimate_jacobian}, "
               f"occlusion: {mp.generator_params.estimate_occlusion_map}")
     else:
         print(f"motion: {family.describe_motion(config)}")
-    if args.yaml:
+    if yaml:
         print(config.to_yaml(), end="")
-    return 0

@@ -18,12 +18,12 @@ from pathlib import Path
 
 import yaml
 
-from .onnx import METADATA, ExportError
+from .onnx import GRAPHS, METADATA, ExportError
 
 logger = logging.getLogger(__name__)
 
 AGAIN = "export the model again: fomm export CKPT --format onnx -o DIR --overwrite"
-FAMILY_MODULES = {"fomm": ".onnx", "tpsmm": ".tpsmm", "mraa": ".mraa"}  # each has GRAPHS and FORMAT_VERSION
+FAMILY_MODULES = {"fomm": ".onnx", "tpsmm": ".tpsmm", "mraa": ".mraa"}  # each has its FORMAT_VERSION
 REQUIRED_GRAPHS = ("keypoints", "source", "decode")
 MAX_MANIFEST_BYTES = 1 << 20  # a manifest is a few KiB; a larger file is not one
 
@@ -62,7 +62,7 @@ def read_manifest(folder: str | Path) -> dict:
         value = manifest.get(key)
         if not isinstance(value, kind) or isinstance(value, bool) or (key == "size" and value < 1):
             raise _damaged(path, f"{key!r} is missing or not a {'positive integer' if kind is int else kind.__name__}")
-    _check_graphs(path, manifest["graphs"], _family_format(family).GRAPHS)
+    _check_graphs(path, manifest["graphs"], GRAPHS)
     return manifest
 
 

@@ -28,11 +28,10 @@ from torch import nn
 from ..families.mraa.backend import MRAAMotion
 from ..models.mraa import MRAA, Regions, parse_mraa_config
 from ..models.mraa.config import validate_mraa_frame_size
-from .onnx import FAMILY_GRAPHS, OPSET, prepare_export, write_family_export
+from .onnx import FAMILY_FORMAT_VERSION, OPSET, prepare_export, write_family_export
 from .runtime import SessionBackend
 
-GRAPHS = FAMILY_GRAPHS
-FORMAT_VERSION = 1
+FORMAT_VERSION = FAMILY_FORMAT_VERSION
 FIELDS = ("shift", "affine", "covar")
 
 

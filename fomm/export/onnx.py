@@ -1,10 +1,12 @@
-"""Export a FOMM model to ONNX: three graphs that together are what streaming animation runs.
+"""Export a FOMM model to ONNX: the graphs that together are what streaming animation runs.
 
 - ``keypoints.onnx``: image (B, 3, S, S) in [0, 1] -> keypoints (B, K, 2) [and jacobians (B, K, 2, 2)];
 - ``source.onnx``: source image (B, 3, S, S) -> the generator's source features, computed once per
   source (``OcclusionAwareGenerator.encode_source``);
 - ``decode.onnx``: the per-frame part of the generator (``decode``): the cached source features and
-  source image (batch 1 or B), the driving and source keypoints -> prediction (B, 3, S, S).
+  source image (batch 1 or B), the driving and source keypoints -> prediction (B, 3, S, S);
+- ``avd.onnx`` (when the model has an AVD network, ``fomm train --stage avd``): the source's (batch 1 or
+  B) and the driving keypoints [and jacobians] -> keypoints [and jacobians] of ``--mode avd``.
 
 The batch is dynamic; the frame size is fixed at export (the dense motion's coordinate grids are
 constants of the graph). ``grid_sample`` needs opset 16 (``GridSample``); both ``align_corners``
@@ -39,9 +41,12 @@ logger = logging.getLogger(__name__)
 
 OPSET = 17  # >= 16 for GridSample; 17 has LayerNormalization etc. and runs on onnxruntime >= 1.13
 METADATA = "fomm-onnx.json"
-GRAPHS = {"keypoints": "keypoints.onnx", "source": "source.onnx", "decode": "decode.onnx"}
-FAMILY_GRAPHS = {**GRAPHS, "avd": "avd.onnx"}  # TPSMM's and MRAA's: the AVD network too
-FORMAT_VERSION = 1
+# Every family's graphs; "avd" only in the export of a model with an AVD network.
+GRAPHS = {"keypoints": "keypoints.onnx", "source": "source.onnx", "decode": "decode.onnx", "avd": "avd.onnx"}
+# 2: FOMM exports may hold avd.onnx (a fomm that reads only 1 would call it an unknown graph, so an export
+# with it says 2 and such a fomm asks to be upgraded); an export without it stays 1.
+FORMAT_VERSION = 2
+FAMILY_FORMAT_VERSION = 1  # TPSMM's and MRAA's (their exports had avd.onnx from the start)
 
 
 class ExportError(FommError, RuntimeError):
@@ -91,18 +96,32 @@ class _DecodeGraph(nn.Module):
                                      Keypoints(kp_source, jacobian_source), visualize=False).prediction
 
 
+class _AVDGraph(nn.Module):
+    """The AVD network on plain tensors; the source's keypoints (batch 1 or B) are broadcast by it."""
+
+    def __init__(self, avd_network: nn.Module):
+        super().__init__()
+        self.avd_network = avd_network
+
+    def forward(self, kp_source, kp_driving, jacobian_source=None, jacobian_driving=None):
+        kp = self.avd_network(Keypoints(kp_source, jacobian_source), Keypoints(kp_driving, jacobian_driving))
+        return (kp.value,) if kp.jacobian is None else (kp.value, kp.jacobian)
+
+
 def input_names(graph: str, jacobian: bool) -> list[str]:
     """The input tensor names of each graph, in order."""
     if graph == "keypoints":
         return ["image"]
     if graph == "source":
         return ["source"]
+    if graph == "avd":
+        return ["kp_source", "kp_driving"] + (["jacobian_source", "jacobian_driving"] if jacobian else [])
     names = ["source_features", "source", "kp_driving", "kp_source"]
     return names + (["jacobian_driving", "jacobian_source"] if jacobian else [])
 
 
 def output_names(graph: str, jacobian: bool) -> list[str]:
-    if graph == "keypoints":
+    if graph in ("keypoints", "avd"):
         return ["kp", "jacobian"] if jacobian else ["kp"]
     return ["source_features"] if graph == "source" else ["prediction"]
 
@@ -143,7 +162,7 @@ def prepare_export(model: nn.Module, out_dir: str | Path, *, size: int | None, o
     if opset < 16:
         raise ExportError(f"opset {opset} has no GridSample (needed by {needs}); use opset >= 16")
     # Replaced only if fomm made it (its marker, or nothing but an export's files), never a user's folder.
-    out = check_folder_output(out_dir, overwrite=overwrite, legacy=(*FAMILY_GRAPHS.values(), METADATA))
+    out = check_folder_output(out_dir, overwrite=overwrite, legacy=(*GRAPHS.values(), METADATA))
     size = int(size or model.config.frame_size)
     check_size(model.config, size)
     return out, size, copy.deepcopy(model).to("cpu", torch.float32, memory_format=torch.contiguous_format).eval()
@@ -161,9 +180,9 @@ def write_family_export(out: Path, family: str, config: Any, num_channels: int, 
     config = copy.deepcopy(config)
     config.dataset_params.frame_shape = [size, size, num_channels]
     metadata = {
-        "format": "fomm-onnx", "family": family, "format_version": FORMAT_VERSION, "fomm_version": __version__,
+        "format": "fomm-onnx", "family": family, "format_version": FAMILY_FORMAT_VERSION, "fomm_version": __version__,
         "opset": opset, "size": size, "num_kp": num_kp, "config": config.to_yaml(),
-        "graphs": {name: {"file": FAMILY_GRAPHS[name], "inputs": g[2], "outputs": g[3]} for name, g in graphs.items()},
+        "graphs": {name: {"file": GRAPHS[name], "inputs": g[2], "outputs": g[3]} for name, g in graphs.items()},
     }
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".partial", dir=out.parent))
@@ -172,10 +191,10 @@ def write_family_export(out: Path, family: str, config: Any, num_channels: int, 
         for name, (module, args, names_in, names_out, dynamic) in graphs.items():
             with warnings.catch_warnings():  # the tracer's notes on shapes read as Python values
                 warnings.simplefilter("ignore")
-                torch.onnx.export(module.eval(), args, str(tmp / FAMILY_GRAPHS[name]), input_names=names_in,
+                torch.onnx.export(module.eval(), args, str(tmp / GRAPHS[name]), input_names=names_in,
                                   output_names=names_out, dynamic_axes={n: {0: "batch"} for n in dynamic},
                                   opset_version=opset, dynamo=False, do_constant_folding=True)
-            _add_metadata(tmp / FAMILY_GRAPHS[name], {k: metadata[k] for k in ("format", "family", "size", "config")})
+            _add_metadata(tmp / GRAPHS[name], {k: metadata[k] for k in ("format", "family", "size", "config")})
         (tmp / METADATA).write_text(json.dumps(metadata, indent=2) + "\n")
         publish_folder(tmp, out, "fomm export")
     finally:
@@ -186,8 +205,8 @@ def write_family_export(out: Path, family: str, config: Any, num_channels: int, 
 
 def export_onnx(model: FOMM, out_dir: str | Path, *, size: int | None = None, opset: int = OPSET,
                 overwrite: bool = False) -> Path:
-    """Write the three graphs and ``fomm-onnx.json`` to ``out_dir`` (created; replaced only with
-    ``overwrite``; written to a temporary folder first, so a failed export leaves nothing).
+    """Write the three graphs (four with an AVD network) and ``fomm-onnx.json`` to ``out_dir`` (created;
+    replaced only with ``overwrite``; written to a temporary folder first, so a failed export leaves nothing).
 
     ``size``: the frame size the graphs run at (default: the model's training size). The weights are
     exported in float32 whatever the model's placement; the model itself is not changed.
@@ -216,14 +235,16 @@ def export_onnx(model: FOMM, out_dir: str | Path, *, size: int | None = None, op
     if jacobian:
         decode_args += (kp.jacobian, kp.jacobian[:1])
     num_kp = int(kp.value.shape[1])
+    with_avd = copied.avd_network is not None
+    written = [name for name in GRAPHS if name != "avd" or with_avd]
     metadata_config = copy.deepcopy(config)
     metadata_config.dataset_params.frame_shape = [size, size, int(config.model_params.common_params.num_channels)]
     metadata = {
-        "format": "fomm-onnx", "format_version": FORMAT_VERSION, "fomm_version": __version__, "opset": opset,
-        "size": size, "align_corners": bool(model.align_corners), "num_kp": num_kp, "jacobian": jacobian,
-        "source_features_shape": list(features.shape[1:]), "config": metadata_config.to_yaml(),
-        "graphs": {name: {"file": file, "inputs": input_names(name, jacobian), "outputs": output_names(name, jacobian)}
-                   for name, file in GRAPHS.items()},
+        "format": "fomm-onnx", "format_version": 2 if with_avd else 1, "fomm_version": __version__,
+        "opset": opset, "size": size, "align_corners": bool(model.align_corners), "num_kp": num_kp,
+        "jacobian": jacobian, "source_features_shape": list(features.shape[1:]), "config": metadata_config.to_yaml(),
+        "graphs": {name: {"file": GRAPHS[name], "inputs": input_names(name, jacobian),
+                          "outputs": output_names(name, jacobian)} for name in written},
     }
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".partial", dir=out.parent))
@@ -234,13 +255,17 @@ def export_onnx(model: FOMM, out_dir: str | Path, *, size: int | None = None, op
         dynamic = ["source_features", "source", "kp_driving", "kp_source"]
         dynamic += ["jacobian_driving", "jacobian_source"] if jacobian else []
         _export(decode_graph, decode_args, tmp / GRAPHS["decode"], "decode", jacobian, opset, dynamic)
+        if with_avd:
+            avd_args = (kp.value[:1], kp.value) + ((kp.jacobian[:1], kp.jacobian) if jacobian else ())
+            _export(_AVDGraph(copied.avd_network).eval(), avd_args, tmp / GRAPHS["avd"], "avd", jacobian, opset,
+                    input_names("avd", jacobian))
         embedded = {k: metadata[k] for k in ("format", "size", "align_corners", "num_kp", "jacobian", "config")}
-        for file in GRAPHS.values():
-            _add_metadata(tmp / file, embedded)
+        for name in written:
+            _add_metadata(tmp / GRAPHS[name], embedded)
         (tmp / METADATA).write_text(json.dumps(metadata, indent=2) + "\n")
         publish_folder(tmp, out, "fomm export")
     finally:
         if tmp.exists():
             shutil.rmtree(tmp)
-    logger.info("exported %s (size %d, opset %d) to %s", ", ".join(GRAPHS.values()), size, opset, out)
+    logger.info("exported %s (size %d, opset %d) to %s", ", ".join(GRAPHS[n] for n in written), size, opset, out)
     return out

@@ -5,7 +5,7 @@
         ...
 
 The animator's loop, keypoint normalization and frame handling are the same as with PyTorch; only
-the three network computations run in onnxruntime (float32, CPU by default).
+the network computations run in onnxruntime (float32, CPU by default).
 """
 
 from __future__ import annotations
@@ -91,7 +91,8 @@ class SessionBackend:
 
 
 class OnnxBackend(FommMotion, SessionBackend):
-    """The three exported graphs in onnxruntime sessions; implements :class:`fomm.animation.Backend`.
+    """The exported graphs (four with an AVD network) in onnxruntime sessions; implements
+    :class:`fomm.animation.Backend`.
 
     ``threads``: intra-op threads per session (default: ``torch.get_num_threads()``, as PyTorch would
     use). ``providers``: onnxruntime execution providers (default CPU; e.g.
@@ -120,6 +121,8 @@ class OnnxBackend(FommMotion, SessionBackend):
                 raise ExportError(f"{self.folder / METADATA}: the {name} graph's inputs do not match its jacobian "
                                   f"setting; the export is damaged: {AGAIN}")
         self.sessions = open_sessions(self.folder, self.metadata, _maker(providers, threads))
+        if "avd" in self.sessions:  # exported from a model after its AVD stage
+            self.modes = (*self.modes, "avd")
 
     def keypoints(self, images: torch.Tensor) -> Keypoints:
         outputs = self._run("keypoints", image=self._array(images))
@@ -128,6 +131,14 @@ class OnnxBackend(FommMotion, SessionBackend):
 
     def encode_source(self, source: torch.Tensor) -> np.ndarray:
         return self._run("source", source=self._array(source))[0]
+
+    def avd(self, kp_source: Keypoints, kp_driving: Keypoints) -> Keypoints:
+        inputs = {"kp_source": self._array(kp_source.value), "kp_driving": self._array(kp_driving.value)}
+        if self.jacobian:
+            inputs["jacobian_source"] = self._array(kp_source.jacobian)
+            inputs["jacobian_driving"] = self._array(kp_driving.jacobian)
+        outputs = [torch.from_numpy(a) for a in self._run("avd", **inputs)]
+        return Keypoints(outputs[0], outputs[1] if self.jacobian else None)
 
     def decode(self, features: np.ndarray, source: torch.Tensor, kp_driving: Keypoints,
                kp_source: Keypoints) -> torch.Tensor:

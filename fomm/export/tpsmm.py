@@ -30,11 +30,10 @@ from ..families.tpsmm.model import TPSMM
 from ..models import Keypoints
 from ..models.tps import KeypointTPS
 from ..models.tpsmm import POINTS_PER_TPS
-from .onnx import FAMILY_GRAPHS, OPSET, prepare_export, write_family_export
+from .onnx import FAMILY_FORMAT_VERSION, OPSET, prepare_export, write_family_export
 from .runtime import SessionBackend
 
-GRAPHS = FAMILY_GRAPHS
-FORMAT_VERSION = 1
+FORMAT_VERSION = FAMILY_FORMAT_VERSION
 
 
 class _Keypoints(nn.Module):
