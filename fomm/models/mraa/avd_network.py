@@ -4,35 +4,18 @@ driving pose, so that the driver's body shape does not leak into the animation."
 
 from __future__ import annotations
 
-from itertools import pairwise
-
 import torch
-from torch import nn
 
+from ..avd import AVDEncoderDecoder
 from .regions import Regions, affine_covariance
 
 
-def _mlp(widths: list[int]) -> nn.Sequential:
-    """Linear -> BatchNorm1d -> ReLU between consecutive widths, a bare Linear last (the published
-    layer indices 0, 1, 3, 4, ... follow from this order)."""
-    layers: list[nn.Module] = []
-    for i, (a, b) in enumerate(pairwise(widths)):
-        layers.append(nn.Linear(a, b))
-        if i < len(widths) - 2:
-            layers += [nn.BatchNorm1d(b), nn.ReLU(inplace=True)]
-    return nn.Sequential(*layers)
-
-
-class AVDNetwork(nn.Module):
+class AVDNetwork(AVDEncoderDecoder):
     """Maps (identity regions, pose regions) to new regions; each region enters as its shift and
-    affine, 6 numbers."""
+    affine, 6 numbers (the layers: :class:`fomm.models.avd.AVDEncoderDecoder`)."""
 
     def __init__(self, num_regions: int, id_bottle_size: int = 64, pose_bottle_size: int = 64):
-        super().__init__()
-        size = num_regions * 6
-        self.id_encoder = _mlp([size, 256, 512, 1024, id_bottle_size])
-        self.pose_encoder = _mlp([size, 256, 512, 1024, pose_bottle_size])
-        self.decoder = _mlp([pose_bottle_size + id_bottle_size, 1024, 512, 256, size])
+        super().__init__(num_regions * 6, id_bottle_size, pose_bottle_size)
         self.num_regions = num_regions
 
     @staticmethod
@@ -44,8 +27,7 @@ class AVDNetwork(nn.Module):
         """``regions_id`` (the source, batch 1 or B) and ``regions_pose`` (the driving frames, B).
         The covariance of the result is A A^T of its affine."""
         bs = regions_pose.shift.shape[0]
-        identity = self.id_encoder(self._flatten(regions_id.expand(bs)))
-        pose = self.pose_encoder(self._flatten(regions_pose))
-        out = self.decoder(torch.cat([pose, identity], dim=1)).float().view(bs, self.num_regions, 6)
+        out = self.disentangle(self._flatten(regions_id.expand(bs)), self._flatten(regions_pose))
+        out = out.float().view(bs, self.num_regions, 6)
         shift, affine = out[..., :2], out[..., 2:].reshape(bs, self.num_regions, 2, 2)
         return Regions(shift, affine, affine_covariance(affine))
