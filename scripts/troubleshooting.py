@@ -107,6 +107,7 @@ CASES = [
     Case("The output exists", ANIMATE, _existing),
     Case("The driving video cannot be read", ANIMATE, _not_a_video),
     Case("Source and driving swapped", ["animate", "talk.mp4", "face.png", "-o", "out.mp4"], _media),
+    Case("A model without an AVD network", [*ANIMATE, "--mode", "avd"], _media),
     Case("An output format fomm does not write", ["animate", "face.png", "talk.mp4", "-o", "out.avi"], _media),
     Case("A checkpoint that carries code", [*ANIMATE, "--checkpoint", "downloaded.pth.tar"], _pickle_with_code),
     Case("A dataset without videos", ["train", "--config", "synthetic-64", "--data", "data", "--out", "run"],
