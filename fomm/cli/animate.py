@@ -8,7 +8,9 @@ the options) is checked before the model is loaded, so a typo fails in a second 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+from pathlib import Path
 
 from .animate_crop import add_crop_arguments
 from .common import (
@@ -53,7 +55,7 @@ def add_parser(sub) -> None:
     p.add_argument("--best-frame", type=_best_frame, metavar="auto|N",
                    help="start relative motion from driving frame N, or from the frame whose pose best matches "
                         "the source ('auto'; reads the driving video twice)")
-    p.add_argument("--audio", nargs="?", const="driving", choices=("driving", "source", "none"), default=None,
+    p.add_argument("--audio", nargs="?", const="driving", choices=AUDIO_CHOICES, default=None, type=_audio_choice,
                    metavar="driving|source|none",
                    help="the output's sound: the driving video's (default, when it has some and the output can carry "
                         "it), a source video's own (played once, also with --loop), or none")
@@ -84,6 +86,18 @@ def _best_frame(text: str) -> str | int:
     if value < 0:
         raise argparse.ArgumentTypeError(f"frame index must be >= 0, got {text!r}")
     return value
+
+
+AUDIO_CHOICES = ("driving", "source", "none")
+
+
+def _audio_choice(text: str) -> str:
+    """--audio's value; a file name (``fomm animate --audio face.png drive.mp4``: the optional value takes
+    the next word) is refused with the two ways to write it, argparse's choices check does the rest."""
+    if text not in AUDIO_CHOICES and (Path(text).suffix or os.sep in text or Path(text).exists()):
+        raise argparse.ArgumentTypeError(f"{text!r} looks like a file, not driving, source or none: give the value "
+                                         "(--audio driving SOURCE DRIVING) or put --audio after the files")
+    return text
 
 
 def _audio(choice: str | None) -> bool | None:
