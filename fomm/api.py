@@ -13,6 +13,7 @@ from torch import nn
 from .checkpoints import CheckpointError, checkpoint_config, load_state_dicts, read_checkpoint
 from .config import Config, available_configs
 from .families import Family, config_family, frame_size_note, get_family, presets_with_networks, read_config
+from .words import WordedError
 
 logger = logging.getLogger(__name__)
 
@@ -30,17 +31,23 @@ def available_models() -> list[str]:
     return [DEFAULT_MODEL, *available_configs()]
 
 
+class DeviceError(WordedError, RuntimeError):
+    """The requested device is not on this machine; the fix is worded for the caller (``--device cpu``,
+    ``device='cpu'``)."""
+
+
 def select_device(requested: str | torch.device | None = None) -> torch.device:
-    """The requested device, else CUDA, then Apple MPS, then CPU."""
+    """The requested device, else CUDA, then Apple MPS, then CPU. A device this machine lacks raises
+    :class:`DeviceError`; a misspelt one torch's RuntimeError."""
     if requested is not None and str(requested) != "auto":
         device = torch.device(requested)
         if device.type == "cuda" and not torch.cuda.is_available():
-            raise RuntimeError("CUDA was requested but is not available; use --device cpu")
+            raise DeviceError(lambda w: f"CUDA was requested but is not available; use {w.setting('device', 'cpu')}")
         if device.type == "cuda" and device.index is not None and device.index >= torch.cuda.device_count():
-            raise RuntimeError(f"{device} was requested but this machine has {torch.cuda.device_count()} CUDA "
-                               f"device(s), cuda:0 to cuda:{torch.cuda.device_count() - 1}")
+            raise DeviceError(f"{device} was requested but this machine has {torch.cuda.device_count()} CUDA "
+                              f"device(s), cuda:0 to cuda:{torch.cuda.device_count() - 1}")
         if device.type == "mps" and not torch.backends.mps.is_available():
-            raise RuntimeError("MPS was requested but is not available; use --device cpu")
+            raise DeviceError(lambda w: f"MPS was requested but is not available; use {w.setting('device', 'cpu')}")
         return device
     if torch.cuda.is_available():
         return torch.device("cuda")

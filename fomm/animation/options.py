@@ -18,11 +18,11 @@ checked by :meth:`AnimationOptions.check_model` when the animator is built.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, fields, replace
+from collections.abc import Mapping
+from dataclasses import dataclass, fields, replace
 from typing import Any
 
-from ..errors import FommError
+from ..words import API_WORDS, APP_WORDS, CLI_WORDS, Vocabulary, WordedError  # noqa: F401 (callers import them here)
 
 MODES = ("relative", "absolute", "avd")
 FITS = ("crop", "pad")
@@ -39,49 +39,10 @@ MAX_BATCH_SIZE = 1024
 
 
 # --------------------------------------------------------------------------------- vocabularies
-@dataclass(frozen=True)
-class Vocabulary:
-    """How one kind of caller names the options in messages: ``names[key]`` is an option's name,
-    ``setting(key, value)`` an option set to a value, ``drop(key)`` the fix that turns it off."""
-
-    names: Mapping[str, str]
-    set_format: str  # "{name}={value!r}", "{name} {value}", ...
-    drop_format: str  # "set {name}=False", "drop {name}", "untick {name}"
-    fixes: Mapping[str, str] = field(default_factory=dict)  # whole fixes in the caller's words, by situation
-
-    def name(self, key: str) -> str:
-        return self.names.get(key, key)
-
-    def setting(self, key: str, value: Any) -> str:
-        return self.set_format.format(name=self.name(key), value=value)
-
-    def drop(self, key: str) -> str:
-        return self.drop_format.format(name=self.name(key))
-
-
-API_WORDS = Vocabulary({}, "{name}={value!r}", "leave {name} unset")
-CLI_WORDS = Vocabulary({f.replace("-", "_"): "--" + f for f in (
-    "mode", "adapt-scale", "best-frame", "crop", "driving-crop", "paste-back", "faces", "target", "crop-margin",
-    "fit", "size", "batch-size", "precision", "compile", "layout", "keypoints", "audio", "smooth", "detector",
-    "face", "codec-device", "loop")} | {"audio_from": "--audio"},
-    "{name} {value}", "drop {name}")
-APP_WORDS = Vocabulary({"adapt_scale": "adapt scale", "best_frame": "best frame", "paste_back": "paste back",
-                        "crop_margin": "crop margin", "batch_size": "batch size"}, "{name}: {value}", "untick {name}",
-                       {"source": "choose crop: none to animate the whole photo, or upload a photo where the subject "
-                                  "is larger",
-                        "driving": "choose crop: none, or upload a clip where the subject is larger"})
-
-
-class OptionsError(FommError, ValueError):
+# The callers' vocabularies live in fomm.words (light: the library's other errors word options too).
+class OptionsError(WordedError, ValueError):
     """Animation options that cannot work: ``worded(vocabulary)`` is the message in a caller's words
     (``str()`` gives the Python API's)."""
-
-    def __init__(self, message: Callable[[Vocabulary], str]):
-        self.message = message
-        super().__init__(message(API_WORDS))
-
-    def worded(self, words: Vocabulary) -> str:
-        return self.message(words)
 
 
 def _one_of(key: str, value: Any, allowed: tuple, what: str = "") -> None:

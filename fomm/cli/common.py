@@ -25,6 +25,7 @@ from ..api import (
 )
 from ..errors import FommError
 from ..limits import LimitError, check_frame_size
+from ..words import CLI_WORDS, WordedError
 
 if TYPE_CHECKING:
     import numpy as np
@@ -62,9 +63,7 @@ def user_errors():
     except CLIError:
         raise
     except USER_ERRORS as exc:
-        if callable(getattr(exc, "worded", None)):  # an OptionsError raised by the library: in the CLI's words
-            from ..animation.options import CLI_WORDS
-
+        if isinstance(exc, WordedError):  # a library error that names options: in the CLI's words
             raise CLIError(exc.worded(CLI_WORDS)) from exc
         raise CLIError(str(exc)) from exc
     except OSError as exc:
@@ -143,8 +142,9 @@ def device_from_arg(text: str | None):
     """The torch device for ``--device`` (None or 'auto': CUDA, then MPS, then CPU), or a CLIError."""
     try:
         return select_device(text)
-    except RuntimeError as exc:  # unavailable or misspelt device
-        raise CLIError(f"--device {text}: {str(exc).splitlines()[0]}") from None
+    except RuntimeError as exc:  # unavailable (a DeviceError, in the CLI's words) or misspelt (torch's) device
+        message = exc.worded(CLI_WORDS) if isinstance(exc, WordedError) else str(exc)
+        raise CLIError(f"--device {text}: {message.splitlines()[0]}") from None
 
 
 def summary(frames: int, seconds: float, path) -> str:

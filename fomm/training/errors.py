@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from ..errors import FommError
+from ..words import WordedError
 
 
-class TrainingError(FommError, RuntimeError):
-    """Training cannot start or go on as asked; the message says why and what to change."""
+class TrainingError(WordedError, RuntimeError):
+    """Training cannot start or go on as asked; the message says why and what to change (a function of
+    the caller's :class:`~fomm.words.Vocabulary` when the fix is an option: ``--precision bf16`` on the
+    command line, ``precision='bf16'`` from Python)."""
 
 
 class NonFiniteLossError(TrainingError):

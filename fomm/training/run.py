@@ -56,9 +56,9 @@ def resumed_precision(checkpoint: Checkpoint | None, device) -> str:
     checkpoint's (stored under its older name ``amp``), fp32 for a new run."""
     precision = _resumed(checkpoint, "amp") or "fp32"
     if precision == "fp16" and device.type != "cuda":
-        raise TrainingError(f"the checkpoint was trained in fp16, which needs a CUDA GPU (the device is "
-                            f"{device.type}): pass --precision bf16 or --precision fp32 (--amp bf16 or --amp off) "
-                            "to resume here")
+        raise TrainingError(lambda w: f"the checkpoint was trained in fp16, which needs a CUDA GPU (the device is "
+                                      f"{device.type}): pass {w.setting('precision', 'bf16')} or "
+                                      f"{w.setting('precision', 'fp32')} to resume here")
     return precision
 
 

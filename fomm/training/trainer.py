@@ -81,11 +81,12 @@ def training_precision(precision: str | None, device: torch.device, amp: str | N
         precision = amp
     precision = precision or "fp32"
     if precision not in ("fp32", "auto") and device.type not in ("cuda", "cpu"):
-        raise TrainingError(f"--precision {precision} trains on cuda and cpu, not on {device.type}; use fp32")
+        raise TrainingError(lambda w: f"{w.setting('precision', precision)} trains on cuda and cpu, not on "
+                                      f"{device.type}; use {w.setting('precision', 'fp32')}")
     chosen = Precision.resolve(precision, device, allow_slow=precision != "auto")
     if chosen.name == "fp16" and device.type != "cuda":
-        raise TrainingError(f"--precision fp16 needs a CUDA GPU (the device is {device.type}); "
-                            "use --precision bf16 on CPU, or fp32")
+        raise TrainingError(lambda w: f"{w.setting('precision', 'fp16')} needs a CUDA GPU (the device is "
+                                      f"{device.type}); use {w.setting('precision', 'bf16')} on CPU, or fp32")
     if not chosen.native:
         where = (f"a CPU without AVX512-BF16 or AMX ({cpu_features().describe()})" if device.type == "cpu"
                  else str(device))

@@ -215,7 +215,7 @@ def test_cli_resume_keeps_the_checkpoints_amp(dataset_dir, tmp_path, capsys):
     torch.save(raw, tmp_path / "fp16.pth.tar")
     capsys.readouterr()
     assert main(["train", "--checkpoint", str(tmp_path / "fp16.pth.tar"), *common]) == 2
-    assert "--amp bf16 or --amp off" in capsys.readouterr().err
+    assert "pass --precision bf16 or --precision fp32 to resume here" in capsys.readouterr().err
 
 
 def test_cli_precision_is_the_one_vocabulary_and_amp_its_alias(dataset_dir, tmp_path, capsys):
