@@ -15,8 +15,6 @@ from contextlib import closing
 from importlib import resources
 from pathlib import Path
 
-import PIL.Image
-
 from ..crop import TARGETS
 from ..crop.animate import CROPS
 from ..errors import FommError
@@ -49,19 +47,19 @@ def _shown(exc: BaseException) -> gr.Error:
 
 
 def _lenient(image: gr.Image) -> gr.Image:
-    """``image``, passing an upload it cannot open (a text file, a video, an image over Pillow's pixel
-    limit) on to the job, whose reader says what is wrong with it in fomm's words, instead of gradio's
-    generic "error" box. (Wrapped, not subclassed: gradio writes a .pyi beside every subclass's module.)"""
+    """``image`` (a ``type="filepath"`` one), passing every uploaded file on to the job as its path, unopened:
+    the job's reader judges it under fomm's own pixel limit and says what is wrong (a text file, a video,
+    an image over the limit) in fomm's words, instead of gradio's generic "error" box, and Pillow's
+    DecompressionBombWarning (raised from 89 MP, under fomm's 100 MP limit) never reaches the server's log.
+    Inline (data: URL) images still go through gradio. (Wrapped, not subclassed: gradio writes a .pyi
+    beside every subclass's module.)"""
     preprocess = image.preprocess
 
     def lenient(payload):
-        try:
-            return preprocess(payload)
-        except (OSError, ValueError, SyntaxError, PIL.Image.DecompressionBombError):  # what Pillow raises
-            path = getattr(payload, "path", None)
-            if path is None:
-                raise
-            return str(path)
+        path = getattr(payload, "path", None)
+        if path is None or (getattr(payload, "url", None) or "").startswith("data:"):
+            return preprocess(payload)  # nothing uploaded, or an inline image that gradio decodes into a file
+        return str(path)  # what gradio's preprocess returns for a file, once Pillow has opened it
 
     image.preprocess = lenient
     return image

@@ -30,6 +30,7 @@ from ..io.outputs import (
     OutputError,
     check_file_output,
     check_folder_output,
+    check_output_name,
     partial_path,
     publish_folder,
     remove_path,
@@ -346,6 +347,7 @@ def check_outputs(out_dir: str | Path, *, save_videos: str | None, overwrite: bo
                   inputs: Sequence[str | Path | None] = ()) -> None:
     """Refuse to mix with earlier results: ``out_dir/metrics.json`` and ``out_dir/videos/`` are replaced
     only with ``overwrite`` (``videos/`` only if fomm wrote it), never when they are ``inputs``."""
+    check_output_name(out_dir, "--out", kind="folder")
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
         raise OutputError(f"--out {out} is a file; give a folder")

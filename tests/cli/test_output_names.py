@@ -23,6 +23,7 @@ def _commands(golden, photo) -> dict:
         "crop": (["crop", str(photo), "-o"], "file"),
         "export": (["export", ckpt, "-o"], "folder"),
         "synth": (["synth", "--videos", "1"], "folder"),
+        "reconstruct": (["reconstruct", "--data", str(photo.parent), "--checkpoint", ckpt, "--out"], "folder"),
     }
 
 
@@ -30,7 +31,7 @@ CASES = [("-", "cannot go to standard output; give a {kind} name"), ("out.json."
          ("out.png.", "ends with a dot; did you mean "), (".json", "is only an extension; give a name, e.g. out.json")]
 
 
-FOLDERS = ("export", "synth")
+FOLDERS = ("export", "synth", "reconstruct")
 # keypoints -o - is its standard output (test_keypoints_dash_is_standard_output); a folder may be hidden
 # (.json is a name for one).
 REFUSED = [(command, name, words) for command in ("keypoints", "keypoints --overlay", "crop", *FOLDERS)
