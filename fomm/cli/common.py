@@ -11,6 +11,7 @@ import math
 import signal
 import sys
 import threading
+import weakref
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
@@ -84,23 +85,64 @@ class Stopped(KeyboardInterrupt):
 STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name))
 
 
+class _StopSignal:
+    """The last termination signal received, and the :class:`Stopped` raised for it (held weakly).
+
+    A handler's exception can be lost: C code that runs Python code and clears what it raised (a Cython
+    module's init while it imports - numpy.random's, lazily, on first use - is one) swallows it, and
+    the command would go on to the end and exit 0. A :class:`Stopped` that is propagating is alive; one
+    that was swallowed is gone at once. So a signal whose exception died is raised again at the next
+    progress callback (:func:`check_stopped`): if the work still goes on, nothing stopped it."""
+
+    signum: int | None = None
+    raised: weakref.ref | None = None
+
+    @classmethod
+    def received(cls, signum: int) -> Stopped:
+        stopped = Stopped(signum)
+        cls.signum, cls.raised = signum, weakref.ref(stopped)
+        return stopped
+
+    @classmethod
+    def lost(cls) -> int | None:
+        """The signal whose exception was swallowed, once (then forgotten); None if there is none."""
+        if cls.signum is None or (cls.raised is not None and cls.raised() is not None):
+            return None
+        signum, cls.signum, cls.raised = cls.signum, None, None
+        return signum
+
+    @classmethod
+    def forget(cls) -> None:
+        cls.signum = cls.raised = None
+
+
+def check_stopped() -> None:
+    """Raise :class:`Stopped` for a termination signal whose exception some C code swallowed (see
+    :class:`_StopSignal`): called by the progress callbacks, i.e. where the work goes on. Main thread only."""
+    if threading.current_thread() is threading.main_thread() and (signum := _StopSignal.lost()) is not None:
+        raise Stopped(signum)
+
+
 @contextmanager
 def stop_signals_as_interrupt():
     """While the block runs, SIGTERM (a service or ``kill`` stopping the command) and SIGHUP (its
     terminal closed) raise :class:`Stopped` in the main thread, a ``KeyboardInterrupt``: the writers
-    discard their partial outputs, the threads are joined, as for Ctrl-C. A no-op outside the main
+    discard their partial outputs, the threads are joined, as for Ctrl-C. A signal whose exception was
+    swallowed on the way is raised again by the next :func:`check_stopped`. A no-op outside the main
     thread (only it may set handlers)."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
 
     def stop(signum, _frame):
-        raise Stopped(signum)
+        raise _StopSignal.received(signum)
 
+    _StopSignal.forget()
     previous = {signum: signal.signal(signum, stop) for signum in STOP_SIGNALS}
     try:
         yield
     finally:
+        _StopSignal.forget()
         for signum, handler in previous.items():
             signal.signal(signum, handler)
 
@@ -121,6 +163,7 @@ class TqdmProgress:
     def __call__(self, event) -> None:
         from tqdm import tqdm
 
+        check_stopped()
         if event.stage == "note":
             tqdm.write(event.note, file=sys.stderr)
             return

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import time
 
-from .common import frame_size, non_negative_float, positive_int, summary, user_errors
+from .common import check_stopped, frame_size, non_negative_float, positive_int, summary, user_errors
 
 
 def add_parser(sub) -> None:
@@ -43,7 +43,7 @@ def run(args: argparse.Namespace) -> int:
             result = make_synthetic_dataset(
                 args.out, args.videos, num_frames=args.frames, size=args.size, seed=args.seed,
                 test_fraction=args.test_fraction, num_parts=args.parts, limb_swing=args.limb_swing,
-                overwrite=args.overwrite, on_video=lambda _i: bar.update(1))
+                overwrite=args.overwrite, on_video=lambda _i: (check_stopped(), bar.update(1)))
     frames = args.videos * args.frames
     print(f"{len(result.train_videos)} train + {len(result.test_videos)} test videos, "
           + summary(frames, time.perf_counter() - start, result.root))

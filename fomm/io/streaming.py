@@ -81,14 +81,14 @@ def prefetch(items: Iterable, maxsize: int = 2, name: str = "fomm-prefetch") -> 
 def join(thread: threading.Thread) -> None:
     """Wait for ``thread`` to end, even through Ctrl-C: a KeyboardInterrupt arriving meanwhile is
     raised once the thread has ended (so nothing closes a container the thread still uses)."""
-    interrupted = False
+    interrupted: KeyboardInterrupt | None = None
     while thread.is_alive():
         try:
             thread.join()
-        except KeyboardInterrupt:
-            interrupted = True
-    if interrupted:
-        raise KeyboardInterrupt
+        except KeyboardInterrupt as exc:
+            interrupted = exc  # the same exception raised again: a SIGTERM stays a SIGTERM
+    if interrupted is not None:
+        raise interrupted
 
 
 class BackgroundWriter:
