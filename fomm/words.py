@@ -36,12 +36,13 @@ class Vocabulary:
         return self.drop_format.format(name=self.name(key))
 
 
-API_WORDS = Vocabulary({}, "{name}={value!r}", "leave {name} unset")
+API_WORDS = Vocabulary({}, "{name}={value!r}", "leave {name} unset", {"fused_adam_off": "pass fused_adam=False"})
 CLI_WORDS = Vocabulary({f.replace("-", "_"): "--" + f for f in (
     "mode", "adapt-scale", "best-frame", "crop", "driving-crop", "paste-back", "faces", "target", "crop-margin",
     "fit", "size", "batch-size", "precision", "compile", "layout", "keypoints", "audio", "smooth", "detector",
-    "face", "codec-device", "loop", "device")} | {"audio_from": "--audio"},
-    "{name} {value}", "drop {name}")
+    "face", "codec-device", "loop", "device", "fused-adam")} | {"audio_from": "--audio"},
+    "{name} {value}", "drop {name}",
+    {"fused_adam_off": "pass --no-fused-adam"})  # a resumed run keeps its setting: dropping the flag is not enough
 APP_WORDS = Vocabulary({"adapt_scale": "adapt scale", "best_frame": "best frame", "paste_back": "paste back",
                         "crop_margin": "crop margin", "batch_size": "batch size"}, "{name}: {value}", "untick {name}",
                        {"source": "choose crop: none to animate the whole photo, or upload a photo where the subject "

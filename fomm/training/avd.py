@@ -189,11 +189,9 @@ class AVDTrainer(Trainer):
         self.generator_step = distributed.wrap(self.generator_loss, self.ctx, device)
 
     def _make_optimizers(self, fused: bool) -> dict[str, torch.optim.Adam]:
-        try:
+        with self._adam_kernel():
             return {"avd": torch.optim.Adam(self.model.avd_network.parameters(), lr=self.train_params.lr,
                                             betas=(0.5, 0.999), fused=True if fused else None)}
-        except RuntimeError as exc:
-            raise TrainingError(f"--fused-adam is not available on {self.device.type}: {exc}; leave it off") from None
 
     def configured_lr(self, name: str) -> float:
         return self.train_params.lr

@@ -26,7 +26,8 @@ import time
 import warnings
 from bisect import bisect_right
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -298,11 +299,21 @@ class Trainer:
         groups = {"generator": (model.generator, tp.lr_generator),
                   "kp_detector": (model.kp_detector, tp.lr_kp_detector),
                   "discriminator": (model.discriminator, tp.lr_discriminator)}
-        try:
+        with self._adam_kernel():
             return {name: torch.optim.Adam(net.parameters(), lr=lr, betas=betas, fused=True if fused else None)
                     for name, (net, lr) in groups.items()}
-        except RuntimeError as exc:  # a device without a fused Adam kernel
-            raise TrainingError(f"--fused-adam is not available on {self.device.type}: {exc}; leave it off") from None
+
+    @contextmanager
+    def _adam_kernel(self) -> Iterator[None]:
+        """Around the making of a stage's optimizers: a device without Adam's fused kernel (``fused_adam``)
+        is a TrainingError naming the option and its fix in the caller's words."""
+        try:
+            yield
+        except RuntimeError as exc:
+            device = self.device.type
+            reason = (str(exc).splitlines() or [type(exc).__name__])[0]  # exc is unbound once this block ends
+            raise TrainingError(lambda w: f"{w.name('fused_adam')} is not available on {device}: {reason}; "
+                                          f"{w.fixes['fused_adam_off']}") from None
 
     @property
     def steps_per_epoch(self) -> int:

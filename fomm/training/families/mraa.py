@@ -165,11 +165,9 @@ class MRAATrainer(Trainer):
 
     def _make_optimizers(self, fused: bool) -> dict[str, torch.optim.Adam]:
         params = chain.from_iterable(net.parameters() for net in self.model.networks().values())
-        try:
+        with self._adam_kernel():
             return {"reconstruction": torch.optim.Adam(params, lr=self.train_params.lr, betas=BETAS,
                                                        fused=True if fused else None)}
-        except RuntimeError as exc:
-            raise TrainingError(f"--fused-adam is not available on {self.device.type}: {exc}; leave it off") from None
 
     def configured_lr(self, name: str) -> float:
         return self.train_params.lr

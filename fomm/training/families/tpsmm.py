@@ -193,11 +193,9 @@ class TPSMMTrainer(Trainer):
         groups = {"optimizer": main}
         if model.bg_predictor is not None:
             groups["bg_predictor"] = list(model.bg_predictor.parameters())
-        try:
+        with self._adam_kernel():
             return {name: torch.optim.Adam(params, lr=lr, betas=(0.5, 0.999), weight_decay=WEIGHT_DECAY,
                                            fused=True if fused else None) for name, params in groups.items()}
-        except RuntimeError as exc:
-            raise TrainingError(f"--fused-adam is not available on {self.device.type}: {exc}; leave it off") from None
 
     def configured_lr(self, name: str) -> float:
         return self.train_params.lr_generator
