@@ -25,6 +25,7 @@ import torch
 
 from ..errors import FommError
 from ..models import Keypoints
+from ..words import WordedError
 from .backend import TorchBackend
 
 logger = logging.getLogger(__name__)
@@ -32,8 +33,9 @@ logger = logging.getLogger(__name__)
 NOTICE = "compiling the generator (torch.compile): the first frames take a minute or more, later ones run faster"
 
 
-class CompileError(FommError, RuntimeError):
-    """``torch.compile`` cannot run here (no C++ compiler, an unsupported device or model)."""
+class CompileError(WordedError, RuntimeError):
+    """``torch.compile`` cannot run here (no C++ compiler, an unsupported device or model); the option is
+    named in the caller's words (``--compile``, ``compile``)."""
 
 
 def check_compiler(device: torch.device) -> None:
@@ -47,16 +49,18 @@ def check_compiler(device: torch.device) -> None:
         try:
             cpp_builder.get_cpp_compiler()
         except exc.InvalidCxxCompiler:
-            raise CompileError("--compile needs a C++ compiler (torch.compile builds C++ code on the CPU) and none "
-                               "was found: install one (e.g. apt install g++) or set CXX, or run without "
-                               "--compile") from None
+            raise CompileError(lambda w: f"{w.name('compile')} needs a C++ compiler (torch.compile builds C++ code "
+                                         "on the CPU) and none was found: install one (e.g. apt install g++) or set "
+                                         f"CXX, or {w.drop('compile')}") from None
     elif device.type == "cuda":
         from torch.utils._triton import has_triton
 
         if not has_triton():
-            raise CompileError("--compile needs Triton on a GPU (pip install triton), or run without --compile")
+            raise CompileError(lambda w: f"{w.name('compile')} needs Triton on a GPU (pip install triton), or "
+                                         f"{w.drop('compile')}")
     else:
-        raise CompileError(f"--compile runs on the CPU and CUDA GPUs, not on {device.type}; run without --compile")
+        raise CompileError(lambda w: f"{w.name('compile')} runs on the CPU and CUDA GPUs, not on {device.type}; "
+                                     f"{w.drop('compile')}")
 
 
 def _pad(motion: Any, size: int) -> Any:
@@ -88,8 +92,9 @@ class CompiledBackend:
     def __init__(self, backend: TorchBackend, batch_size: int, *, freezing: bool = True,
                  compiler: str | Callable = "inductor"):
         if not isinstance(backend, TorchBackend):
-            raise CompileError(f"compile is an option of PyTorch models; this {type(backend).__name__} is already "
-                               "compiled by its own runtime")
+            kind = type(backend).__name__
+            raise CompileError(lambda w: f"{w.name('compile')} is an option of PyTorch models; this {kind} is "
+                                         f"already compiled by its own runtime: {w.drop('compile')}")
         if compiler == "inductor":
             check_compiler(backend.device)
         self.backend = backend
@@ -115,8 +120,9 @@ class CompiledBackend:
         except (FommError, KeyboardInterrupt, MemoryError):
             raise
         except Exception as exc:  # the compiler failed: one line with the cause, the fix is to run eager
-            raise CompileError(f"torch.compile failed on the {name} network ({_cause(exc)}); "
-                               "run without --compile (compile=False)") from exc
+            cause = _cause(exc)  # exc is unbound once this block ends
+            raise CompileError(lambda w: f"torch.compile failed on the {name} network ({cause}); "
+                                         f"{w.drop('compile')}") from exc
         seconds = time.perf_counter() - start
         self.compile_seconds += seconds
         self.compiled.add(name)

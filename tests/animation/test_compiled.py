@@ -17,6 +17,7 @@ from fomm.animation import Animator
 from fomm.animation.backend import TorchBackend
 from fomm.animation.compiled import CompiledBackend, CompileError
 from fomm.cli import main
+from fomm.words import CLI_WORDS
 from tests.media import make_frame_folder, make_image
 
 SIZE = 128  # the golden tiny checkpoint's frame size
@@ -93,7 +94,7 @@ def test_no_cxx_compiler_is_one_clear_error(tiny, monkeypatch, tmp_path, capsys)
 
     monkeypatch.setattr(config.cpp, "cxx", (None, str(tmp_path / "no-such-c++")))
     source, _ = _inputs(0)
-    with pytest.raises(CompileError, match="needs a C\\+\\+ compiler.*without --compile"):
+    with pytest.raises(CompileError, match="^compile needs a C\\+\\+ compiler.*or leave compile unset$"):
         Animator(tiny, source, size=SIZE, compile=True)
     image = make_image(tmp_path / "source.png", size=(64, 64))
     frames = make_frame_folder(tmp_path / "frames", n=2, size=(64, 64))
@@ -114,10 +115,10 @@ def test_a_failing_compiler_is_one_clear_error(tiny):
     with torch.inference_mode():
         kp_source, features = backend.keypoints(source), backend.encode_source(source)
         with pytest.raises(CompileError, match=r"torch.compile failed on the generator network \(RuntimeError: "
-                                               r"cannot build this\); run without --compile") as info:
+                                               r"cannot build this\); leave compile unset$") as info:
             backend.decode(features, source, backend.keypoints(backend.to_input(torch.rand(2, 3, SIZE, SIZE))),
                            kp_source)
-    assert "\n" not in str(info.value)
+    assert "\n" not in str(info.value) and info.value.worded(CLI_WORDS).endswith("this); drop --compile")
 
 
 def test_compile_is_for_pytorch_models(tiny, tmp_path, capsys):
