@@ -33,24 +33,26 @@ class BasicBlock(nn.Module):
 
 class ResNet18(nn.Module):
     """(B, in_channels, H, W) -> (B, num_outputs): four stages of two basic blocks (64, 128, 256, 512
-    channels), global average pooling and a linear head ``fc``. Any input size of at least 32 px."""
+    channels), global average pooling and a linear head ``fc``. Any input size of at least 32 px.
+    ``width``: the first stage's channels (64 published; the stages double it), so that a small model
+    can have a narrow ResNet-18 of the same structure."""
 
-    def __init__(self, num_outputs: int, in_channels: int = 3):
+    def __init__(self, num_outputs: int, in_channels: int = 3, width: int = 64):
         super().__init__()
-        self.conv1 = nn.Conv2d(in_channels, 64, 7, stride=2, padding=3, bias=False)
-        self.bn1 = nn.BatchNorm2d(64)
+        self.conv1 = nn.Conv2d(in_channels, width, 7, stride=2, padding=3, bias=False)
+        self.bn1 = nn.BatchNorm2d(width)
         self.maxpool = nn.MaxPool2d(kernel_size=3, stride=2, padding=1)
-        widths = (64, 128, 256, 512)
-        in_planes = 64
+        widths = (width, 2 * width, 4 * width, 8 * width)
+        in_planes = width
         for index, planes in enumerate(widths):
             stride = 1 if index == 0 else 2
             self.add_module(f"layer{index + 1}", nn.Sequential(BasicBlock(in_planes, planes, stride),
                                                                BasicBlock(planes, planes)))
             in_planes = planes
-        self.fc = nn.Linear(512, num_outputs)
+        self.fc = nn.Linear(8 * width, num_outputs)
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
-        """The pooled 512-d descriptor before ``fc``."""
+        """The pooled ``8 * width``-d descriptor before ``fc``."""
         x = self.maxpool(F.relu(self.bn1(self.conv1(x)), inplace=True))
         x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
         return torch.flatten(F.adaptive_avg_pool2d(x, 1), 1)

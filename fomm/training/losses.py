@@ -31,6 +31,13 @@ def _l1(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
 
 
 # ----------------------------------------------------------------------------------- the terms
+def multiscale_l1(pyramid_generated: Pyramid, pyramid_real: Pyramid, scales: list[float]) -> torch.Tensor:
+    """Our ``reconstruction_l1``: the L1 of the prediction at every scale of the pyramid, summed; where no
+    ImageNet VGG-19 can be had (offline) it stands in for the perceptual term, and like it the coarse
+    levels pull large motions into place."""
+    return sum(_l1(pyramid_generated[s], pyramid_real[s]) for s in scales)
+
+
 def perceptual_loss(vgg: Vgg19, pyramid_generated: Pyramid, pyramid_real: Pyramid, weights: list[float],
                     batched: bool = False) -> torch.Tensor:
     """Sum over scales s and VGG layers i of ``weights[i] * mean|vgg_i(generated_s) - vgg_i(real_s)|``.
@@ -238,8 +245,8 @@ class GeneratorLoss(nn.Module):
 
         if w.reconstruction_l1 != 0:
             # Multi-scale like the perceptual term: coarse levels pull large motions into place.
-            losses["reconstruction_l1"] = w.reconstruction_l1 * sum(
-                _l1(pyramid_generated[s], pyramid_real[s]) for s in self.train_params.scales)
+            losses["reconstruction_l1"] = w.reconstruction_l1 * multiscale_l1(
+                pyramid_generated, pyramid_real, self.train_params.scales)
         return losses, step
 
 

@@ -34,6 +34,9 @@ class TPSCommonParams:
     num_channels: int = 3
     bg: bool = True  # an affine background motion (the bg_predictor network)
     multi_mask: bool = True  # occlusion masks at four resolutions
+    # Our extension: the first-stage channels of the keypoint and background ResNet-18s (published: 64,
+    # doubling per stage); a small model narrows them as FOMM's small configs narrow block_expansion.
+    resnet_width: int = 64
 
 
 @dataclass
@@ -75,6 +78,7 @@ class TPSLossWeights:
     equivariance_value: float = 10.0
     warp_loss: float = 10.0
     bg: float = 10.0
+    reconstruction_l1: float = 0.0  # our extension, as FOMM's: the multi-scale L1 instead of a VGG-19 offline
 
 
 @dataclass
@@ -122,7 +126,9 @@ class TPSMMConfig(ConfigFile):
     description: str | None = None  # our extension: what the model was trained on, in a few words
 
     # Omitted when unset, as in the published schema.
-    UNSET: ClassVar[dict[str, Any]] = {"train_avd_params.lambda_affine": None, "description": None}
+    UNSET: ClassVar[dict[str, Any]] = {"train_avd_params.lambda_affine": None, "description": None,
+                                       "model_params.common_params.resnet_width": 64,
+                                       "train_params.loss_weights.reconstruction_l1": 0.0}
 
 
 def parse_tpsmm_config(data: dict) -> TPSMMConfig:

@@ -43,7 +43,7 @@ class TPSMM(nn.Module):
         common, gen, dm = mp.common_params, mp.generator_params, mp.dense_motion_params
         self.inpainting_network = InpaintingNetwork(common.num_channels, gen.block_expansion, gen.max_features,
                                                     gen.num_down_blocks, common.multi_mask)
-        self.kp_detector = TPSKeypointDetector(common.num_tps, common.num_channels)
+        self.kp_detector = TPSKeypointDetector(common.num_tps, common.num_channels, common.resnet_width)
         self.dense_motion_network = TPSDenseMotionNetwork(
             dm.block_expansion, dm.num_blocks, dm.max_features, common.num_tps, common.num_channels,
             dm.scale_factor, common.multi_mask)
@@ -51,7 +51,9 @@ class TPSMM(nn.Module):
         if "avd_network" in networks:
             avd = mp.avd_network_params
             self.avd_network = AVDNetwork(common.num_tps * POINTS_PER_TPS, avd.id_bottle_size, avd.pose_bottle_size)
-        self.bg_predictor = BGMotionPredictor(common.num_channels) if common.bg and "bg_predictor" in networks else None
+        self.bg_predictor = None
+        if common.bg and "bg_predictor" in networks:
+            self.bg_predictor = BGMotionPredictor(common.num_channels, common.resnet_width)
 
     @property
     def device(self) -> torch.device:

@@ -11,9 +11,9 @@ from ..resnet import ResNet18
 
 
 class BGMotionPredictor(nn.Module):
-    def __init__(self, num_channels: int = 3):
+    def __init__(self, num_channels: int = 3, resnet_width: int = 64):
         super().__init__()
-        self.bg_encoder = ResNet18(6, in_channels=2 * num_channels)
+        self.bg_encoder = ResNet18(6, in_channels=2 * num_channels, width=resnet_width)
         with torch.no_grad():  # start from the identity, as the authors do
             self.bg_encoder.fc.weight.zero_()
             self.bg_encoder.fc.bias.copy_(torch.tensor([1.0, 0, 0, 0, 1, 0]))

@@ -8,7 +8,8 @@ linearly from ``dropout_startp`` by ``dropout_maxp`` every ``dropout_inc_epoch``
 ``perceptual`` (the VGG-19 pyramid), ``equivariance_value`` (the points of a randomly TPS-warped
 driving frame, warped back), ``warp_loss`` (the driving frame's own encoder maps, masked, against the
 warped source encoder maps, which only the motion can move) and ``bg`` (the background affine from
-source to driving times the one back should be the identity). Adam (betas 0.5, 0.999, weight decay
+source to driving times the one back should be the identity); and our ``reconstruction_l1`` (FOMM's
+multi-scale L1, for training offline without a VGG-19). Adam (betas 0.5, 0.999, weight decay
 1e-4) over inpainting, dense motion and keypoint networks in one group (``optimizer``) and over the bg
 predictor (``optimizer_bg_predictor``, stepped from ``bg_start``); gradients of the keypoint and
 dense motion networks (and the bg predictor) clipped to an infinity norm of 10.
@@ -31,7 +32,7 @@ from ...models.tps import RandomTPS
 from ...models.tpsmm.inpainting import _resize_like, deform
 from .. import distributed
 from ..errors import TrainingError
-from ..losses import GeneratorStep, perceptual_loss
+from ..losses import GeneratorStep, multiscale_l1, perceptual_loss
 from ..trainer import Trainer
 from ..vgg import Vgg19, load_vgg19
 from ..visualize import training_grid
@@ -109,6 +110,9 @@ class TPSMMLoss(nn.Module):
         losses: dict[str, torch.Tensor] = {}
         if self.vgg is not None:
             losses["perceptual"] = perceptual_loss(self.vgg, pyramid_generated, pyramid_real, w.perceptual)
+        if w.reconstruction_l1 != 0:
+            losses["reconstruction_l1"] = w.reconstruction_l1 * multiscale_l1(pyramid_generated, pyramid_real,
+                                                                              tp.scales)
         if w.equivariance_value != 0:
             transform = sample_random_tps(driving.shape[0], tp)
             transform = RandomTPS(transform.theta.to(driving.device), transform.control_params.to(driving.device))
@@ -164,9 +168,9 @@ class TPSMMTrainer(Trainer):
     def _build(self, vgg: Vgg19 | None, batched_vgg: bool) -> None:
         tp, device = self.train_params, self.device
         w = tp.loss_weights
-        if not (any(w.perceptual) or w.equivariance_value or w.warp_loss):
+        if not (any(w.perceptual) or w.equivariance_value or w.warp_loss or w.reconstruction_l1):
             raise TrainingError("every loss weight in train_params.loss_weights is 0 (perceptual, equivariance_value, "
-                                "warp_loss): nothing to train")
+                                "warp_loss, reconstruction_l1): nothing to train")
         if tp.dropout_inc_epoch <= 0:
             raise TrainingError("train_params.dropout_inc_epoch must be positive (the epochs over which the TPS "
                                 f"dropout grows), got {tp.dropout_inc_epoch}")
