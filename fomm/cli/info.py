@@ -24,10 +24,11 @@ def add_parser(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..export.onnx import METADATA
+    if Path(args.checkpoint).is_dir():  # an export folder (fomm export); a run folder is refused below
+        from ..export.onnx import METADATA
 
-    if (Path(args.checkpoint) / METADATA).is_file():
-        return _describe_export(Path(args.checkpoint), args.yaml)
+        if (Path(args.checkpoint) / METADATA).is_file():
+            return _describe_export(Path(args.checkpoint), args.yaml)
     with user_errors():
         source = resolve_model(args.checkpoint)
         ckpt = read_checkpoint(source.path) if source.path is not None else None

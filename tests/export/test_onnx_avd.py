@@ -17,6 +17,7 @@ from fomm.config import AVDNetworkParams
 from fomm.export import OnnxBackend, export_onnx
 from fomm.io import read_image
 from fomm.model import build_avd_network
+from tests.cli.test_imports import NOT_FOR_INFO, _loaded, _modules_after
 from tests.media import make_frame_folder, make_image
 
 SIZE = 128  # the golden tiny checkpoint's frame size
@@ -106,3 +107,7 @@ def test_an_export_without_an_avd_network_refuses_avd_in_one_line(golden, tmp_pa
     err = capsys.readouterr().err.strip()
     assert "\n" not in err and "--mode avd" in err and "fomm train --stage avd" in err, err
     assert not out.exists()
+
+
+def test_info_of_an_export_loads_no_heavy_modules(exported):
+    assert _loaded(_modules_after(["info", str(exported)]), NOT_FOR_INFO) == []
