@@ -35,13 +35,15 @@ TESTS = {
     "fomm/io/paths.py": ["tests/io/test_outputs.py", "tests/io/test_writer.py", "tests/io/test_truth_writes.py"],
     "fomm/io/writer.py": ["tests/io/test_writer.py", "tests/io/test_truth_writes.py", "tests/io/test_truth_writer.py"],
     "fomm/training/state.py": ["tests/training/test_resume.py", "tests/training/test_truth_state.py"],
-    "fomm/precision.py": ["tests/test_precision.py", "tests/test_truth_precision.py"],
+    "fomm/precision.py": ["tests/test_precision.py", "tests/test_truth_precision.py",
+                          "tests/test_truth_precision_choice.py"],
     "fomm/checkpoints.py": ["tests/test_checkpoints.py"],
     "fomm/crop/": ["tests/crop"],
     # One crop file at a time with its fast unit tests (the whole tests/crop takes over a minute per mutant
     # on 2 cores): a lower bound on what the full suite kills.
     "fomm/crop/box.py": ["tests/crop/test_truth_box.py"],
     "fomm/crop/options.py": ["tests/crop/test_truth_box.py"],
+    "fomm/crop/clips.py": ["tests/crop/test_truth_clips.py"],
 }
 DEFAULT = ["fomm/io/outputs.py", "fomm/io/paths.py", "fomm/io/writer.py", "fomm/training/state.py",
            "fomm/precision.py", "fomm/crop/", "fomm/checkpoints.py"]

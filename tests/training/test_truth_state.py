@@ -106,7 +106,7 @@ def _full_state() -> TrainingState:
                          optimizers={"generator": {"state": {}, "param_groups": []}},
                          schedulers={"generator": scheduler.state_dict()}, scalers={"generator": {"scale": 8.0}},
                          rng=capture_rng(), data={"items": 8, "batch_size": 2, "world_size": 1},
-                         epoch_losses={"perceptual": 1.5}, epoch_batches=2)
+                         epoch_losses={"perceptual": 1.5}, epoch_batches=1)  # 1 of its 2 batches logged
 
 
 def test_every_field_survives_a_weights_only_file(tmp_path):
@@ -120,6 +120,7 @@ def test_every_field_survives_a_weights_only_file(tmp_path):
     back = TrainingState.from_checkpoint(raw[STATE_KEY], {"optimizer_generator": raw["optimizer_generator"]})
     assert back.optimizers == state.optimizers and back.scalers == state.scalers
     assert back.schedulers["generator"]["milestones"] == Counter({3: 1, 5: 1})
+    assert type(back.schedulers["generator"]["milestones"]) is Counter  # as MultiStepLR holds it (.elements())
     assert back.schedulers == state.schedulers
     for name in ("epoch", "batch", "global_step", "seed", "precision", "vgg", "fused_adam", "data", "epoch_losses",
                  "epoch_batches"):
@@ -174,3 +175,23 @@ def test_the_gpu_generators_are_saved_once_cuda_is_in_use_and_put_back_on_as_man
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)  # resumed without a GPU
     restore_rng(saved)
     assert other.set == []
+
+
+def test_fp32_is_stored_as_no_amp_like_the_runs_before_precision_existed(tmp_path):
+    assert TrainingState(precision="fp32").to_checkpoint()["amp"] is None
+    assert TrainingState(precision="fp16").to_checkpoint()["amp"] == "fp16"
+    assert TrainingState.from_checkpoint({"epoch": 0, "batch": 0, "global_step": 0, "amp": None}).precision == "fp32"
+
+
+def test_a_scheduler_without_milestones_comes_back_as_it_was():
+    step = torch.optim.lr_scheduler.StepLR(torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=1.0), 2)
+    entry = TrainingState(schedulers={"kp_detector": step.state_dict()}).to_checkpoint()
+    back = TrainingState.from_checkpoint(entry)
+    assert back.schedulers["kp_detector"] == step.state_dict() and "milestones" not in back.schedulers["kp_detector"]
+
+
+def test_a_state_without_gpu_generators_leaves_them_alone_on_a_gpu_machine(monkeypatch):
+    cuda = FakeCuda(1, [torch.tensor([7], dtype=torch.uint8)])
+    cuda.install(monkeypatch)
+    restore_rng({"torch": torch.get_rng_state()})  # saved on a CPU-only machine, resumed on a GPU
+    assert cuda.set == []
