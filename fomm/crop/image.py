@@ -167,15 +167,14 @@ class PasteBack:
 
     def _correction(self, animated: np.ndarray) -> np.ndarray:
         """This frame's colour correction (added to ``animated``), measured where the band has weight."""
-        difference = self.background - animated
-        if self.color == "mean":
-            mean_bg = np.tensordot(self.band, self.background, axes=([0, 1], [0, 1]))
-            mean_an = np.tensordot(self.band, animated, axes=([0, 1], [0, 1]))
-            spread_bg = np.sqrt(np.tensordot(self.band, (self.background - mean_bg) ** 2, axes=([0, 1], [0, 1])))
-            spread_an = np.sqrt(np.tensordot(self.band, (animated - mean_an) ** 2, axes=([0, 1], [0, 1])))
-            gain = np.clip(spread_bg / np.maximum(spread_an, 1e-3), 0.8, 1.25)  # never amplify noise much
-            return (animated - mean_an) * gain + mean_bg - animated
-        return _spread(difference, self.band)
+        if self.color == "field":
+            return _spread(np.subtract(self.background, animated), self.band)
+        mean_bg = np.tensordot(self.band, self.background, axes=([0, 1], [0, 1]))  # "mean"
+        mean_an = np.tensordot(self.band, animated, axes=([0, 1], [0, 1]))
+        spread_bg = np.sqrt(np.tensordot(self.band, (self.background - mean_bg) ** 2, axes=([0, 1], [0, 1])))
+        spread_an = np.sqrt(np.tensordot(self.band, (animated - mean_an) ** 2, axes=([0, 1], [0, 1])))
+        gain = np.clip(spread_bg / np.maximum(spread_an, 1e-3), 0.8, 1.25)  # never amplify noise much
+        return (animated - mean_an) * gain + mean_bg - animated
 
     def __call__(self, crop: np.ndarray, base: np.ndarray | None = None) -> np.ndarray:
         """The photo (or ``base``, a frame of its size, e.g. with other faces already pasted) with
@@ -186,17 +185,25 @@ class PasteBack:
             crop = cv2.resize(np.ascontiguousarray(crop), (self.side, self.side), interpolation=interpolation)
         if self.turn is not None:
             crop = self._turned(np.ascontiguousarray(crop))
+        # In place, on one float copy of the region: a 64 MP photo's region arrays are hundreds of MB each,
+        # and each temporary would add one to the peak (the same arithmetic, in the same order).
         animated = crop[self.inner].astype(np.float32)
         if self.color != "off":
             offset = self._correction(animated)
-            if self.offset is not None:
-                offset = self.smoothing * self.offset + (1 - self.smoothing) * offset
+            if self.offset is not None:  # smoothing * old + (1 - smoothing) * new
+                offset *= 1 - self.smoothing
+                self.offset *= self.smoothing
+                offset += self.offset
             self.offset = offset
             animated += self.offset
         under = self.background if base is None else base[self.region].astype(np.float32)
-        blended = under + self.alpha * (animated - under)
+        animated -= under  # blended = under + alpha * (animated - under)
+        animated *= self.alpha
+        animated += under
+        animated += 0.5
+        np.clip(animated, 0, 255, out=animated)
         out = (self.photo if base is None else base).copy()
-        out[self.region] = np.clip(blended + 0.5, 0, 255).astype(np.uint8)
+        out[self.region] = animated  # truncated to uint8, as astype
         return out
 
     def seam_error(self, frame: np.ndarray) -> float:
@@ -210,12 +217,14 @@ class PasteBack:
 
 def _spread(difference: np.ndarray, band: np.ndarray) -> np.ndarray:
     """The per-channel ``difference`` measured under the ``band`` weights, spread into a smooth field over
-    the whole region by normalized convolution (computed on a coarse grid: it is low-frequency)."""
+    the whole region by normalized convolution (computed on a coarse grid: it is low-frequency).
+    ``difference`` is overwritten (weighted in place, to spare a copy of the region)."""
     cv2 = _cv2()
     height, width = band.shape
     coarse = (max(4, round(width * 32 / max(height, width))), max(4, round(height * 32 / max(height, width))))
     weight = cv2.resize(band.astype(np.float32), coarse, interpolation=cv2.INTER_AREA)
-    values = cv2.resize(difference * band[..., None], coarse, interpolation=cv2.INTER_AREA)
+    difference *= band[..., None]  # in place: the caller's own array
+    values = cv2.resize(difference, coarse, interpolation=cv2.INTER_AREA)
     sigma = 0.25 * max(coarse)
     weight = cv2.GaussianBlur(weight, (0, 0), sigma, borderType=cv2.BORDER_REPLICATE)
     values = cv2.GaussianBlur(values, (0, 0), sigma, borderType=cv2.BORDER_REPLICATE)

@@ -277,14 +277,20 @@ def _x264_memory(width: int, height: int) -> dict[str, str]:
 
     x264 keeps up to ``rc-lookahead`` frames for rate control and one per frame thread (1.5 per core),
     so a 16 MP output held 2.6 GB at 40 frames against 1.0 GB at 12 (64 MP: four times that). For
-    frames so large that 40 of them exceed the budget, the lookahead and the threads shrink to what fits;
-    ordinary sizes (up to 1 MP with the default budget) keep x264's defaults, bit for bit.
+    frames so large that 40 of them exceed the budget, the lookahead and the threads shrink to what fits,
+    and x264 encodes without B-frames and with one reference frame: B-frames hold input frames back until
+    the frame after them is encoded, and every reference frame is kept with its half-pixel planes (four
+    times its luma), so with x264's default 3 and 3 its frame pool went on growing until the 10th frame
+    (at 4 MP, 244 MB of frames) and without them stops at the 4th (151 MB; ``benchmarks/memory.py``): the
+    peak is reached in the first frames, whatever the video's length. Ordinary sizes (up to 1 MP with
+    the default budget) keep x264's defaults, bit for bit.
     """
     fits = QUEUE_BYTES.value // max(1, width * height * X264_BYTES_PER_PIXEL)
     if fits >= X264_LOOKAHEAD:
         return {}
     frames = max(1, fits)
-    return {"rc-lookahead": str(frames), "threads": str(max(1, min(frames, os.cpu_count() or 1)))}
+    return {"rc-lookahead": str(frames), "threads": str(max(1, min(frames, os.cpu_count() or 1))), "bf": "0",
+            "refs": "1"}
 
 
 def _output_kind(path: str | Path) -> str:

@@ -59,22 +59,28 @@ def test_crf_reaches_x264_with_18_by_default(tmp_path):
     assert _x264_options(tmp_path / "rough.mp4")["crf"] == "40.0"
 
 
-def test_a_frame_too_large_for_the_budget_shortens_x264s_lookahead(tmp_path, monkeypatch):
-    """x264 keeps 2 bytes a pixel per frame in flight: a budget of 3.5 frames of 64x48 holds 3."""
+def test_a_frame_too_large_for_the_budget_shortens_x264s_lookahead_and_drops_b_frames(tmp_path, monkeypatch):
+    """x264 keeps 2 bytes a pixel per frame in flight: a budget of 3.5 frames of 64x48 holds 3, and no
+    B-frames nor more than one reference frame."""
     monkeypatch.setenv("FOMM_MAX_QUEUE_BYTES", str(int(3.5 * 64 * 48 * 2)))
     _write(tmp_path / "tight.mp4")
-    assert _x264_options(tmp_path / "tight.mp4")["rc_lookahead"] == "3"
-    monkeypatch.setenv("FOMM_MAX_QUEUE_BYTES", str(40 * 64 * 48 * 2))  # exactly x264's 40: its default kept
+    tight = _x264_options(tmp_path / "tight.mp4")
+    assert (tight["rc_lookahead"], tight["bframes"], tight["ref"]) == ("3", "0", "1")
+    monkeypatch.setenv("FOMM_MAX_QUEUE_BYTES", str(40 * 64 * 48 * 2))  # exactly x264's 40: its defaults kept
     _write(tmp_path / "roomy.mp4")
-    assert _x264_options(tmp_path / "roomy.mp4")["rc_lookahead"] == "40"
+    roomy = _x264_options(tmp_path / "roomy.mp4")
+    assert (roomy["rc_lookahead"], roomy["bframes"], roomy["ref"]) == ("40", "3", "3")
+
+
+LEAN = {"bf": "0", "refs": "1"}  # no B-frames, one reference: x264's frame pool stops growing in a few frames
 
 
 @pytest.mark.parametrize(("budget_frames", "cores", "expected"), [
     (40, 8, {}), (40.9, None, {}),  # room for x264's default lookahead: its defaults
-    (39.5, 8, {"rc-lookahead": "39", "threads": "8"}),  # whole frames only
-    (3, 8, {"rc-lookahead": "3", "threads": "3"}),  # no more threads than frames
-    (5, None, {"rc-lookahead": "5", "threads": "1"}),  # core count unknown: one
-    (0.25, 8, {"rc-lookahead": "1", "threads": "1"}),  # not even one frame fits: one, never zero
+    (39.5, 8, {"rc-lookahead": "39", "threads": "8", **LEAN}),  # whole frames only
+    (3, 8, {"rc-lookahead": "3", "threads": "3", **LEAN}),  # no more threads than frames
+    (5, None, {"rc-lookahead": "5", "threads": "1", **LEAN}),  # core count unknown: one
+    (0.25, 8, {"rc-lookahead": "1", "threads": "1", **LEAN}),  # not even one frame fits: one, never zero
 ])
 def test_x264_memory_options(monkeypatch, budget_frames, cores, expected):
     width, height = 40, 30  # not square: width and height both count
