@@ -44,6 +44,7 @@ TESTS = {
     "fomm/crop/box.py": ["tests/crop/test_truth_box.py"],
     "fomm/crop/options.py": ["tests/crop/test_truth_box.py"],
     "fomm/crop/clips.py": ["tests/crop/test_truth_clips.py"],
+    "fomm/crop/smooth.py": ["tests/crop/test_smooth.py", "tests/crop/test_truth_smooth.py"],
 }
 DEFAULT = ["fomm/io/outputs.py", "fomm/io/paths.py", "fomm/io/writer.py", "fomm/training/state.py",
            "fomm/precision.py", "fomm/crop/", "fomm/checkpoints.py"]
