@@ -163,6 +163,33 @@ VARIANTS = {"fp32": dict(), "channels-last": dict(channels_last=True),
             "bf16 + channels-last + fused Adam": dict(precision="bf16", channels_last=True, fused_adam=True)}
 
 
+def _random_batch(batch: int, size: int) -> dict[str, torch.Tensor]:
+    g = torch.Generator().manual_seed(1)
+    return {key: torch.rand(batch, 3, size, size, generator=g) for key in ("source", "driving")}
+
+
+def alternate_steps(runs: dict, x: dict[str, torch.Tensor], steps: int, warmup: int,
+                    label: str) -> tuple[dict[str, float], dict[str, dict[str, float]]]:
+    """Time each of ``runs`` (``run(source, driving)`` -> losses, or a tuple starting with them) on the
+    same batch, one step of each in turn with the same noise: the median seconds of the steps after
+    ``warmup``, and each run's losses at the first step."""
+    times: dict[str, list[float]] = {name: [] for name in runs}
+    first: dict[str, dict[str, float]] = {}
+    for i in range(warmup + steps):
+        for name, run in runs.items():
+            torch.manual_seed(100 + i)  # every run draws the same dropout and warp
+            start = time.perf_counter()
+            losses = run(x["source"], x["driving"])
+            elapsed = time.perf_counter() - start
+            losses = losses[0] if isinstance(losses, tuple) else losses
+            if i == 0:
+                first[name] = {k: float(v.detach().mean()) for k, v in losses.items()}
+            if i >= warmup:
+                times[name].append(elapsed)
+            print(f"  {label} step {i}: {name} {elapsed:.3f} s", file=sys.stderr)
+    return {name: statistics.median(t) for name, t in times.items()}, first
+
+
 def bench_variants(name: str, config: Config, steps: int, warmup: int, vgg: Vgg19) -> list[dict]:
     """Our step in fp32 and in each of ``VARIANTS``, from the same weights, frames and noise."""
     size, batch = config.frame_size, config.train_params.batch_size
@@ -171,27 +198,13 @@ def bench_variants(name: str, config: Config, steps: int, warmup: int, vgg: Vgg1
         torch.manual_seed(0)
         trainers[variant] = Trainer(config, _Frames(batch, size), "unused", device="cpu", vgg=vgg, tensorboard=False,
                                     diagnostics=False, **options)
-    g = torch.Generator().manual_seed(1)
-    x = {key: torch.rand(batch, 3, size, size, generator=g) for key in ("source", "driving")}
-    times: dict[str, list[float]] = {v: [] for v in VARIANTS}
-    first: dict[str, dict[str, float]] = {}
-    for i in range(warmup + steps):
-        for variant, trainer in trainers.items():
-            torch.manual_seed(100 + i)
-            start = time.perf_counter()
-            losses, _ = trainer.train_step(x["source"], x["driving"])
-            elapsed = time.perf_counter() - start
-            if i == 0:
-                first[variant] = {k: float(v) for k, v in losses.items()}
-            if i >= warmup:
-                times[variant].append(elapsed)
-            print(f"  {name} step {i}: {variant} {elapsed:.3f} s", file=sys.stderr)
-    base = statistics.median(times["fp32"])
+    runs = {variant: trainer.train_step for variant, trainer in trainers.items()}
+    seconds, first = alternate_steps(runs, _random_batch(batch, size), steps, warmup, name)
+    base = seconds["fp32"]
     rows = []
     for variant in VARIANTS:
-        seconds = statistics.median(times[variant])
         difference = max(abs(first[variant][k] - v) / max(abs(v), 1e-12) for k, v in first["fp32"].items())
-        rows.append({"config": name, "variant": variant, "seconds": seconds, "ratio": base / seconds,
+        rows.append({"config": name, "variant": variant, "seconds": seconds[variant], "ratio": base / seconds[variant],
                      "difference": difference, "batch": batch, "size": size})
     return rows
 
@@ -234,23 +247,7 @@ def bench_families(steps: int, warmup: int, vgg: Vgg19, batch: int = 2) -> list[
     if authors is not None:
         runs["tpsmm (authors')"] = authors
     size = trainers["fomm"].config.frame_size
-    g = torch.Generator().manual_seed(1)
-    x = {key: torch.rand(batch, 3, size, size, generator=g) for key in ("source", "driving")}
-    times: dict[str, list[float]] = {name: [] for name in runs}
-    first: dict[str, dict[str, float]] = {}
-    for i in range(warmup + steps):
-        for name, run in runs.items():
-            torch.manual_seed(100 + i)  # ours and the authors' TPSMM draw the same dropout and warp
-            start = time.perf_counter()
-            losses = run(x["source"], x["driving"])
-            elapsed = time.perf_counter() - start
-            losses = losses[0] if isinstance(losses, tuple) else losses
-            if i == 0:
-                first[name] = {k: float(v.detach().mean()) for k, v in losses.items()}
-            if i >= warmup:
-                times[name].append(elapsed)
-            print(f"  families step {i}: {name} {elapsed:.3f} s", file=sys.stderr)
-    seconds = {name: statistics.median(t) for name, t in times.items()}
+    seconds, first = alternate_steps(runs, _random_batch(batch, size), steps, warmup, "families")
     rows = []
     for family, trainer in trainers.items():
         row = {"family": family, "config": FAMILY_CONFIGS[family], "batch": batch, "size": trainer.config.frame_size,

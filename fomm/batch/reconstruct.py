@@ -185,14 +185,9 @@ def reconstruct_dataset(model, data: str | Path, out_dir: str | Path | None = No
     video. ``progress(frames_done, frames_total, record)``: after each video of this launch's shard.
     The other arguments are :func:`~fomm.evaluation.reconstruct.reconstruct`'s.
     """
-    from ..evaluation.reconstruct import SAVE_MODES, check_outputs, frame_shape_of, open_split, video_output_names
+    from ..evaluation.reconstruct import check_outputs, check_settings, frame_shape_of, open_split, video_output_names
 
-    if save_videos is not None and save_videos not in SAVE_MODES:
-        raise ValueError(f"save_videos must be one of {', '.join(SAVE_MODES)} or None, got {save_videos!r}")
-    if save_videos is not None and out_dir is None:
-        raise ValueError("save_videos needs out_dir")
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    check_settings(save_videos, out_dir, batch_size)
     from ..precision import Precision
 
     shape = frame_shape_of(model, frame_shape)

@@ -149,6 +149,9 @@ def _train(args: argparse.Namespace):
     # bundled recipe's steps slowed from 2.0 to 1.5 a second over 10 epochs; flushing them to zero made
     # a step 1.5-1.7x faster (0.57-0.64 -> 0.37-0.39 CPU s, real batches, epoch-10 weights).
     torch.set_flush_denormal(True)
+    if args.stage == "avd" and args.checkpoint is None:
+        raise CLIError("the AVD stage trains on the frozen networks of a reconstruction run: give its checkpoint "
+                       "with --checkpoint RUN (a run folder or checkpoint file)")  # before --config is asked for
     checkpoint = resume_checkpoint(args.checkpoint) if args.checkpoint is not None else None
     config = build_config(args, checkpoint)
     trainer = prepare_training(

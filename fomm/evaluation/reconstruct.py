@@ -398,6 +398,16 @@ def summarize(results: Sequence[VideoResult], seconds: float, split: str) -> Rec
                                 keypoints=merge_stats([r.keypoints for r in results]) if results else None)
 
 
+def check_settings(save_videos: str | None, out_dir: object, batch_size: int) -> None:
+    """The settings a reconstruction refuses before any work (a caller's bug, not a user's input)."""
+    if save_videos is not None and save_videos not in SAVE_MODES:
+        raise ValueError(f"save_videos must be one of {', '.join(SAVE_MODES)} or None, got {save_videos!r}")
+    if save_videos is not None and out_dir is None:
+        raise ValueError("save_videos needs out_dir")
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+
+
 def reconstruct(model: FOMM, dataset_or_root: FramesDataset | str | Path, *, split: str = "test",
                 batch_size: int = 16, max_videos: int | None = None, out_dir: str | Path | None = None,
                 save_videos: str | None = None, frame_shape: Sequence[int] | None = None,
@@ -415,12 +425,7 @@ def reconstruct(model: FOMM, dataset_or_root: FramesDataset | str | Path, *, spl
     the arithmetic of the networks (see :mod:`fomm.precision`; the scores are computed in float32).
     The model runs in eval mode without gradients, on its own device; its mode is restored after.
     """
-    if save_videos is not None and save_videos not in SAVE_MODES:
-        raise ValueError(f"save_videos must be one of {', '.join(SAVE_MODES)} or None, got {save_videos!r}")
-    if save_videos is not None and out_dir is None:
-        raise ValueError("save_videos needs out_dir")
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    check_settings(save_videos, out_dir, batch_size)
     dataset = dataset_or_root if isinstance(dataset_or_root, FramesDataset) else open_split(
         model, dataset_or_root, split, frame_shape)
     out = None if out_dir is None else Path(out_dir)

@@ -19,9 +19,8 @@ import yaml
 
 from fomm.cli.main import main
 from fomm.families import get_family
-from fomm.io.outputs import MARKER
 
-from .test_kill import Folder, _run_child, _wait
+from .test_kill import Folder, _run_child, _wait, checked_segment, finish_the_epoch
 
 STEPS_PER_EPOCH = 4  # 4 training videos x num_repeats 2 / batch_size 2
 KINDS = ("while-writing", "before-rename", "after-rename", "timed", "timed")
@@ -67,23 +66,8 @@ def kill_resume_and_finish(tmp_path: Path, monkeypatch, family_name: str, write_
             os.kill(pid, signal.SIGKILL)
         else:
             pid = _run_child([*resume, "--max-steps", str(steps)], log, kind, 1, rng.randrange(2**31))
-        status = _wait(pid, log)
-        folder.check()
-        if os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGKILL:
+        if checked_segment(pid, log, folder, before, steps):
             killed_kinds.add(kind)
-            assert folder.newest() >= before
-        else:
-            assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0, log.read_text()[-3000:]
-            assert folder.newest() == before + steps, log.read_text()[-3000:]
     assert {"while-writing", "before-rename", "after-rename"} <= killed_kinds
 
-    epochs = folder.newest() // STEPS_PER_EPOCH + 1
-    pid = _run_child([*resume, "--epochs", str(epochs)], logs / "last.txt")
-    assert _wait(pid, logs / "last.txt") == 0, (logs / "last.txt").read_text()[-3000:]
-    folder.check()
-    assert folder.newest() == epochs * STEPS_PER_EPOCH
-    names = sorted(p.name for p in out.iterdir() if not p.name.startswith("events.out.tfevents"))
-    assert names == sorted([MARKER, "config.yaml", "log.txt", "train-vis"]
-                           + [f"{e:08d}-checkpoint.pth.tar" for e in range(epochs)]), names
-    assert [line.split(")")[0] for line in (out / "log.txt").read_text().splitlines()] == \
-        [f"{e:08d}" for e in range(epochs)]
+    finish_the_epoch(resume, out, logs, folder)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+import torch
 from PIL import Image
 
 from fomm.config import Config, parse_config
@@ -79,3 +81,46 @@ class RandomPairs:
 
     def __getitem__(self, index: int) -> dict:
         return {"source": self.frames[index, 0], "driving": self.frames[index, 1], "name": f"pair{index}"}
+
+
+def assert_same_training(a, b) -> None:
+    """Two trainers in the same state to the bit: weights, every optimizer's moments and groups, the
+    schedules, the position (resume is exact only if all of them are)."""
+    for key, value in a.model.state_dict().items():
+        torch.testing.assert_close(b.model.state_dict()[key], value, rtol=0, atol=0, msg=key)
+    for name, optimizer in a.optimizers.items():
+        mine, theirs = optimizer.state_dict(), b.optimizers[name].state_dict()
+        assert mine["param_groups"] == theirs["param_groups"], name
+        for index, state in mine["state"].items():
+            for key, value in state.items():
+                torch.testing.assert_close(theirs["state"][index][key], value, rtol=0, atol=0, msg=f"{name} {key}")
+    for name, scheduler in a.schedulers.items():
+        assert b.schedulers[name].state_dict() == scheduler.state_dict(), name
+    assert (b.epoch, b.global_step) == (a.epoch, a.global_step)
+
+
+def assert_resumes_exactly(make: Callable[..., object], root: Path, authors_keys: set[str], family: str,
+                           epoch_key: str) -> None:
+    """4 steps (2 epochs of 2) done at once == 1 + resume + 2 (across the epoch end) + resume + 1, for
+    ``make(out, max_steps=...)`` a family's trainer: same state, same log, the authors' keys in the files
+    and the epoch under the family's own key."""
+    from fomm.checkpoints import read_checkpoint
+    from fomm.training.state import STATE_KEY
+    from fomm.training.trainer import latest_checkpoint
+
+    straight = make(root / "straight")
+    assert straight.fit().global_step == 4
+    out = root / "stopped"
+    first = make(out, max_steps=1).fit()
+    raw = torch.load(first.checkpoint, map_location="cpu", weights_only=True)
+    assert set(raw) == authors_keys | {"config", STATE_KEY} and raw[epoch_key] == -1
+    for steps in (2, None):
+        trainer = make(out, max_steps=steps)
+        trainer.resume(latest_checkpoint(out))
+        trainer.fit()
+    assert_same_training(straight, trainer)
+    assert (out / "log.txt").read_text() == (root / "straight" / "log.txt").read_text()
+    assert sorted(p.name for p in out.glob("*.pth.tar")) == ["00000000-checkpoint.pth.tar",
+                                                              "00000001-checkpoint.pth.tar"]
+    ckpt = read_checkpoint(out / "00000001-checkpoint.pth.tar")
+    assert (ckpt.family, ckpt.epoch_key, ckpt.epoch) == (family, epoch_key, 1)

@@ -176,6 +176,9 @@ def test_avd_stage_needs_a_checkpoint_and_its_own_folder(synth, tmp_path, capsys
     common = ["train", "--stage", "avd", "--data", str(synth), "--device", "cpu", "--workers", "0"]
     assert main([*common, "--config", "synthetic-64", "--out", str(tmp_path / "a")]) == 2
     assert "give its checkpoint with --checkpoint RUN" in capsys.readouterr().err
+    assert main([*common, "--out", str(tmp_path / "a")]) == 2  # nor --config: the stage's need, not the config
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "give its checkpoint with --checkpoint RUN" in err and not (tmp_path / "a").exists()
     assert main([*common, "--checkpoint", str(tmp_path / "run"), "--out", str(tmp_path / "run")]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "holds the reconstruction run" in err and "--out run-avd" in err

@@ -137,6 +137,36 @@ def _wait(pid: int, log: Path, seconds: float = 120) -> int:
     pytest.fail(f"fomm train hung:\n{log.read_text()[-5000:]}")
 
 
+def checked_segment(pid: int, log: Path, folder: Folder, before: int, steps: int) -> bool:
+    """Wait for a resumed run of ``--max-steps steps`` and check the folder it leaves: True if it was
+    killed (nothing finished is lost), else it ran exactly ``steps`` further than the checkpoint it
+    resumed from."""
+    status = _wait(pid, log)
+    folder.check()
+    if os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGKILL:
+        assert folder.newest() >= before
+        return True
+    assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0, log.read_text()[-3000:]
+    assert folder.newest() == before + steps, log.read_text()[-3000:]
+    return False
+
+
+def finish_the_epoch(resume: list[str], out: Path, logs: Path, folder: Folder) -> int:
+    """A last run to the end of the epoch the kills left the run in: one checkpoint and one log line per
+    epoch, nothing else in ``out``. Returns the number of epochs."""
+    epochs = folder.newest() // STEPS_PER_EPOCH + 1
+    pid = _run_child([*resume, "--epochs", str(epochs)], logs / "last.txt")
+    assert _wait(pid, logs / "last.txt") == 0, (logs / "last.txt").read_text()[-3000:]
+    folder.check()
+    assert folder.newest() == epochs * STEPS_PER_EPOCH
+    names = sorted(p.name for p in out.iterdir() if not p.name.startswith("events.out.tfevents"))
+    assert names == sorted([MARKER, "config.yaml", "log.txt", "train-vis"]
+                           + [f"{e:08d}-checkpoint.pth.tar" for e in range(epochs)]), names
+    logged = [line.split(")")[0] for line in (out / "log.txt").read_text().splitlines()]
+    assert logged == [f"{e:08d}" for e in range(epochs)]
+    return epochs
+
+
 class Folder:
     """Checks a run folder after each kill, reading each checkpoint file once per version."""
 
@@ -236,29 +266,13 @@ def test_sigkill_at_random_moments_never_corrupts_a_run(tmp_path, monkeypatch):
             os.kill(pid, signal.SIGKILL)  # not reaped yet: a child that already ended keeps its exit status
         else:
             pid = _run_child([*resume, "--max-steps", str(steps)], log, kind, rng.randint(1, 2), rng.randrange(2**31))
-        status = _wait(pid, log)
-        killed = os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGKILL
-        folder.check()
-        if killed:
+        if checked_segment(pid, log, folder, before, steps):
             kills += 1
             kinds[kind] += 1
-            assert folder.newest() >= before
-        else:  # it ran its segment: exactly `steps` further than the checkpoint it resumed from
-            assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0, log.read_text()[-3000:]
-            assert folder.newest() == before + steps, log.read_text()[-3000:]
         assert folder.newest() < EPOCHS * STEPS_PER_EPOCH, "the run finished before the kills were done"
     assert all(kinds.values()), kinds  # every kind of moment was hit
 
-    epochs = folder.newest() // STEPS_PER_EPOCH + 1
-    pid = _run_child([*resume, "--epochs", str(epochs)], logs / "last.txt")
-    assert _wait(pid, logs / "last.txt") == 0, (logs / "last.txt").read_text()[-3000:]
-    folder.check()
-    assert folder.newest() == epochs * STEPS_PER_EPOCH
-    names = sorted(p.name for p in out.iterdir() if not p.name.startswith("events.out.tfevents"))
-    assert names == sorted([MARKER, "config.yaml", "log.txt", "train-vis"]
-                           + [f"{e:08d}-checkpoint.pth.tar" for e in range(epochs)]), names
-    logged = [line.split(")")[0] for line in (out / "log.txt").read_text().splitlines()]
-    assert logged == [f"{e:08d}" for e in range(epochs)]
+    epochs = finish_the_epoch(resume, out, logs, folder)
     pictures = sorted((out / "train-vis").iterdir())
     assert {f"{e:08d}-rec.png" for e in range(epochs)} <= {p.name for p in pictures}
     for picture in pictures:

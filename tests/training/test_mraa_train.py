@@ -24,7 +24,7 @@ from fomm.training.trainer import latest_checkpoint
 from fomm.training.transforms import Transform
 
 from .family_helpers import golden_dir, mraa_tiny, mraa_tiny_dict
-from .helpers import RandomPairs
+from .helpers import RandomPairs, assert_resumes_exactly
 
 SIZE = 32
 AUTHORS_KEYS = {"generator", "region_predictor", "bg_predictor", "optimizer_reconstruction", "epoch_reconstruction"}
@@ -242,37 +242,12 @@ def test_picture_shows_each_region_in_its_color(tmp_path, vgg):
 
 
 # ------------------------------------------------------------------------------- runs and checkpoints
-def _assert_same(a: MRAATrainer, b: MRAATrainer) -> None:
-    for key, value in a.model.state_dict().items():
-        torch.testing.assert_close(b.model.state_dict()[key], value, rtol=0, atol=0, msg=key)
-    mine, theirs = a.optimizers["reconstruction"].state_dict(), b.optimizers["reconstruction"].state_dict()
-    assert mine["param_groups"] == theirs["param_groups"]
-    for index, state in mine["state"].items():
-        for key, value in state.items():
-            torch.testing.assert_close(theirs["state"][index][key], value, rtol=0, atol=0)
-    assert (a.epoch, a.global_step) == (b.epoch, b.global_step)
-
-
 @pytest.mark.slow
 def test_stopped_and_resumed_run_equals_an_uninterrupted_one(tmp_path, vgg):
     """4 steps (2 epochs of 2) == 1 + resume + 2 (across the epoch end) + resume + 1; the files keep the
     authors' keys, ``epoch_reconstruction`` = the last completed epoch."""
-    straight = _trainer(tmp_path / "straight", vgg=vgg, seed=5)
-    assert straight.fit().global_step == 4
-    out = tmp_path / "stopped"
-    first = _trainer(out, vgg=vgg, seed=5, max_steps=1).fit()
-    raw = torch.load(first.checkpoint, map_location="cpu", weights_only=True)
-    assert set(raw) == AUTHORS_KEYS | {"config", STATE_KEY} and raw["epoch_reconstruction"] == -1
-    for steps in (2, None):
-        trainer = _trainer(out, vgg=vgg, seed=5, max_steps=steps)
-        trainer.resume(latest_checkpoint(out))
-        trainer.fit()
-    _assert_same(straight, trainer)
-    assert (out / "log.txt").read_text() == (tmp_path / "straight" / "log.txt").read_text()
-    assert sorted(p.name for p in out.glob("*.pth.tar")) == ["00000000-checkpoint.pth.tar",
-                                                              "00000001-checkpoint.pth.tar"]
-    ckpt = read_checkpoint(out / "00000001-checkpoint.pth.tar")
-    assert (ckpt.family, ckpt.epoch_key, ckpt.epoch) == ("mraa", "epoch_reconstruction", 1)
+    assert_resumes_exactly(lambda out, **options: _trainer(out, vgg=vgg, seed=5, **options), tmp_path, AUTHORS_KEYS,
+                           "mraa", "epoch_reconstruction")
 
 
 def test_the_authors_checkpoint_resumes_and_fine_tunes(tmp_path, vgg, caplog):

@@ -20,7 +20,7 @@ from fomm.data.datasets import make_dataset
 from fomm.training.state import STATE_KEY, capture_rng, restore_rng
 from fomm.training.trainer import Trainer, latest_checkpoint
 
-from .helpers import RandomPairs, tiny_config_dict
+from .helpers import RandomPairs, assert_same_training, tiny_config_dict
 
 ORIGINAL_KEYS = {"generator", "kp_detector", "discriminator", "optimizer_generator", "optimizer_kp_detector",
                  "optimizer_discriminator", "epoch"}
@@ -44,20 +44,6 @@ def _trainer(dataset_dir, out, **options):
                    **options)
 
 
-def _assert_same_training(a: Trainer, b: Trainer) -> None:
-    for key, value in a.model.state_dict().items():
-        torch.testing.assert_close(b.model.state_dict()[key], value, rtol=0, atol=0, msg=key)
-    for name, optimizer in a.optimizers.items():
-        mine, theirs = optimizer.state_dict(), b.optimizers[name].state_dict()
-        assert mine["param_groups"] == theirs["param_groups"], name
-        for index, state in mine["state"].items():
-            for key, value in state.items():
-                torch.testing.assert_close(theirs["state"][index][key], value, rtol=0, atol=0, msg=f"{name} {key}")
-    for name, scheduler in a.schedulers.items():
-        assert b.schedulers[name].state_dict() == scheduler.state_dict(), name
-    assert (b.epoch, b.global_step) == (a.epoch, a.global_step)
-
-
 @pytest.mark.slow
 def test_stopped_and_resumed_run_equals_an_uninterrupted_one(dataset_dir, tmp_path):
     straight = _trainer(dataset_dir, tmp_path / "straight")
@@ -79,7 +65,7 @@ def test_stopped_and_resumed_run_equals_an_uninterrupted_one(dataset_dir, tmp_pa
     end = last.fit()
     assert end.steps == 2 * STEPS_PER_EPOCH - 6 and end.stop_reason is None
 
-    _assert_same_training(straight, last)
+    assert_same_training(straight, last)
     # The loss means of log.txt cover whole epochs, so they match to the last digit.
     assert (out / "log.txt").read_text() == (tmp_path / "straight" / "log.txt").read_text()
     # A finished run leaves the files an uninterrupted one leaves: the mid-epoch checkpoints are superseded.
@@ -182,7 +168,7 @@ def test_fp16_loss_scale_is_saved_and_restored(tmp_path):
     second.resume(stopped.checkpoint)
     assert second.scalers["generator"].get_scale() == first.scalers["generator"].get_scale()
     second.fit()
-    _assert_same_training(straight, second)
+    assert_same_training(straight, second)
     for name, scaler in straight.scalers.items():
         assert second.scalers[name].state_dict() == scaler.state_dict()
 

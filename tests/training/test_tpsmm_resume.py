@@ -9,14 +9,12 @@ from __future__ import annotations
 import pytest
 import torch
 
-from fomm.checkpoints import read_checkpoint
 from fomm.families.tpsmm.model import TPSMM
 from fomm.training.families.tpsmm import TPSMMTrainer
 from fomm.training.state import STATE_KEY
-from fomm.training.trainer import latest_checkpoint
 
 from .family_helpers import tpsmm_tiny
-from .helpers import RandomPairs
+from .helpers import RandomPairs, assert_resumes_exactly
 
 SIZE = 64
 # What the authors' train.py saves (Logger.save_cpk of inpainting_network, kp_detector, dense_motion_network,
@@ -33,39 +31,11 @@ def _trainer(out, vgg, **options) -> TPSMMTrainer:
     return TPSMMTrainer(config, RandomPairs(4, SIZE, seed=3), out, vgg=vgg, **options)
 
 
-def _assert_same(a: TPSMMTrainer, b: TPSMMTrainer) -> None:
-    for key, value in a.model.state_dict().items():
-        torch.testing.assert_close(b.model.state_dict()[key], value, rtol=0, atol=0, msg=key)
-    for name, optimizer in a.optimizers.items():
-        mine, theirs = optimizer.state_dict(), b.optimizers[name].state_dict()
-        assert mine["param_groups"] == theirs["param_groups"], name
-        for index, state in mine["state"].items():
-            for key, value in state.items():
-                torch.testing.assert_close(theirs["state"][index][key], value, rtol=0, atol=0, msg=f"{name} {key}")
-    for name, scheduler in a.schedulers.items():
-        assert b.schedulers[name].state_dict() == scheduler.state_dict(), name
-    assert (a.epoch, a.global_step) == (b.epoch, b.global_step)
-
-
 @pytest.mark.slow
 def test_stopped_and_resumed_tpsmm_run_equals_an_uninterrupted_one(tmp_path, vgg):
     """4 steps == 1 + resume + 2 (across the epoch end, where the background starts) + resume + 1."""
-    straight = _trainer(tmp_path / "straight", vgg)
-    assert straight.fit().global_step == 4
-    out = tmp_path / "stopped"
-    first = _trainer(out, vgg, max_steps=1).fit()
-    raw = torch.load(first.checkpoint, map_location="cpu", weights_only=True)
-    assert set(raw) == AUTHORS_KEYS | {"config", STATE_KEY} and raw["epoch"] == -1
-    for steps in (2, None):
-        trainer = _trainer(out, vgg, max_steps=steps)
-        trainer.resume(latest_checkpoint(out))
-        trainer.fit()
-    _assert_same(straight, trainer)
-    assert (out / "log.txt").read_text() == (tmp_path / "straight" / "log.txt").read_text()
-    assert sorted(p.name for p in out.glob("*.pth.tar")) == ["00000000-checkpoint.pth.tar",
-                                                              "00000001-checkpoint.pth.tar"]
-    ckpt = read_checkpoint(out / "00000001-checkpoint.pth.tar")
-    assert (ckpt.family, ckpt.epoch_key, ckpt.epoch) == ("tpsmm", "epoch", 1)
+    assert_resumes_exactly(lambda out, **options: _trainer(out, vgg, **options), tmp_path, AUTHORS_KEYS, "tpsmm",
+                           "epoch")
 
 
 @pytest.mark.slow
