@@ -5,8 +5,8 @@ from ``fomm.evaluation.reconstruct`` (each video reconstructed from its first fr
 figures' parts located by their colors, so no learned keypoints judge the result), with each model's
 ratio to the baseline on the same videos.
 
-    python scripts/demo_scores.py default tpsmm-demo
-    python scripts/demo_scores.py default runs/tpsmm/00000009-checkpoint.pth.tar --training-test data/synthetic
+    python scripts/demo_scores.py default runs/tpsmm-synthetic-64/00000008-checkpoint.pth.tar
+    python scripts/demo_scores.py default --training-test data/synthetic   # also the training seed's test/ videos
 
 Prints a Markdown table (docs/training.md#training-tpsmm-the-demonstration has the figures).
 """
@@ -76,7 +76,7 @@ def rows(label: str, results: dict[str, ReconstructionResult]) -> list[str]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("models", nargs="+", help="model names (default, tpsmm-demo) or checkpoint files")
+    parser.add_argument("models", nargs="+", help="model names (default) or checkpoint files")
     parser.add_argument("--training-test", type=Path, default=None,
                         help="also score the test/ videos of the training set (fomm synth --seed 0 --limb-swing 2)")
     parser.add_argument("--work", type=Path, default=None, help="where to write the held-out videos (default: a "

@@ -1,4 +1,4 @@
-"""Our two TPSMM extensions for small models trained offline (the bundled demonstration's
+"""Our two TPSMM extensions for small models trained offline (the demonstration config
 ``tpsmm-synthetic-64``): ``common_params.resnet_width`` narrows the keypoint and background ResNet-18s,
 and ``loss_weights.reconstruction_l1`` is FOMM's multi-scale L1 in place of the VGG-19 perceptual term.
 Both are absent from a published config's data, which stays the authors' schema."""
