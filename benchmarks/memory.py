@@ -9,7 +9,10 @@ the number of frames; this measures it.
 Paste-back: each run is a fresh ``fomm animate PHOTO DRIVING --crop X,Y,W,H --driving-crop none
 --paste-back -o out.mp4`` process with the bundled model (64 px networks, so the photo's size is what
 costs), a square photo of the given megapixels (a smooth gradient: a small PNG that decodes to its full
-size) and a 64x64 driving clip of the given frames. Peak RSS is the child's ``ru_maxrss``.
+size) and a 64x64 driving clip of the given frames. Peak RSS is the child's ``ru_maxrss``; its RSS is also
+sampled every 50 ms with the frames done (from its progress bar), and the table shows the running peak
+by frame 3, 6, 12, 24, 60 ("by N"): flat from one column to the next is memory that has levelled off,
+steady growth would be a leak (``--trace`` prints it for every frame).
 
 App: ``fomm app`` is started, the largest image the pixel limit admits (10000x10000, 100 MP, a 2 MB
 PNG) is uploaded with gradio_client as the source of one job, and the server's peak RSS is read from
