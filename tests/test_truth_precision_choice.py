@@ -219,3 +219,31 @@ def test_the_autocast_region_runs_a_convolution_in_its_dtype():
         assert conv(x).dtype == torch.float16
     with Precision(torch.float32, torch.device("cpu")).autocast():
         assert conv(x).dtype == torch.float32
+
+
+def test_precision_refuses_emulation_unless_asked(cpu):
+    cpu(features())
+    with pytest.raises(PrecisionError, match="no native bf16"):
+        Precision.resolve("bf16", "cpu")
+    assert Precision.resolve("bf16", "cpu", allow_slow=True).name == "bf16"
+
+
+def test_the_capability_asked_is_the_devices_own_not_the_current_ones(monkeypatch):
+    monkeypatch.delenv(ENV, raising=False)
+    cards = {torch.device("cuda:0"): ((8, 6), "RTX A6000"), torch.device("cuda:1"): ((7, 5), "Tesla T4")}
+
+    def card(device=None):  # None: the current device, cuda:0
+        return cards[torch.device("cuda:0") if device is None else torch.device(device)]
+
+    monkeypatch.setattr(torch.cuda, "get_device_capability", lambda device=None: card(device)[0])
+    monkeypatch.setattr(torch.cuda, "get_device_name", lambda device=None: card(device)[1])
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: True)
+    assert fast_precisions("cuda:1") == ["fp16"] and fast_precisions("cuda:0") == ["bf16", "fp16"]
+    with pytest.raises(PrecisionError, match=r"^precision bf16: Tesla T4 has no fast bf16"):
+        resolve_precision("bf16", "cuda:1")
+
+
+def test_a_model_name_with_a_colon_is_kept_whole(monkeypatch):
+    cpuinfo = "processor\t: 0\nvendor_id\t: Test\nmodel name\t: Vendor CPU rev:2 @ 3.0GHz\nflags\t\t: fpu\n"
+    monkeypatch.setattr(Path, "read_text", lambda self, *a, **k: cpuinfo)
+    assert precision._cpu_model() == "Vendor CPU rev:2 @ 3.0GHz"

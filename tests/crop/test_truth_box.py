@@ -38,6 +38,7 @@ def test_overlap_and_union_of_boxes_drawn_on_paper():
     assert a.intersection(Box(0, 30, 5, 5)) == 0.0  # apart in y only
     assert a.intersection(Box(10, 0, 5, 5)) == 0.0  # touching along an edge
     assert Box(0, 0, 0, 0).iou(Box(0, 0, 0, 0)) == 0.0  # no area at all: no division by zero
+    assert Box(0, 0, 0.5, 0.5).iou(Box(0, 0, 0.5, 0.5)) == 1.0  # under a pixel of area: still the same box
     union = a.union(b)
     assert union.as_tuple() == (0, 0, 15, 22) and union.score == 0.4  # the surer of the two is not claimed
     assert b.union(a).as_tuple() == (0, 0, 15, 22)
@@ -64,6 +65,7 @@ def test_rounding_takes_the_pixels_the_corners_fall_in():
 @pytest.mark.parametrize(("box", "problem"), [
     (Box(0, 0, 0, 5), "box 0,0,0,5 is empty; give a positive width and height"),
     (Box(0, 0, 5, -1), "box 0,0,5,-1 is empty; give a positive width and height"),
+    (Box(1, 2, 5, 0), "box 1,2,5,0 is empty; give a positive width and height"),
     (Box(-5, 0, 5, 5), "box -5,0,5,5 is outside the 64x48 image; give X,Y,W,H with 0 <= X < 64 and 0 <= Y < 48"),
     (Box(0, -5, 5, 5), "box 0,-5,5,5 is outside the 64x48 image; give X,Y,W,H with 0 <= X < 64 and 0 <= Y < 48"),
     (Box(64, 0, 5, 5), "box 64,0,5,5 is outside the 64x48 image; give X,Y,W,H with 0 <= X < 64 and 0 <= Y < 48"),
@@ -87,6 +89,8 @@ def test_a_box_overlapping_the_image_by_a_pixel_is_taken():
 def test_a_box_is_read_from_x_y_w_h():
     box = parse_box(" 120, 40 ,256,255.5 ")
     assert box.as_tuple() == (120, 40, 256, 255.5) and box.score == 1.0
+    assert parse_box("3,4,1,1").as_tuple() == (3, 4, 1, 1)  # a single pixel
+    assert parse_box("3,4,0.5,0.25").as_tuple() == (3, 4, 0.5, 0.25)
 
 
 @pytest.mark.parametrize("text", ["1,2,3", "1,2,3,4,5", "a,b,c,d", "1,2,nan,4", "1,inf,3,4", "", "1;2;3;4"])
