@@ -140,6 +140,9 @@ def test_the_training_framing_per_target():
     # a 100 px face at (300, 200) in a 1000 x 800 frame: side 100 * 2.2 = 220, centre (350, 250 - 11)
     crop = CropOptions().crop_box(Box(300, 200, 100, 100, score=0.9), 1000, 800)
     assert crop.as_tuple() == (240, 129, 220, 220) and crop.score == 0.9
+    # the same face in the top-left corner: the square (at -60, -71) is pushed inside the frame
+    assert CropOptions().crop_box(Box(0, 0, 100, 100), 1000, 800).as_tuple() == (0, 0, 220, 220)
+    assert CropOptions().crop_box(Box(900, 700, 100, 100), 1000, 800).as_tuple() == (780, 580, 220, 220)
     person = CropOptions(target="person").crop_box(Box(300, 200, 100, 300), 1000, 800)
     assert person.as_tuple() == (170, 170, 360, 360)  # side 300 * 1.2, centred on (350, 350), no shift
 
@@ -155,9 +158,16 @@ def test_only_a_face_tilted_past_the_threshold_is_cropped_turned(angle, level, t
 def test_leveling_measures_only_faces_and_only_when_asked(monkeypatch):
     import fomm.crop.options as options_module
 
-    monkeypatch.setattr(options_module, "face_roll", lambda image, box, backend: 12.5 + box.x)
     image, boxes = np.zeros((8, 8, 3), np.uint8), [Box(0, 0, 4, 4), Box(1, 0, 4, 4)]
-    assert [b.angle for b in CropOptions().level_boxes(image, boxes)] == [12.5, 13.5]
+    seen = []
+
+    def face_roll(picture, box, backend):
+        seen.append((picture is image, backend))
+        return 12.5 + box.x
+
+    monkeypatch.setattr(options_module, "face_roll", face_roll)
+    assert [b.angle for b in CropOptions(backend="haar").level_boxes(image, boxes)] == [12.5, 13.5]
+    assert seen == [(True, "haar"), (True, "haar")]  # measured on this image with the chosen detector
     assert CropOptions(level=False).level_boxes(image, boxes) == boxes
     assert CropOptions(target="person").level_boxes(image, boxes) == boxes
 
@@ -166,9 +176,14 @@ def test_detection_goes_to_the_targets_detector_with_the_options(monkeypatch):
     import fomm.crop.options as options_module
 
     calls = []
-    monkeypatch.setattr(options_module, "detect", lambda image, target, **kw: calls.append((target, kw)) or [])
     image = np.zeros((8, 8, 3), np.uint8)
-    CropOptions(backend="haar", max_side=320).detect(image)
+
+    def detect(picture, target, **kw):
+        calls.append((target, kw))
+        return [Box(0, 0, 1, 1)] if picture is image else []
+
+    monkeypatch.setattr(options_module, "detect", detect)
+    assert CropOptions(backend="haar", max_side=320).detect(image) == [Box(0, 0, 1, 1)]  # this image's boxes
     CropOptions(target="person", backend="haar", max_side=320).detect(image, max_side=100)
     CropOptions().detect(image, backend="cnn")
     assert calls == [("face", {"backend": "haar", "max_side": 320}), ("person", {"max_side": 100}),
