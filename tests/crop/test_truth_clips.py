@@ -112,8 +112,15 @@ def test_an_error_while_reading_aborts_every_unfinished_clip():
 
 def test_no_segments_reads_nothing_and_one_writer_per_segment_is_required():
     assert write_segment_clips([frame(0), frame(1)], [], [], SIDE) == 1  # stops after the first: nothing to cut
-    with pytest.raises(ValueError, match="one writer per segment"):
+    with pytest.raises(ValueError) as caught:
         write_segment_clips([frame(0)], [segment(0, 1)], [], SIDE)
+    assert str(caught.value) == "one writer per segment"
+
+
+def test_a_photo_record_needs_one_output_per_subject():
+    subject = Subject(Box(1, 2, 3, 4), Box(0, 0, 8, 8))
+    with pytest.raises(ValueError):
+        image_record("in.png", np.zeros((8, 8, 3), np.uint8), [subject], ["a.png", "b.png"], CropOptions())
 
 
 def test_outputs_are_numbered_from_the_given_name():
@@ -124,14 +131,14 @@ def test_outputs_are_numbered_from_the_given_name():
 
 def test_a_photos_record_names_each_subjects_box_and_crop():
     options = CropOptions(size=128)
-    subjects = [Subject(Box(10.123, 20.456, 30.0, 40.0, score=0.98765), Box(0, 5, 60, 60)),
+    subjects = [Subject(Box(10.123, 20.456, 30.456, 40.789, score=0.98765), Box(0, 5, 60, 60)),
                 Subject(Box(100, 20, 10, 10, score=0.5), Box(90, 10, 30, 30))]
     record = image_record("in.png", np.zeros((48, 160, 3), np.uint8), subjects, ["a.png", None], options)
     assert record == {
         "input": "in.png", "width": 160, "height": 48, "num_frames": 1, "target": "face", "size": 128,
         "clips": [{"path": "a.png", "subject": 0, "start": 0, "end": 1, "crop": {"x": 0, "y": 5, "w": 60, "h": 60}}],
         "frames": [
-            {"frame": 0, "subject": 0, "x": 10.12, "y": 20.46, "w": 30.0, "h": 40.0, "score": 0.988, "detected": True,
+            {"frame": 0, "subject": 0, "x": 10.12, "y": 20.46, "w": 30.46, "h": 40.79, "score": 0.988, "detected": True,
              "crop": {"x": 0, "y": 5, "w": 60, "h": 60}, "clip": 0},
             {"frame": 0, "subject": 1, "x": 100, "y": 20, "w": 10, "h": 10, "score": 0.5, "detected": True,
              "crop": {"x": 90, "y": 10, "w": 30, "h": 30}, "clip": None},
@@ -145,9 +152,12 @@ def test_a_videos_record_lists_every_frame_of_every_subject_in_order():
                    cut="jump")
     other = Segment(1, 0, 2, Box(30, 2, 20, 20), [FrameBox(0, Box(31, 3, 7, 8), True),
                                                   FrameBox(1, Box(32, 3, 7, 8), True)])
-    short = Segment(-1, 1, 2, Box(40, 2, 10, 10), [FrameBox(1, Box(41, 3, 5, 5, score=0.25), True)])
+    short = Segment(-1, 1, 2, Box(40, 2, 10, 10), [FrameBox(1, Box(41, 3, 5, 5, score=0.12345), True)])
+    short_of_0 = Segment(0, 4, 5, Box(1, 2, 20, 20), [FrameBox(4, Box(6, 6, 7, 8), True)])  # skipped, subject 0
     unwritten = Segment(1, 3, 4, Box(30, 2, 20, 20), [FrameBox(3, Box(33, 3, 7, 8), True)])
-    plan = CropPlan(5, (48, 64), [[kept], [other, unwritten]], [short], CropOptions(target="person", size=64))
+    last = Segment(1, 4, 5, Box(30, 2, 20, 20), [FrameBox(4, Box(34, 3, 7, 8), True)])
+    plan = CropPlan(5, (48, 64), [[kept], [other, unwritten, last]], [short, short_of_0],
+                    CropOptions(target="person", size=64))
     record = video_record("in.mp4", plan, 25.0, {0: "c-000.mp4", 1: "c-001.mp4"})
     assert {k: record[k] for k in ("input", "width", "height", "num_frames", "fps", "target", "size")} == {
         "input": "in.mp4", "width": 64, "height": 48, "num_frames": 5, "fps": 25.0, "target": "person", "size": 64}
@@ -159,7 +169,8 @@ def test_a_videos_record_lists_every_frame_of_every_subject_in_order():
     ]
     # by frame, then subject; the skipped segment's subject (-1: none kept) is None and comes last
     assert [(f["frame"], f["subject"], f["clip"], f["detected"]) for f in record["frames"]] == [
-        (0, 1, 1, True), (1, 1, 1, True), (1, None, None, True), (2, 0, 0, True), (3, 0, 0, False), (3, 1, None, True)]
-    assert record["frames"][2] == {"frame": 1, "subject": None, "x": 41, "y": 3, "w": 5, "h": 5, "score": 0.25,
+        (0, 1, 1, True), (1, 1, 1, True), (1, None, None, True), (2, 0, 0, True), (3, 0, 0, False), (3, 1, None, True),
+        (4, 0, None, True), (4, 1, None, True)]  # subject 0's skipped frame listed before subject 1's
+    assert record["frames"][2] == {"frame": 1, "subject": None, "x": 41, "y": 3, "w": 5, "h": 5, "score": 0.123,
                                    "detected": True, "crop": {"x": 40, "y": 2, "w": 10, "h": 10}, "clip": None}
     assert record["frames"][4]["x"] == 5.5 and record["frames"][4]["score"] == 0.0
