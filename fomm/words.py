@@ -50,7 +50,6 @@ APP_WORDS = Vocabulary({"adapt_scale": "adapt scale", "best_frame": "best frame"
                         "driving": "choose crop: none, or upload a clip where the subject is larger"})
 
 
-
 class WordedError(FommError):
     """A user error that may name options: ``message`` is its text, or a function of a
     :class:`Vocabulary` that writes it in a caller's words; ``str()`` gives the Python API's,

@@ -106,7 +106,7 @@ class _StopSignal:
     @classmethod
     def lost(cls) -> int | None:
         """The signal whose exception was swallowed, once (then forgotten); None if there is none."""
-        if cls.signum is None or (cls.raised is not None and cls.raised() is not None):
+        if cls.signum is None or cls.raised() is not None:
             return None
         signum, cls.signum, cls.raised = cls.signum, None, None
         return signum

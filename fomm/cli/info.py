@@ -38,9 +38,7 @@ def run(args: argparse.Namespace) -> int:
             config, stored = checkpoint_config(ckpt)
     family = config_family(config)
     print(f"model: {describe_model(config, source, config_stored=stored)}")
-    modes = family.modes if ckpt is None else family.available_modes(ckpt.state_dicts)  # avd: with its network
-    default = family.default_mode if family.default_mode in modes else modes[0]
-    print(f"family: {family.name}: {family.title}; modes: {', '.join(modes)} (default {default})")
+    _print_family(family, family.modes if ckpt is None else family.available_modes(ckpt.state_dicts))
     if ckpt is None:
         print("weights: none (a preset gives the architecture with untrained weights)")
         origin = "the preset"
@@ -81,15 +79,19 @@ def _describe_export(folder: Path, yaml: bool) -> int:
         family = get_family(manifest["family"])
         config = manifest_config(folder, manifest, family.parse_config)
     print(f"model: {describe_model(config, ModelSource(str(folder), folder))}")
-    modes = family.available_modes(["avd_network"] if "avd" in manifest["graphs"] else [])
-    default = family.default_mode if family.default_mode in modes else modes[0]
-    print(f"family: {family.name}: {family.title}; modes: {', '.join(modes)} (default {default})")
+    _print_family(family, family.available_modes(["avd_network"] if "avd" in manifest["graphs"] else []))
     print(f"export: ONNX at {manifest['size']} px (format {manifest.get('format_version', 1)}, opset "
           f"{manifest.get('opset', '?')}); graphs: {', '.join(g['file'] for g in manifest['graphs'].values())}")
     print(f"folder: {folder}")
     print("config: stored in the export")
     _describe_motion(family, config, yaml)
     return 0
+
+
+def _print_family(family, modes: tuple[str, ...]) -> None:
+    """The family and the modes this model animates in (``avd`` only with its network)."""
+    default = family.default_mode if family.default_mode in modes else modes[0]
+    print(f"family: {family.name}: {family.title}; modes: {', '.join(modes)} (default {default})")
 
 
 def _describe_motion(family, config, yaml: bool) -> None:
