@@ -402,6 +402,9 @@ TRANSFORM_COUNTS = {"num_kp", "num_regions", "num_tps"}
 FROM_ZERO = {"num_epochs", "epoch_milestones", "dropout_epoch", "dropout_inc_epoch", "bg_start", "dataloader_workers",
              "pad", "num_bottleneck_blocks"}
 NON_NEGATIVE_PREFIXES = ("lr", "sigma_", "lambda_", "max_rotation", "random_scale")
+# Channel widths: the published ones are 8 to 1024; a width of millions would ask for terabytes of weights.
+WIDTHS = {"block_expansion", "max_features", "resnet_width"}
+MAX_WIDTH = 4096
 SKIPPED = {"augmentation_params"}  # the data loader's own checks
 
 
@@ -437,6 +440,8 @@ def _check_ranges(key: str, value: Any, integral: bool = False) -> None:
         _check(key, value, math.isfinite(value) and 0 <= value <= 1, "a number from 0 to 1")
     elif name in TRANSFORM_COUNTS:
         _count(key, value, 1, MAX_KEYPOINTS)
+    elif name in WIDTHS:
+        _count(key, value, 1, MAX_WIDTH)
     elif integral:
         _count(key, value, 0 if name in FROM_ZERO else 1)
     elif name.startswith(NON_NEGATIVE_PREFIXES):

@@ -17,10 +17,11 @@ CASES = {
         ("model_params.generator_params.dense_motion_params.kp_variance", -1, "a finite number > 0"),
         ("model_params.generator_params.num_bottleneck_blocks", -1, "an integer >= 0"),
         ("train_params.num_repeats", 0, "an integer >= 1"),
+        ("model_params.kp_detector_params.max_features", 10**6, "an integer from 1 to 4096"),
     ],
     "tpsmm-vox-256": [
         ("model_params.common_params.num_tps", 0, "an integer from 1 to 1000"),
-        ("model_params.generator_params.block_expansion", 0, "an integer >= 1"),
+        ("model_params.generator_params.block_expansion", 0, "an integer from 1 to 4096"),
         ("model_params.dense_motion_params.scale_factor", 2, "a number in (0, 1]"),
         ("train_params.batch_size", 0, "an integer >= 1"),
         ("train_params.lr_generator", math.nan, "a finite number >= 0"),
@@ -28,9 +29,14 @@ CASES = {
         ("train_params.scales", [0.5, 0], "a number in (0, 1]"),
         ("train_avd_params.lr", -1, "a finite number >= 0"),
     ],
+    "tpsmm-synthetic-64": [
+        ("model_params.common_params.resnet_width", 10**9, "an integer from 1 to 4096"),
+        ("model_params.common_params.resnet_width", 0, "an integer from 1 to 4096"),
+    ],
     "mraa-vox-256": [
         ("model_params.region_predictor_params.temperature", 0, "a finite number > 0"),
         ("model_params.num_regions", 100000, "an integer from 1 to 1000"),
+        ("model_params.generator_params.block_expansion", 10**6, "an integer from 1 to 4096"),
         ("model_params.generator_params.pixelwise_flow_predictor_params.region_var", 0, "a finite number > 0"),
         ("train_params.num_epochs", -1, "an integer >= 0"),
         ("train_params.epoch_milestones", [10, -1], "an integer >= 0"),
