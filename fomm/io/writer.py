@@ -152,9 +152,9 @@ class VideoWriter:
         if self.kind == "gif":
             self._stream = self._container.add_stream("gif", rate=self.rate)
             self._stream.pix_fmt = "pal8"
+            self._stream.width, self._stream.height = width, height
         else:
             self._stream = self._h264_stream(width, height)
-        self._stream.width, self._stream.height = width + self._pad[1], height + self._pad[0]
         if self._audio is not None:
             self._audio.attach(self._container)
 
@@ -168,15 +168,17 @@ class VideoWriter:
         if any(self._pad):
             logger.info("%s: %dx%d has an odd side; padding to %dx%d for yuv420p", self.path,
                         width, height, width + self._pad[1], height + self._pad[0])
+        padded = (width + self._pad[1], height + self._pad[0])
         if self.encoder.name == NVENC:
-            stream = self._nvenc_stream(width + self._pad[1], height + self._pad[0])
+            stream = self._nvenc_stream(*padded)
             if stream is not None:
                 return stream
-        return self._add_h264(LIBX264, {"crf": str(self.crf), **_x264_memory(width, height)})
+        return self._add_h264(LIBX264, {"crf": str(self.crf), **_x264_memory(width, height)}, *padded)
 
-    def _add_h264(self, codec: str, options: dict[str, str]):
+    def _add_h264(self, codec: str, options: dict[str, str], width: int, height: int):
         stream = self._container.add_stream(codec, rate=self.rate, options=options)
         stream.pix_fmt = "yuv420p"
+        stream.width, stream.height = width, height  # before the codec opens: PyAV refuses it after
         # Tag the BT.601 limited-range conversion swscale applies, so players decode the same colors.
         context = stream.codec_context
         context.colorspace = context.color_primaries = context.color_trc = 6  # SMPTE 170M (BT.601)
@@ -186,8 +188,7 @@ class VideoWriter:
     def _nvenc_stream(self, width: int, height: int):
         """An NVENC stream, opened at once to know that it works; if it does not, the file starts over
         for libx264 (None), or, when NVENC was required, :class:`CodecUnavailable`."""
-        stream = self._add_h264(NVENC, nvenc_options(self.crf, self.encoder))
-        stream.width, stream.height = width, height
+        stream = self._add_h264(NVENC, nvenc_options(self.crf, self.encoder), width, height)
         try:
             stream.codec_context.open()
         except av.error.FFmpegError as error:

@@ -18,6 +18,7 @@ import pytest
 
 from fomm.io import MediaError, VideoWriter, read_video
 from fomm.io import writer as writer_module
+from fomm.io.codecs import CPU_ENCODING, LIBX264, CodecChoice, CodecUnavailable
 from fomm.io.outputs import MARKER, OutputError, partial_path
 from fomm.limits import LimitError
 from tests.crop.footage import audio_of, dominant_pitch, pitch, write_clip
@@ -257,10 +258,63 @@ def test_a_gif_faster_than_browsers_show_is_warned_about(tmp_path, caplog, name,
     assert caplog.messages == (expected if warned else [])
 
 
-def test_an_odd_size_is_logged_with_the_size_it_pads_to(tmp_path, caplog):
+@pytest.mark.parametrize("height, width, padded", [(47, 64, "64x48"), (48, 63, "64x48"), (47, 63, "64x48")])
+def test_an_odd_size_is_logged_with_the_size_it_pads_to(tmp_path, caplog, height, width, padded):
     with caplog.at_level(logging.INFO, logger="fomm.io.writer"):
-        _write(tmp_path / "odd.mp4", frame=np.zeros((47, 64, 3), np.uint8))
-    assert f"{tmp_path / 'odd.mp4'}: 64x47 has an odd side; padding to 64x48 for yuv420p" in caplog.messages
+        _write(tmp_path / "odd.mp4", frame=np.zeros((height, width, 3), np.uint8))
+    expected = f"{tmp_path / 'odd.mp4'}: {width}x{height} has an odd side; padding to {padded} for yuv420p"
+    assert expected in caplog.messages
+
+
+# ------------------------------------------------------------------------------ the NVENC path
+# This machine has no NVENC, so the GPU path is driven with a stand-in: libx264 under NVENC's name, with the
+# options nvenc_options() returns recorded. What x264 wrote into the file then shows what the NVENC path
+# opened its encoder with (the padded size, nvenc_options' own settings), and a stand-in option x264
+# refuses shows the fallback (the warning's words, libx264 at the writer's crf, the encoder it reports).
+STAND_IN = CodecChoice(LIBX264, True, "libx264 standing in for h264_nvenc")
+
+
+@pytest.fixture
+def stand_in_nvenc(monkeypatch):
+    calls, options = [], {"crf": "33"}
+    monkeypatch.setattr(writer_module, "NVENC", LIBX264)
+
+    def nvenc_options(crf, choice):
+        calls.append((crf, choice))
+        return dict(options)
+
+    monkeypatch.setattr(writer_module, "nvenc_options", nvenc_options)
+    return calls, options
+
+
+def test_the_nvenc_path_opens_its_encoder_at_the_padded_size_with_nvencs_options(tmp_path, stand_in_nvenc, caplog):
+    calls, _ = stand_in_nvenc
+    with caplog.at_level(logging.WARNING, logger="fomm.io.writer"):
+        writer = _write(tmp_path / "gpu.mp4", frame=np.zeros((47, 63, 3), np.uint8), crf=20, encoder=STAND_IN)
+    assert calls == [(20, STAND_IN)] and writer.encoder is STAND_IN and caplog.messages == []
+    assert _x264_options(tmp_path / "gpu.mp4")["crf"] == "33.0"  # nvenc_options', not the writer's 20
+    with av.open(str(tmp_path / "gpu.mp4")) as container:
+        stream = container.streams.video[0]
+        assert (stream.codec_context.width, stream.codec_context.height, stream.frames) == (64, 48, 2)
+
+
+def test_an_nvenc_that_does_not_open_falls_back_to_libx264_at_the_writers_crf(tmp_path, stand_in_nvenc, caplog):
+    _, options = stand_in_nvenc
+    options["preset"] = "no-such-preset"  # x264 refuses to open with it, as h264_nvenc without a GPU
+    with caplog.at_level(logging.WARNING, logger="fomm.io.writer"):
+        writer = _write(tmp_path / "gpu.mp4", crf=20, encoder=STAND_IN)
+    [message] = caplog.messages
+    found = re.fullmatch(rf"{re.escape(str(tmp_path / 'gpu.mp4'))}: NVENC does not open \((.+)\); "
+                         r"encoding with libx264 on the CPU", message)
+    assert found and found.group(1) != "None", message
+    assert writer.encoder is CPU_ENCODING and _x264_options(tmp_path / "gpu.mp4")["crf"] == "20.0"
+    assert len(read_video(tmp_path / "gpu.mp4")) == 2 and sorted(p.name for p in tmp_path.iterdir()) == ["gpu.mp4"]
+    required = CodecChoice(LIBX264, True, "asked for", required=True)
+    with pytest.raises(CodecUnavailable) as refused:
+        _write(tmp_path / "required.mp4", encoder=required)
+    assert re.fullmatch(rf"codec_device='cuda': NVENC does not open for {re.escape(str(tmp_path / 'required.mp4'))}"
+                        r" \((.+)\); use codec_device='auto' .+", str(refused.value))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["gpu.mp4"]
 
 
 def test_a_gif_has_no_transparent_pixels(tmp_path):
