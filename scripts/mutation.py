@@ -39,6 +39,12 @@ TESTS = {
     "fomm/precision.py": ["tests/test_precision.py", "tests/test_truth_precision.py",
                           "tests/test_truth_precision_choice.py"],
     "fomm/checkpoints.py": ["tests/test_checkpoints.py"],
+    # The family loaders: a config rebuilt from a bare checkpoint's shapes, against the published presets.
+    "fomm/families/__init__.py": ["tests/families/test_registry.py", "tests/families/test_bare_checkpoints.py"],
+    "fomm/families/tpsmm/__init__.py": ["tests/families/test_bare_checkpoints.py",
+                                        "tests/families/test_tpsmm_checkpoints.py",
+                                        "tests/families/test_truth_infer.py"],
+    "fomm/families/mraa/infer.py": ["tests/families/test_bare_checkpoints.py", "tests/families/test_truth_infer.py"],
     "fomm/crop/": ["tests/crop"],
     # One crop file at a time with its fast unit tests (the whole tests/crop takes over a minute per mutant
     # on 2 cores): a lower bound on what the full suite kills.

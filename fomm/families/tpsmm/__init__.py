@@ -35,6 +35,7 @@ def infer_config(state_dicts: Mapping[str, Mapping[str, torch.Tensor]]) -> TPSMM
     try:
         num_tps = kp["fg_encoder.fc.weight"].shape[0] // 10
         num_channels = gen["first.conv.weight"].shape[1]
+        resnet_width = kp["fg_encoder.conv1.weight"].shape[0]  # the ResNet-18's stem: its base width
         gen_be = gen["first.conv.weight"].shape[0]
         n_down = _count(gen, r"down_blocks\.(\d+)\.conv\.weight")
         generator = InpaintingParams(
@@ -52,8 +53,9 @@ def infer_config(state_dicts: Mapping[str, Mapping[str, torch.Tensor]]) -> TPSMM
             else AVDNetworkParams()
     except KeyError as exc:
         raise CheckpointError(f"the weights lack {exc}: not TPSMM networks") from None
+    # multi_mask: four occlusion masks instead of one (its up blocks exist only below full scale).
     common = TPSCommonParams(num_tps=int(num_tps), num_channels=int(num_channels), bg="bg_predictor" in state_dicts,
-                             multi_mask="up.0.conv.weight" in dm)
+                             multi_mask=_count(dm, r"occlusion\.(\d+)\.weight") > 1, resnet_width=int(resnet_width))
     return TPSMMConfig(model_params=TPSModelParams(common, generator, dense, avd))
 
 
