@@ -52,6 +52,12 @@ TESTS = {
     "fomm/crop/options.py": ["tests/crop/test_truth_box.py"],
     "fomm/crop/clips.py": ["tests/crop/test_truth_clips.py"],
     "fomm/crop/smooth.py": ["tests/crop/test_smooth.py", "tests/crop/test_truth_smooth.py"],
+    "fomm/crop/image.py": ["tests/crop/test_paste.py", "tests/crop/test_truth_paste.py", "tests/crop/test_seam.py",
+                           "tests/crop/test_faces.py", "tests/crop/test_truth_image.py"],
+    "fomm/crop/subjects.py": ["tests/crop/test_truth_subjects.py"],
+    "fomm/crop/track.py": ["tests/crop/test_track.py", "tests/crop/test_segments.py", "tests/crop/test_truth_track.py"],
+    "fomm/crop/detect.py": ["tests/crop/test_detect.py", "tests/crop/test_faces.py", "tests/crop/test_truth_detect.py"],
+    "fomm/crop/animate.py": ["tests/crop/test_animate.py", "tests/crop/test_truth_subjects.py"],
 }
 DEFAULT = ["fomm/io/outputs.py", "fomm/io/paths.py", "fomm/io/writer.py", "fomm/training/state.py",
            "fomm/precision.py", "fomm/crop/", "fomm/checkpoints.py"]

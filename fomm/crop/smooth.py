@@ -54,7 +54,7 @@ def parse_smooth(text: str | float | None, default: str = "auto") -> Smoothing:
         try:
             value = float(word)
         except ValueError:
-            value = float("nan")
+            value = math.nan  # refused below
     if not (isinstance(value, int | float) and math.isfinite(value) and value > 0):
         raise CropError(f"--smooth must be off, auto or a strength in frames > 0 (e.g. 2), got {text!r}")
     return Smoothing(float(value))
@@ -112,7 +112,7 @@ class OneEuro:
 def causal(values: np.ndarray, smoothing: Smoothing | float, **options) -> np.ndarray:
     """A whole sequence run through :class:`OneEuro` frame by frame (what live mode would show)."""
     one_euro = OneEuro(smoothing, **options)
-    return np.stack([one_euro(v) for v in np.asarray(values, dtype=np.float64)])
+    return np.stack([one_euro(v) for v in np.asarray(values)])  # each frame made float64 by the filter
 
 
 def jitter(centers: np.ndarray, size: float | np.ndarray) -> float:
@@ -120,7 +120,7 @@ def jitter(centers: np.ndarray, size: float | np.ndarray) -> float:
     shakes from frame to frame (a steady motion has none)."""
     second = np.diff(np.asarray(centers, dtype=np.float64), n=2, axis=0)
     magnitude = np.linalg.norm(second, axis=-1)
-    size = np.asarray(size, dtype=np.float64)
+    size = np.asarray(size)
     return float(np.median(magnitude / (size[1:-1].reshape((-1,) + (1,) * (magnitude.ndim - 1))
                                        if size.ndim else size)))
 

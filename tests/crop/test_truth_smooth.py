@@ -26,6 +26,7 @@ from fomm.crop.smooth import (
     zero_phase,
 )
 from fomm.models import Keypoints
+from fomm.models.mraa.regions import Regions
 
 
 def test_one_euro_follows_a_step_as_the_paper_says():
@@ -134,3 +135,95 @@ def test_a_live_motion_filter_smooths_each_field_and_forgets_on_reset():
     live.reset()
     assert live.filters == {} and live.previous is None
     assert float(live(frame(10.0)).value[0, 0, 0]) == 10.0
+
+
+def _gaussian_by_hand(values: np.ndarray, sd: float) -> np.ndarray:
+    """A Gaussian of ``sd`` frames (cut at 4 sd) over time, the ends held: the first and last values
+    repeated beyond the sequence, written out from the definition."""
+    radius = int(4 * sd + 0.5)
+    x = np.arange(-radius, radius + 1)
+    kernel = np.exp(-(x**2) / (2 * sd**2))
+    kernel /= kernel.sum()
+    padded = np.concatenate([np.repeat(values[:1], radius, axis=0), values, np.repeat(values[-1:], radius, axis=0)])
+    return np.stack([np.tensordot(kernel, padded[t : t + 2 * radius + 1], axes=1) for t in range(len(values))])
+
+
+@pytest.mark.parametrize("sd", [0.5, 1.0, 2.0])
+def test_zero_phase_is_a_gaussian_with_the_ends_held(sd):
+    ramp = np.stack([np.arange(12.0) ** 2, 3 - np.arange(12.0)], axis=1)  # curved and straight, the ends unlike
+    np.testing.assert_allclose(zero_phase(ramp, sd), _gaussian_by_hand(ramp, sd), atol=1e-9)
+    pair = np.array([0.0, 10.0])  # two frames are smoothed too
+    np.testing.assert_allclose(zero_phase(pair, sd), _gaussian_by_hand(pair, sd), atol=1e-9)
+    spike = np.zeros(9, np.uint8)
+    spike[4] = 200  # whole numbers in, fractions out
+    smoothed = zero_phase(spike, sd)
+    assert smoothed.dtype == np.float64
+    np.testing.assert_allclose(smoothed, _gaussian_by_hand(spike.astype(float), sd), atol=1e-9)
+
+
+def test_one_euro_defaults_are_the_documented_ones():
+    # strength 2 (auto), beta 2 per unit of scale 1: step 0 -> 10 gives speed 5, f_c = 1 / (4 pi) + 2 * 5,
+    # tau = 1 / (2 pi f_c) = 1 / (1/2 + 20 pi)
+    live = OneEuro()
+    live(np.array(0.0))
+    assert float(live(np.array(10.0))) == pytest.approx(10 * (0.5 + 20 * math.pi) / (1.5 + 20 * math.pi))
+
+
+def test_one_euro_works_in_float64_whatever_comes_in():
+    live = OneEuro(1.0, beta=0.0)
+    first = live(np.array([3, 250], np.uint8))
+    assert first.dtype == np.float64 and first.tolist() == [3.0, 250.0]
+    second = live(np.array([5, 10], np.uint8))  # alpha 1/2: half-way, no uint8 wrap-around
+    assert second.dtype == np.float64 and second.tolist() == [4.0, 130.0]
+    fast = OneEuro(1.0, beta=2.0, scale=10.0)  # the speed, too, without wrap-around: 10 - 250 is -240
+    fast(np.array([250], np.uint8))
+    f_c = 1 / (2 * math.pi) + 0.2 * 120  # speed |0.5 * -240|
+    alpha = 1 / (1 + 1 / (2 * math.pi * f_c))
+    assert float(fast(np.array([10], np.uint8))[0]) == pytest.approx(alpha * 10 + (1 - alpha) * 250)
+
+
+def test_jitter_measures_each_keypoint_against_its_frames_size():
+    zigzag = np.array([0, 1, 0, 1, 0], float)
+    keypoints = np.zeros((5, 2, 2))
+    keypoints[:, 0, 0], keypoints[:, 1, 0] = zigzag, 3 * zigzag  # second differences 2 and 6 per frame
+    sizes = np.array([1.0, 2.0, 4.0, 8.0, 16.0])
+    # per inner frame (sizes 2, 4, 8): 1, 0.5, 0.25 and 3, 1.5, 0.75; the median of the six
+    assert jitter(keypoints, sizes) == pytest.approx(0.875)
+    wrapped = np.stack([zigzag, 0 * zigzag], axis=1).astype(np.uint8)  # 0 - 1 in uint8 would be 255
+    assert jitter(wrapped, 4.0) == 0.5
+
+
+def test_step_lag_starts_counting_at_the_step():
+    assert step_lag(np.array([1.0, 1.0, 0.0, 0.0, 1.0]), 2, 0.0, 1.0) == 2  # past half-way before the step: not counted
+
+
+def test_parse_smooth_takes_strengths_below_one_frame():
+    assert parse_smooth(0.5) == Smoothing(0.5) and parse_smooth("0.25") == Smoothing(0.25)
+
+
+def _flipping_regions(frames: int) -> tuple[Regions, torch.Tensor, torch.Tensor]:
+    """MRAA regions whose affine is one matrix A for every frame, its sign flipped every other frame (as
+    an SVD flips it); the shift has a spike in the middle frame. Returns the regions, A and the signs."""
+    a = torch.tensor([[1.0, 0.2], [0.0, 0.8]])
+    signs = torch.tensor([1.0 if t % 2 == 0 else -1.0 for t in range(frames)])
+    shift = torch.zeros(frames, 1, 2)
+    shift[frames // 2, 0, 0] = 1.0
+    covar = torch.eye(2).repeat(frames, 1, 1, 1)
+    return Regions(shift, a.repeat(frames, 1, 1, 1) * signs[:, None, None, None], covar), a, signs
+
+
+def test_smoothing_mraa_regions_keeps_affines_whose_sign_flips():
+    regions, a, signs = _flipping_regions(21)
+    smoothed = smooth_motion(regions, 2.0)
+    # the same motion every frame: smoothed, each frame keeps A with its own sign (averaging A and -A gives 0)
+    torch.testing.assert_close(smoothed.affine, a.repeat(21, 1, 1, 1) * signs[:, None, None, None])
+    assert float(smoothed.shift[10, 0, 0]) == pytest.approx(1 / (2 * math.sqrt(2 * math.pi)), rel=0.01)
+
+
+def test_a_live_filter_aligns_each_frames_affine_with_the_frame_before():
+    regions, a, signs = _flipping_regions(3)
+    live = MotionFilter(1.0, beta=0.0)
+    outputs = [live(Regions(regions.shift[t : t + 1], regions.affine[t : t + 1], regions.covar[t : t + 1]))
+               for t in range(3)]
+    for t, out in enumerate(outputs):  # A steady, given back with the frame's own sign (not averaged to 0)
+        torch.testing.assert_close(out.affine[0, 0], a * signs[t])
