@@ -68,7 +68,7 @@ def test_two_workers_write_what_single_fomm_animate_runs_write(media, local_batc
         for j in range(len(DRIVING)):
             reference = tmp_path / f"{i}-{j}.mp4"
             assert main(["animate", str(media / f"source{i}.png"), str(media / f"clip{j}.mp4"), "-o",
-                         str(reference)]) == 0
+                         str(reference), "--precision", "fp32"]) == 0  # batch.run's default
             assert written[f"source{i}__clip{j}.mp4"] == reference.read_bytes(), (i, j)
     records = read_records([summary.status_path])
     assert sorted(r.row for r in records) == list(range(12)) and {r.status for r in records} == {OK}

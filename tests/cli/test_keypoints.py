@@ -39,7 +39,7 @@ def _expected(model, image: np.ndarray, fit: str) -> np.ndarray:
 @pytest.mark.parametrize("fit", ["crop", "pad"])
 def test_image_csv_in_original_pixels(model, checkpoint, tmp_path, capsys, fit):
     image_path = make_image(tmp_path / "wide.png", size=(96, 40))
-    assert _run(image_path, "--checkpoint", checkpoint, "--fit", fit) == 0
+    assert _run(image_path, "--checkpoint", checkpoint, "--fit", fit, "--precision", "fp32") == 0
     rows = list(csv.reader(io.StringIO(capsys.readouterr().out)))
     assert rows[0] == ["frame", "kp", "x", "y"]
     values = np.array([[float(x), float(y)] for _, _, x, y in rows[1:]])

@@ -33,7 +33,8 @@ def clip(golden, tmp_path_factory):
 def test_reconstruct_scores_the_reconstruction_with_background_motion(golden, clip, tmp_path):
     root, folder = clip
     argv = ["reconstruct", "--checkpoint", str(golden / "mraa-tiny.pth.tar"), "--config",
-            str(golden / "mraa-tiny.yaml"), "--data", str(root), "--out", str(tmp_path / "rec"), "--device", "cpu"]
+            str(golden / "mraa-tiny.yaml"), "--data", str(root), "--out", str(tmp_path / "rec"), "--device", "cpu",
+            "--precision", "fp32"]
     assert main(argv) == 0
     l1 = json.loads((tmp_path / "rec" / "metrics.json").read_text())["model"]["l1"]
 

@@ -1,4 +1,6 @@
-"""Parity with the authors' Thin-Plate-Spline-Motion-Model: every output in tpsmm-tiny-io.npz within 1e-4."""
+"""Parity with the authors' Thin-Plate-Spline-Motion-Model: every output in tpsmm-tiny-io.npz within 1e-4,
+each stage fed the fixture's own inputs (its keypoints, its background motion), and the demo chained from
+our own keypoints within the float32 reproducibility of a TPS chain (tests/tolerances.py)."""
 
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ from fomm.checkpoints import load_state_dicts, read_checkpoint
 from fomm.families import read_config
 from fomm.families.tpsmm.model import TPSMM
 from fomm.models.tps import KeypointTPS, RandomTPS
+from tests.tolerances import assert_chain_close
 
 ATOL = 1e-4
 
@@ -39,18 +42,22 @@ def model(golden) -> TPSMM:
 
 @pytest.fixture(scope="module")
 def out(model, io):
-    """Every output the fixture stores, computed by our networks."""
+    """Every output the fixture stores, computed by our networks from the fixture's inputs to that stage:
+    the keypoints are detected, and everything after them starts from the fixture's keypoints, since
+    the TPS fit amplifies the keypoints' last float32 bits a hundredfold (tests/tolerances.py)."""
     source, driving = torch.from_numpy(io["source"]), torch.from_numpy(io["driving"])
     out = {}
     with torch.no_grad():
-        kp_source, kp_driving = model.kp_detector(source), model.kp_detector(driving)
-        assert kp_source.jacobian is None
-        out["kp_source"], out["kp_driving"] = kp_source.value, kp_driving.value
+        detected = model.kp_detector(source)
+        assert detected.jacobian is None
+        out["kp_source"], out["kp_driving"] = detected.value, model.kp_detector(driving).value
+        kp_source, kp_driving = type(detected)(torch.from_numpy(io["kp_source"])), \
+            type(detected)(torch.from_numpy(io["kp_driving"]))
         # The fixture drives source 0 with each of the three driving frames, without and with the
         # background motion bg_predictor(source 0, driving).
         sources, kp_sources = source[[0, 0, 0]], kp_source[[0, 0, 0]]
         out["bg_param"] = model.bg_predictor(sources, driving)
-        for prefix, bg_param in (("", None), ("bg_", out["bg_param"])):
+        for prefix, bg_param in (("", None), ("bg_", torch.from_numpy(io["bg_param"]))):
             motion = model.dense_motion_network(sources, kp_driving, kp_sources, bg_param)
             out[f"{prefix}dm_deformation"] = motion.deformation
             out[f"{prefix}dm_contribution_maps"] = motion.contribution_maps
@@ -105,3 +112,19 @@ def test_the_tps_solve_stays_float32_under_autocast(io):
         reduced = KeypointTPS(kp, target).grid(32, 32)
     assert reduced.dtype == torch.float32
     torch.testing.assert_close(reduced, exact, atol=1e-6, rtol=0)
+
+
+def test_the_demo_chained_from_our_own_keypoints(model, io):
+    """The demo's relative mode end to end, every stage on our own outputs (keypoints detected here, in
+    the fixture's batch of two): within the float32 reproducibility of a TPS chain of the fixture."""
+    source, driving = torch.from_numpy(io["source"]), torch.from_numpy(io["driving"])
+    with torch.no_grad():
+        kp_source, kp_driving = model.kp_detector(source)[[0]], model.kp_detector(driving)
+        scale = movement_scale(kp_source, kp_driving[[0]])
+        features = model.inpainting_network.encode_source(source[[0]])
+        frames = []
+        for i in range(3):
+            kp = type(kp_source)((kp_driving.value[[i]] - kp_driving.value[[0]]) * scale + kp_source.value)
+            motion = model.dense_motion_network(source[[0]], kp, kp_source)
+            frames.append(model.inpainting_network.decode(features, source[[0]], motion).prediction)
+    assert_chain_close(torch.cat(frames), io["demo_relative"], "demo_relative")

@@ -23,20 +23,35 @@ def expected():
     return dict(np.load(FIXTURE))
 
 
+# The networks whose gradients flow back through the TPS solve of the keypoints.
+UPSTREAM_OF_TPS = ("grad_kp_detector", "grad_dense_motion_network", "grad_bg_predictor")
+
+
 def assert_fingerprints_close(got: np.ndarray, want: np.ndarray, key: str) -> None:
-    """Each tensor's sum and absolute sum within 2e-3 of its absolute sum plus 2e-5 of the network's
-    largest (the forward passes agree to the bit; the backward passes differ in float32 rounding,
-    e.g. TPS's ``torch.linalg.solve`` against their ``torch.inverse``, which tensors whose gradient is
-    ~0, such as conv biases before instance norm, show as large relative errors); squared sums within
-    0.5%. A missing or mis-weighted loss term, clipping or detach moves them by far more."""
+    """Each tensor's sum and absolute sum within 5e-3 of its absolute sum plus 2e-5 of the network's
+    largest (the forward passes agree to 1e-5; the backward passes differ in float32 rounding, which
+    tensors whose gradient is ~0, such as conv biases before instance norm, show as large relative
+    errors); squared sums within 2% (0.5% and 2e-3 held on AVX2 and AVX-512 CPUs, and failed on an AMX
+    Xeon by 1.3% and 3e-3 on one tensor each). A missing or mis-weighted loss term, clipping or detach moves
+    them by far more.
+
+    Upstream of the TPS solve (keypoint detector, dense motion, background predictor) the backward pass
+    of this random-weight model is chaotic in float32: our own step with NHWC convolutions instead of
+    NCHW (the same arithmetic summed in another order) moves single keypoint-detector gradients by 15%
+    and the network's squared norm by 14%, and a per-tensor bound that held on one CPU failed on the
+    next (docs/testing.md). There the network's totals are held instead: absolute sum within 10%,
+    squared sum within 25%."""
+    if key in UPSTREAM_OF_TPS:
+        np.testing.assert_allclose(got[:, 1].sum(), want[:, 1].sum(), rtol=0.10, err_msg=f"{key} absolute sum")
+        np.testing.assert_allclose(got[:, 2].sum(), want[:, 2].sum(), rtol=0.25, err_msg=f"{key} squared sum")
+        return
     scale = want[:, 1:2]
-    tolerance = 2e-3 * scale + 2e-5 * scale.max()
+    tolerance = 5e-3 * scale + 2e-5 * scale.max()
     assert (np.abs(got[:, :2] - want[:, :2]) <= tolerance + 1e-12).all(), (key, got[:, :2], want[:, :2])
-    np.testing.assert_allclose(got[:, 2], want[:, 2], rtol=5e-3, atol=1e-6 * want[:, 2].max() + 1e-15, err_msg=key)
+    np.testing.assert_allclose(got[:, 2], want[:, 2], rtol=2e-2, atol=1e-6 * want[:, 2].max() + 1e-15, err_msg=key)
 
 
-@pytest.mark.parametrize("case", range(len(CASES)))
-def test_one_step_matches_the_authors_trainer(case, expected, tmp_path):
+def _step(case: int, tmp_path):
     epoch, seed = CASES[case]
     ours, vgg = build_ours()
     trainer = TPSMMTrainer(ours.config, RandomPairs(2, 64), tmp_path, vgg=vgg, tensorboard=False, visualize=False)
@@ -46,6 +61,12 @@ def test_one_step_matches_the_authors_trainer(case, expected, tmp_path):
     source, driving = batch()
     torch.manual_seed(seed)
     losses, _ = trainer.train_step(source, driving)
+    return trainer, losses
+
+
+@pytest.mark.parametrize("case", range(len(CASES)))
+def test_one_step_matches_the_authors_trainer(case, expected, tmp_path):
+    trainer, losses = _step(case, tmp_path)
     names = {k.removeprefix(f"case{case}_loss_") for k in expected if k.startswith(f"case{case}_loss_")}
     assert set(losses) == names
     for name in names:
