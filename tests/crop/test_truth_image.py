@@ -14,11 +14,13 @@ from fomm.crop.box import Box, CropError
 from fomm.crop.image import (
     FEATHER,
     PasteBack,
+    _spread,
     _turned_region,
     crop_square,
     face_feather,
     feather_mask,
     paste_back,
+    seam_error,
     square_pixels,
     user_box,
 )
@@ -257,3 +259,110 @@ def test_the_module_function_passes_its_options_through():
     crop = np.full((20, 20, 3), 200, np.uint8)
     frames = list(paste_back([crop, crop], photo, Box(0, 0, 20, 20), feather=0, color="off"))
     assert len(frames) == 2 and all((f[:20, :20] == 200).all() for f in frames)  # hard edge: feather=0 reached
+
+
+def test_mean_mode_takes_its_gain_from_spreads_under_one_level():
+    """Halves one level apart in the photo and in the crop: both spreads are 0.5, so the gain is 1 (the
+    1e-3 floor guards only a flat crop), and the spot keeps its height over the crop's mean."""
+    photo = np.full((40, 60, 3), 100, np.uint8)
+    photo[10:30, 20:30] = 101
+    crop = np.full((20, 20, 3), 150, np.uint8)
+    crop[:, 10:] = 151
+    crop[9:11, 6:8] = 190
+    out = PasteBack(photo, Box(10, 10, 20, 20), feather=0.25, color="mean")(crop)
+    assert out[19, 16, 0] == math.floor(100.5 + (190 - 150.5) + 0.5)
+
+
+def test_a_feather_a_fraction_of_a_pixel_wide_still_matches_the_colour():
+    """A 0.55 px feather on an 8 px box: the edge pixels' weights are 0.977, so the band's total weight is
+    about 0.7 - small, but not a hard edge, and the crop is still shifted to the photo's colour."""
+    photo = np.full((20, 20, 3), 100, np.uint8)
+    crop = np.full((8, 8, 3), 150, np.uint8)
+    paste = PasteBack(photo, Box(6, 6, 8, 8), feather=0.55 / 8, color="mean")
+    band = feather_mask(8, 0.55 / 8)
+    assert 0 < (band * (1 - band)).sum() < 1 and paste.color == "mean"
+    assert (paste(crop)[6:14, 6:14] == 100).all()
+
+
+# ------------------------------------------------------------------------------------------- the field
+def test_the_colour_field_is_the_measured_difference_near_each_measurement():
+    """Measured +10 along the top rows and -10 along the bottom: the spread field holds each value where
+    it was measured and passes through zero half-way, over the whole height of a square region."""
+    band = np.zeros((64, 64), np.float32)
+    band[:4], band[-4:] = 1, 1
+    difference = np.zeros((64, 64, 3), np.float32)
+    difference[:32], difference[32:] = 10, -10
+    field = _spread(difference, band)
+    assert field.shape == (64, 64, 3)
+    assert field[0, 32] == pytest.approx([10, 10, 10], abs=0.05)
+    assert field[-1, 32] == pytest.approx([-10, -10, -10], abs=0.05)
+    assert abs(field[32, 32, 0]) < 1 and (np.diff(field[:, 32, 0]) <= 1e-4).all()  # falls steadily
+    assert (difference[8:-8] == 0).all()  # weighted in place, as documented
+
+
+def test_a_constant_difference_spreads_to_the_same_constant_everywhere():
+    band = np.zeros((30, 50), np.float32)
+    band[5, 7], band[20, 40] = 1, 0.25
+    field = _spread(np.full((30, 50, 3), [3, -2, 7], np.float32), band)
+    assert np.allclose(field, [3, -2, 7], atol=1e-4)
+
+
+# ------------------------------------------------------------------------------------------- the seam
+def _ramp_photo() -> np.ndarray:
+    """Every channel the column number: the photo's own gradient energy is 1 everywhere."""
+    return np.repeat(np.tile(np.arange(60, dtype=np.uint8), (40, 1))[..., None], 3, axis=2)
+
+
+def _stepped(photo: np.ndarray, top: int, left: int, alpha: np.ndarray, height: int = 20) -> float:
+    frame = photo.astype(np.int32)
+    frame[top : top + 10, left : left + 10] += height
+    region = (slice(top, top + 10), slice(left, left + 10))
+    return seam_error(frame.astype(np.uint8), photo, region, alpha)
+
+
+def _ring(value: float, depth: int = 0) -> np.ndarray:
+    """10x10 weights of 1 with the square ring ``depth`` pixels in set to ``value``."""
+    alpha = np.ones((10, 10), np.float32)
+    inner = alpha[depth : 10 - depth, depth : 10 - depth]
+    inner[[0, -1]] = value
+    inner[:, [0, -1]] = value
+    return alpha
+
+
+def test_a_hard_step_inside_the_photo_scores_its_height_squared_over_the_band():
+    """A 10 px square raised by h = 20 with a hard edge. Central differences put h/2 on the pixel either
+    side of each of the 4 edges: 8n pixels of energy h^2/4, 2n h^2 in all. The band is the edge line
+    (the square's outer ring) grown by one pixel (a cross): 12n - 16 pixels. 2*10*400 / 104."""
+    assert _stepped(_ramp_photo(), 10, 10, np.ones((10, 10), np.float32)) == pytest.approx(8000 / 104, rel=1e-5)
+
+
+@pytest.mark.parametrize(("top", "left"), [(0, 0), (30, 50)])
+def test_a_hard_step_in_a_corner_of_the_photo_counts_only_its_two_inner_edges(top, left):
+    """In a corner, two of the edges are the photo's own: no outside pixel, no gradient across them (the
+    window stops at the photo), so n h^2 over a band of 10n - 16 pixels."""
+    assert _stepped(_ramp_photo(), top, left, np.ones((10, 10), np.float32)) == pytest.approx(4000 / 84, rel=1e-5)
+
+
+def test_no_trace_of_a_seam_scores_zero():
+    photo = _ramp_photo()
+    region, alpha = (slice(10, 20), slice(10, 20)), np.ones((10, 10), np.float32)
+    assert seam_error(photo.copy(), photo, region, alpha) == 0
+    assert seam_error(photo + 5, photo, region, alpha) == 0  # a change with no step at the edge
+
+
+def test_a_flat_photo_divides_by_a_floor_not_by_zero():
+    flat = np.full((40, 60, 3), 100, np.uint8)
+    assert _stepped(flat, 10, 10, np.ones((10, 10), np.float32)) == pytest.approx(8000 / 104 * 1e6, rel=1e-5)
+
+
+@pytest.mark.parametrize(
+    ("ring", "same_as", "across", "depth"),
+    [(0.5, 0.4999, 0.5001, 0), (0.01, 0.0, 0.0101, 0), (0.99, 1.0, 0.9899, 3)],
+    ids=["half is outside", "a hundredth is no weight", "99 hundredths is full weight"],
+)
+def test_the_bands_thresholds_are_strict(ring, same_as, across, depth):
+    """Weights exactly at a threshold count as the side they touch: 1/2 is not inside, 0.01 and 0.99 are
+    not between (a ring of them moves the band, and so the score, if they did)."""
+    photo = _ramp_photo()
+    assert _stepped(photo, 10, 10, _ring(ring, depth)) == _stepped(photo, 10, 10, _ring(same_as, depth))
+    assert _stepped(photo, 10, 10, _ring(ring, depth)) != _stepped(photo, 10, 10, _ring(across, depth))
