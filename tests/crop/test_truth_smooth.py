@@ -84,6 +84,10 @@ def test_jitter_of_trajectories_drawn_on_paper():
     assert jitter(zigzag, np.array([1.0, 2.0, 4.0, 8.0, 16.0])) == 0.5  # 2/2, 2/4, 2/8 per inner frame
     keypoints = np.repeat(zigzag[:, None], 3, axis=1)  # (T, K, 2)
     assert jitter(keypoints, np.array([1.0, 2.0, 4.0, 8.0, 16.0])) == 0.5
+    growing = np.array([[0, 0], [1, 0], [0, 0], [3, 0], [0, 0]], float)  # second differences 2, 4, 6
+    sizes = np.array([9.0, 4.0, 1.0, 2.0, 9.0])  # the inner frames' own: 2/4, 4/1, 6/2, median 3
+    assert jitter(growing, sizes) == 3.0  # (each over every frame's size would give 2)
+    assert jitter(np.repeat(growing[:, None], 2, axis=1), sizes) == 3.0
 
 
 @pytest.mark.parametrize(("smoothed", "start", "low", "high", "lag"), [
