@@ -45,22 +45,28 @@ TESTS = {
                                         "tests/families/test_tpsmm_checkpoints.py",
                                         "tests/families/test_truth_infer.py"],
     "fomm/families/mraa/infer.py": ["tests/families/test_bare_checkpoints.py", "tests/families/test_truth_infer.py"],
-    "fomm/crop/": ["tests/crop"],
-    # One crop file at a time with its fast unit tests (the whole tests/crop takes over a minute per mutant
-    # on 2 cores): a lower bound on what the full suite kills.
+    # One crop file at a time. box, options, clips, smooth and image with their fast unit tests (a lower
+    # bound on what the suite kills); the rest with tests/crop (5 s) and the commands' crop tests.
     "fomm/crop/box.py": ["tests/crop/test_truth_box.py"],
     "fomm/crop/options.py": ["tests/crop/test_truth_box.py"],
     "fomm/crop/clips.py": ["tests/crop/test_truth_clips.py"],
     "fomm/crop/smooth.py": ["tests/crop/test_smooth.py", "tests/crop/test_truth_smooth.py"],
     "fomm/crop/image.py": ["tests/crop/test_paste.py", "tests/crop/test_truth_paste.py", "tests/crop/test_seam.py",
                            "tests/crop/test_faces.py", "tests/crop/test_truth_image.py"],
-    "fomm/crop/subjects.py": ["tests/crop/test_truth_subjects.py"],
-    "fomm/crop/track.py": ["tests/crop/test_track.py", "tests/crop/test_segments.py", "tests/crop/test_truth_track.py"],
-    "fomm/crop/detect.py": ["tests/crop/test_detect.py", "tests/crop/test_faces.py", "tests/crop/test_truth_detect.py"],
-    "fomm/crop/animate.py": ["tests/crop/test_animate.py", "tests/crop/test_truth_subjects.py"],
+    "fomm/crop/subjects.py": ["tests/crop"],
+    "fomm/crop/track.py": ["tests/crop", "tests/cli/test_crop.py", "tests/cli/test_crop_faces.py",
+                           "tests/cli/test_truth_footage.py"],
+    "fomm/crop/detect.py": ["tests/crop", "tests/cli/test_crop.py", "tests/cli/test_crop_faces.py"],
+    "fomm/crop/animate.py": ["tests/crop", "tests/cli/test_animate_crop.py", "tests/cli/test_animate_faces.py",
+                             "tests/cli/test_truth_footage.py", "tests/cli/test_source_video.py"],
+    "fomm/crop/video_source.py": ["tests/crop", "tests/cli/test_source_video.py", "tests/cli/test_truth_footage.py"],
 }
+CROP = ["fomm/crop/box.py", "fomm/crop/options.py", "fomm/crop/clips.py", "fomm/crop/smooth.py", "fomm/crop/image.py",
+        "fomm/crop/subjects.py", "fomm/crop/track.py", "fomm/crop/detect.py", "fomm/crop/animate.py",
+        "fomm/crop/video_source.py"]
+LOADERS = ["fomm/families/__init__.py", "fomm/families/tpsmm/__init__.py", "fomm/families/mraa/infer.py"]
 DEFAULT = ["fomm/io/outputs.py", "fomm/io/paths.py", "fomm/io/writer.py", "fomm/training/state.py",
-           "fomm/precision.py", "fomm/crop/", "fomm/checkpoints.py"]
+           "fomm/precision.py", *CROP, "fomm/checkpoints.py", *LOADERS]
 KILLED = ("killed", "timeout", "segfault", "caught by type check")
 RESULT = re.compile(r"^\s*(\S+__mutmut_\d+): (.+)$")
 

@@ -146,3 +146,23 @@ def test_a_driving_video_without_a_subject_is_refused_naming_its_frames():
         DrivingCrops.from_plan(_plan(4, []), "clip.mp4", fix="try another clip", kind="source")
     assert str(caught.value).startswith("no face found in any of the 4 source frames of clip.mp4 (")
     assert str(caught.value).endswith("; try another clip")
+
+
+@pytest.mark.parametrize(("canvas", "corner", "edges"), [
+    ((480, 640), (-100, -10), "top left"),
+    ((300, 540), (300, 150), "bottom right"),
+])
+def test_a_face_near_the_photos_edge_gets_a_crop_moved_inside_it(canvas, corner, edges):
+    """The crop framed around the true face would stick out past two of the photo's edges: it is moved
+    inside, whole and square, touching those edges (not clipped, not padded)."""
+    height, width = canvas
+    image, center, size = place(canvas, 400, *corner)
+    framed = expected_crop([(center, size)])
+    (subject,) = image_subjects(image)
+    crop = subject.crop
+    assert crop.w == crop.h and 0 <= crop.x and 0 <= crop.y and crop.x + crop.w <= width and crop.y + crop.h <= height
+    if edges == "top left":
+        assert framed.x < 0 and framed.y < 0 and (crop.x, crop.y) == (0, 0)
+    else:
+        assert framed.x + framed.w > width and framed.y + framed.h > height
+        assert (crop.x + crop.w, crop.y + crop.h) == (width, height)
