@@ -8,7 +8,8 @@ package's mutation run.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import logging
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pytest
@@ -351,9 +352,21 @@ def test_a_segment_holds_the_subject_until_its_tube_passes_0_8_of_the_largest_cr
     cut = split_segments(_subject(_boxes([400, 400 + 165])), 0, 1280, 720, options, 2)
     assert [(s.start, s.end, s.cut) for s in cut] == [(0, 1, "moved"), (1, 2, "end")]
     assert all(isinstance(s, Segment) and s.subject == 0 for s in cut)
+    assert [len(s) for s in cut] == [1, 1] and len(held[0]) == 2
 
 
-def test_the_original_rule_cuts_below_the_iou_threshold():
+def test_a_tube_exactly_as_wide_as_the_hold_is_held():
+    """margin 0.5, max_zoom 1.25: the largest crop is 100 * 2 * 1.25 = 250 px, and 0.8 of it 200 px (exact
+    in binary): a tube of exactly 200 px is held."""
+    options = CropOptions(level=False, margin=0.5, max_zoom=1.25)
+    assert [s.cut for s in split_segments(_subject(_boxes([400, 500])), 0, 1280, 720, options, 2)] == ["end"]
+    assert [s.cut for s in split_segments(_subject(_boxes([400, 501])), 0, 1280, 720, options, 2)] == ["moved", "end"]
+
+
+def test_the_original_rule_holds_at_the_threshold_and_cuts_below_it():
+    options = CropOptions(iou_threshold=0.6, level=False)
+    at = split_segments(_subject(_boxes([400, 425])), 0, 1280, 720, options, 2)  # IoU 7500 / 12500 = 0.6
+    assert [s.cut for s in at] == ["end"]
     options = CropOptions(iou_threshold=0.5, level=False)
     # 100 px boxes shifted by 33 px: IoU 67 / 133 = 0.504 is held; by 34 px: 66 / 134 = 0.493 is cut
     held = split_segments(_subject(_boxes([400, 433])), 0, 1280, 720, options, 2)
@@ -380,14 +393,16 @@ def test_a_track_to_the_last_frame_ends_with_the_video():
 
 
 # ------------------------------------------------------------------------------------------------ plans
-def test_plan_keeps_long_segments_renumbers_subjects_and_marks_the_rest_skipped():
-    """Three faces, largest first: A (frames 0-9), B (frames 0-1: shorter than min_frames 3), C (frames
+def test_plan_keeps_long_segments_renumbers_subjects_and_marks_the_rest_skipped(caplog):
+    """Three faces, largest first: A (frames 0-9), B (frames 0-1: shorter than min_frames 9), C (frames
     1-9: it overlaps B in time, so it is another subject). B has no segment kept, so C becomes subject 1,
     and B's segment is skipped with subject -1."""
     a, b, c = Box(20, 80, 80, 80, 0.9), Box(140, 80, 70, 70, 0.9), Box(240, 80, 50, 50, 0.9)
     script = {f: [a] + ([b] if f < 2 else []) + ([c] if f >= 1 else []) for f in range(10)}
-    options = _scripted(script, full_every=1, min_frames=3, max_gap=0)
-    plan = plan_crops(_frames(10), options)
+    options = _scripted(script, full_every=1, min_frames=9, max_gap=0)  # C's 9 frames: just enough
+    with caplog.at_level(logging.INFO, logger="fomm.crop.track"):
+        plan = plan_crops(_frames(10), options)
+    assert caplog.messages == ["10 frames: 3 tracks, 2 subjects, 2 segments kept, 1 skipped"]
     assert isinstance(plan, CropPlan) and (plan.num_frames, plan.shape) == (10, (240, 320))
     assert [[(s.subject, s.start, s.end) for s in subject] for subject in plan.subjects] == [[(0, 0, 10)], [(1, 1, 10)]]
     assert [(s.subject, s.start, s.end) for s in plan.skipped] == [(-1, 0, 2)]
@@ -404,3 +419,137 @@ def test_crops_are_cut_for_framed_frames_only_and_stop_with_the_shorter_input():
     assert len(crops) == 3 and crops[1] is None
     assert crops[0].shape == (8, 8, 3) and (crops[0] == 10).all() and (crops[2] == 30).all()
     assert list(iter_crops(frames, [None], 8)) == [None]
+
+
+@pytest.mark.parametrize("edge", ["left", "top"])
+def test_a_segment_at_the_frames_edge_gets_a_crop_moved_inside_it(edge):
+    """A still face whose still's crop would reach 70 px past the frame's left (or top) edge: the
+    segment's crop is moved inside, its side kept, in both of the segment rules."""
+    centre = (40, 300) if edge == "left" else (400, 40)
+    boxes = [FrameBox(i, Box(centre[0] - 50, centre[1] - 50, 100, 100, 0.9), True) for i in range(3)]
+    for options in (CropOptions(level=False), CropOptions(level=False, iou_threshold=0.25)):
+        (segment,) = split_segments([Track(0, boxes)], 0, 1280, 720, options, 3)
+        free = options.crop_box(Box(centre[0] - 50, centre[1] - 50, 100, 100, 0.9), 10 ** 6, 10 ** 6)
+        assert segment.crop.w == free.w and 0 <= segment.crop.x and 0 <= segment.crop.y
+        assert (segment.crop.x if edge == "left" else segment.crop.y) == 0
+        assert segment.crop.right <= 1280 and segment.crop.bottom <= 720
+
+
+def test_a_plan_frames_its_segments_inside_the_video():
+    """The scripted 320x240 frames with a 60 px face at the left edge: its 132 px crop starts at 0."""
+    face = Box(0, 60, 60, 60, 0.9)
+    (segment,) = plan_crops(_frames(3), _scripted({f: [face] for f in range(3)}, full_every=1)).segments
+    assert (segment.crop.x, segment.crop.w) == (0, 132) and segment.crop.bottom <= 240
+
+
+def test_the_search_starts_at_the_frames_edge_and_runs_in_a_region_of_8_px():
+    options = Recording()
+    detect_near(np.zeros((100, 100, 3), np.uint8), Box(3, 3, 10, 10), options)
+    assert options.calls[-1][0] == (23, 23)  # from 0 (not 1), to 3 + 10 + 10
+    detect_near(np.zeros((100, 100, 3), np.uint8), Box(-8, -8, 8, 8), options)
+    assert options.calls[-1][0] == (8, 8)  # 8 px: searched
+
+
+# ------------------------------------------------------------------------- the tracker's bookkeeping
+@dataclass
+class Tilted(Scripted):
+    """Scripted options that level faces: the scripted box's angle stands for the measured tilt."""
+
+    level: bool = True
+
+    def level_boxes(self, image, boxes):
+        return list(boxes)
+
+
+def _patterned(n: int, seed: int = 0) -> list[np.ndarray]:
+    """Frames of noise (so each has its own appearance) whose first pixel is the frame number."""
+    rng = np.random.default_rng(seed)
+    frames = [rng.integers(0, 250, (240, 320, 3)).astype(np.uint8) for _ in range(n)]
+    for f, frame in enumerate(frames):
+        frame[0, 0, 0] = f
+    return frames
+
+
+def test_tilt_and_appearance_are_taken_from_full_detections_only(monkeypatch):
+    """Full detections (frames 0, 4, 8) measure a 20 degree tilt; the searches near the box in between
+    measure nothing (their boxes say 0): every frame's tilt is 20, and the track's look is the mean of
+    the three full frames' looks."""
+    face = Box(100, 80, 60, 60, 0.9, angle=20.0)
+    options = Tilted(script={f: [face] for f in range(9)}, smooth=0.0, full_every=4)
+    monkeypatch.setattr("fomm.crop.track.detect_near", lambda image, box, opts: [replace(face, angle=0.0)])
+    frames = _patterned(9)
+    (track,), _, _ = track_video(frames, options)
+    assert [fb.box.angle for fb in track.boxes] == pytest.approx([20.0] * 9)
+    expected = np.mean([appearance(frames[f], face) for f in (0, 4, 8)], axis=0)
+    assert np.allclose(track.appearance, expected)
+
+
+def test_in_a_jump_frame_the_full_detection_adds_only_the_subjects_not_already_found(monkeypatch):
+    """Frame 2: A is found near its box (x 30), B is not: the full detection that follows finds A again
+    (x 31) and B jumped. A keeps the near box (no second track, no overwrite); B's new track has its
+    tilt measured and its look taken."""
+    a, b = Box(20, 80, 60, 60, 0.9, angle=15.0), Box(200, 80, 60, 60, 0.9, angle=15.0)
+    jumped = Box(240, 150, 60, 60, 0.9, angle=25.0)
+    options = Tilted(script={0: [a, b], 2: [a.moved(11, 0), jumped]}, smooth=0.0, full_every=100)
+    near = {1: [a.moved(5, 0), b.moved(5, 0)], 2: [a.moved(10, 0)]}
+    monkeypatch.setattr("fomm.crop.track.detect_near", lambda image, box, opts: [
+        x for x in near.get(int(image[0, 0, 0]), []) if x.iou(box) > 0.5])
+    tracks, _, _ = track_video(_patterned(3), options)
+    assert [f for f, kind, _ in options.calls if kind == "full"] == [0, 2]
+    assert [(t.id, t.start, t.end) for t in tracks] == [(0, 0, 3), (1, 0, 2), (2, 2, 3)]
+    assert tracks[0].boxes[2].box.x == pytest.approx(30)
+    assert tracks[2].boxes[0].box.angle == pytest.approx(25) and tracks[2].appearance is not None
+
+
+def test_every_open_track_is_searched_near_its_box(monkeypatch):
+    a, b = Box(20, 80, 60, 60, 0.9), Box(200, 80, 60, 60, 0.9)
+    options = _scripted({0: [a, b]}, full_every=100)
+    monkeypatch.setattr("fomm.crop.track.detect_near", lambda image, box, opts: [box])
+    tracks, _, _ = track_video(_frames(4), options)
+    assert [f for f, kind, _ in options.calls if kind == "full"] == [0]  # both found near: no full look
+    assert [len(t) for t in tracks] == [4, 4]
+
+
+def test_a_fast_move_without_overlap_continues_the_track():
+    """A tall box moving 40 px (no overlap; centres 40 < 100 / 2 apart): affinity 0.6, still the track."""
+    options = _scripted({0: [Box(100, 50, 20, 100, 0.9)], 1: [Box(140, 50, 20, 100, 0.9)]}, full_every=1)
+    tracks, _, _ = track_video(_frames(2), options)
+    assert [len(t) for t in tracks] == [2]
+
+
+def test_matching_is_greedy_best_score_first_one_box_per_track_and_one_track_per_box():
+    """Tracks A (x 0) and B (x 60), 100 px. Frame 1: X1 (x 20) overlaps A by IoU 0.67 and B by 0.43,
+    X2 (x 120) overlaps B by 0.25. Best first: X1 joins A; X1-B is skipped (X1 is taken), and X2 still
+    joins B. A third box Y (x -30) overlapping only A (IoU 0.54, but A has X1) starts a new track."""
+    a, b = Box(0, 0, 100, 100, 0.9), Box(60, 0, 100, 100, 0.8)
+    x1, x2, y = Box(20, 0, 100, 100, 0.9), Box(120, 0, 100, 100, 0.9), Box(-30, 0, 100, 100, 0.5)
+    options = _scripted({0: [a, b], 1: [x2, x1, y]}, full_every=1)
+    tracks, _, _ = track_video(_frames(2), options)
+    assert [(t.id, t.start, t.end) for t in tracks] == [(0, 0, 2), (1, 0, 2), (2, 1, 2)]
+    assert [fb.box.x for fb in tracks[0].boxes] == pytest.approx([0, 20])
+    assert [fb.box.x for fb in tracks[1].boxes] == pytest.approx([60, 120])
+    assert tracks[2].boxes[0].box.x == pytest.approx(-30)
+
+
+def test_a_look_exactly_at_the_threshold_is_another_subject():
+    """Looks of one number each: distance exactly SAME_SUBJECT (0.6) is not below it."""
+    first, later = _track(0, 0, 10), _track(1, 12, 20)
+    first.appearance, later.appearance = np.array([0.0]), np.array([0.6])
+    assert len(chain_tracks([first, later])) == 2
+    later.appearance = np.array([0.5999])
+    assert len(chain_tracks([first, later])) == 1
+
+
+def test_appearance_reads_the_frame_from_its_edge():
+    """A box centred at (4, 4), 20 px: its central 0.8 (16 px) is cut at the frame's edge, so it reads
+    rows and columns 0 to 11 and nothing beyond."""
+    image = np.random.default_rng(1).integers(0, 250, (60, 60, 3)).astype(np.uint8)
+    box = Box(-6, -6, 20, 20)
+    look = appearance(image, box)
+    for rows, cols in ((slice(0, 1), slice(None)), (slice(None), slice(0, 1))):
+        changed = image.copy()
+        changed[rows, cols] = 255 - changed[rows, cols]
+        assert not np.allclose(appearance(changed, box), look)
+    beyond = image.copy()
+    beyond[12:], beyond[:, 12:] = 0, 0
+    assert np.array_equal(appearance(beyond, box), look)
