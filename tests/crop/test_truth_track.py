@@ -553,3 +553,60 @@ def test_appearance_reads_the_frame_from_its_edge():
     beyond = image.copy()
     beyond[12:], beyond[:, 12:] = 0, 0
     assert np.array_equal(appearance(beyond, box), look)
+
+
+def test_frame_crops_default_to_the_largest_subject():
+    subjects = [[Segment(0, 0, 1, Box(0, 0, 10, 10), [])], [Segment(1, 1, 2, Box(5, 5, 10, 10), [])]]
+    plan = CropPlan(2, (240, 320), subjects, [], CropOptions())
+    assert plan.frame_crops() == [Box(0, 0, 10, 10), None]
+
+
+def test_likeness_is_compared_to_a_tenth():
+    """Distances 0.04 and 0.01 both round to 0.0, so the later-ended subject wins over the more alike."""
+    early, late, new = _track(0, 0, 8), _track(1, 0, 10), _track(2, 20, 30)
+    early.appearance, late.appearance, new.appearance = np.array([0.0]), np.array([0.05]), np.array([0.01])
+    (subject,) = [s for s in chain_tracks([early, late, new]) if new in s]
+    assert subject == [late, new]
+
+
+def test_the_search_keeps_faces_of_exactly_0_6_and_1_6_times_the_size():
+    options = Recording(found=[Box(0, 0, 60, 50, 0.9), Box(0, 0, 160, 150, 0.9), Box(0, 0, 59.9, 40, 0.9),
+                               Box(0, 0, 160.1, 100, 0.9)])
+    found = detect_near(np.zeros((480, 640, 3), np.uint8), Box(200, 150, 100, 100), options)
+    assert [b.w for b in found] == [60, 160]
+
+
+def test_the_search_never_enlarges_and_stops_at_16_px():
+    options = Recording()
+    detect_near(np.zeros((480, 640, 3), np.uint8), Box(200, 150, 40, 40), options)  # a 40 px face: 64 / 40 > 1
+    assert options.calls[-1][1]["max_side"] == 120  # the 120 px region as it is
+    people = Recording(target="person")
+    detect_near(np.zeros((30, 30, 3), np.uint8), Box(10, 0, 10, 400), people)  # 30 px * 192 / 400 = 14
+    assert people.calls[-1][1] == {"max_side": 16}
+
+
+@pytest.mark.parametrize("side", ["right", "bottom"])
+def test_no_search_in_a_region_under_8_px_at_the_far_edge(side):
+    options = Recording()
+    box = Box(98, 40, 3, 3) if side == "right" else Box(40, 98, 3, 3)  # region 95 .. 100: 5 px
+    assert detect_near(np.zeros((100, 100, 3), np.uint8), box, options) == [] and options.calls == []
+
+
+def test_appearance_averages_blocks_and_standardizes_with_a_small_floor():
+    """A 24 px region (box side 30 at the centre) shrinks to 12x12 by 2x2 block means; values one level
+    apart (std 0.5) are divided by 0.5 + 0.001."""
+    image = np.full((100, 100, 3), 100, np.uint8)
+    image[38:62, 38:62][::2, ::2] = 102  # one pixel of each 2x2 block: every block's mean is 100.5
+    image[38:50, 38:62] += 1  # the top half one level up: block means 101.5 and 100.5
+    look = appearance(image, Box(35, 35, 30, 30))
+    assert look[:6, :, 0] == pytest.approx(np.full((6, 12), 0.5 / 0.501), rel=1e-4)
+    assert look[6:, :, 0] == pytest.approx(np.full((6, 12), -0.5 / 0.501), rel=1e-4)
+
+
+def test_appearance_of_a_region_under_2_px_wide_is_none_but_2_px_is_read():
+    image = np.random.default_rng(2).integers(0, 250, (100, 100, 3)).astype(np.uint8)
+    none = appearance(image, Box(98, 40, 10, 10))  # centre 103, half 4: columns 99 .. 100, 1 px, 8 rows
+    assert none.shape == (APPEARANCE_SIDE, APPEARANCE_SIDE, 3) and none.dtype == np.float32 and not none.any()
+    assert not appearance(image, Box(40, 98, 10, 10)).any()
+    assert appearance(image, Box(97, 40, 10, 10)).any()  # centre 102: columns 98 .. 100, 2 px
+    assert appearance(image, Box(40, 97, 10, 10)).any()
