@@ -610,3 +610,28 @@ def test_appearance_of_a_region_under_2_px_wide_is_none_but_2_px_is_read():
     assert not appearance(image, Box(40, 98, 10, 10)).any()
     assert appearance(image, Box(97, 40, 10, 10)).any()  # centre 102: columns 98 .. 100, 2 px
     assert appearance(image, Box(40, 97, 10, 10)).any()
+
+
+def test_appearance_shrinks_by_area_not_by_sampling():
+    """A 36 px region to 12 px: each 3x3 block's mean. Only each block's corner pixel is raised (+9), so
+    the means are all one level up on the left half, none on the right; sampling the blocks' centres
+    would see no change at all."""
+    image = np.full((100, 100, 3), 100, np.uint8)
+    image[32:68, 32:50][::3, ::3] += 9  # the left half of the region: block means 101
+    look = appearance(image, Box(27.5, 27.5, 45, 45))  # centre 50, half 18: 32 .. 68
+    assert look[:, :6, 0] == pytest.approx(np.full((12, 6), 0.5 / 0.501), rel=1e-3)
+    assert look[:, 6:, 0] == pytest.approx(np.full((12, 6), -0.5 / 0.501), rel=1e-3)
+
+
+def test_a_sliver_inside_a_box_with_iou_exactly_a_tenth_is_not_an_overlap_match():
+    """A 1x10 sliver inside a 10x10 box: IoU 10 / 100 = 0.1, not above the 0.1 threshold; and its area is a
+    tenth, outside the distance rule's 0.5-2: no match."""
+    assert _affinity(Box(0, 0, 10, 10), Box(0, 0, 1, 10)) == 0.0
+
+
+def test_a_segment_cut_because_the_subject_moved_is_framed_inside_the_video():
+    """A face in the top left corner moving right beyond what one crop holds: the first segment (cut "moved")
+    has its crop moved inside the frame too."""
+    boxes = [FrameBox(i, Box(x - 50, -10, 100, 100, 0.9), True) for i, x in enumerate([40, 40 + 165])]
+    first, _ = split_segments(_subject(boxes), 0, 1280, 720, CropOptions(level=False), 2)
+    assert first.cut == "moved" and (first.crop.x, first.crop.y) == (0, 0)
