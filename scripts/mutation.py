@@ -61,10 +61,8 @@ TESTS = {
                              "tests/cli/test_truth_footage.py", "tests/cli/test_source_video.py"],
     "fomm/crop/video_source.py": ["tests/crop", "tests/cli/test_source_video.py", "tests/cli/test_truth_footage.py"],
 }
-CROP = ["fomm/crop/box.py", "fomm/crop/options.py", "fomm/crop/clips.py", "fomm/crop/smooth.py", "fomm/crop/image.py",
-        "fomm/crop/subjects.py", "fomm/crop/track.py", "fomm/crop/detect.py", "fomm/crop/animate.py",
-        "fomm/crop/video_source.py"]
-LOADERS = ["fomm/families/__init__.py", "fomm/families/tpsmm/__init__.py", "fomm/families/mraa/infer.py"]
+CROP = [module for module in TESTS if module.startswith("fomm/crop/")]
+LOADERS = [module for module in TESTS if module.startswith("fomm/families/")]
 DEFAULT = ["fomm/io/outputs.py", "fomm/io/paths.py", "fomm/io/writer.py", "fomm/training/state.py",
            "fomm/precision.py", *CROP, "fomm/checkpoints.py", *LOADERS]
 KILLED = ("killed", "timeout", "segfault", "caught by type check")
